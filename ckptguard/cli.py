@@ -1,0 +1,226 @@
+"""The command line: parse, validate, wire the pieces together, render, pick an exit code.
+
+Exit codes: 0 success; 1 a runtime failure (some deletions failed); 2 bad usage or
+configuration, always as one line per problem and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from ckptguard import __version__
+from ckptguard.config import (
+    ConfigError,
+    DaemonOptions,
+    PolicyOptions,
+    Settings,
+    build_settings,
+    load_file,
+    parse_flags,
+)
+from ckptguard.engine import survey
+from ckptguard.events import log_outcome
+from ckptguard.executor import AuditExecutor, Deleter, Executor
+from ckptguard.inventory import open_directory
+from ckptguard.model import Outcome
+from ckptguard.report import to_json, to_table
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Raised instead of argparse's print-usage-and-exit, so main() decides the output."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    policy = _Parser(add_help=False)
+    group = policy.add_argument_group("policy")
+    group.add_argument(
+        "--dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory to guard (repeatable; default: the config's directories)",
+    )
+    group.add_argument("--config", metavar="FILE", help="TOML config file; flags override it")
+    group.add_argument("--keep", metavar="N", help="keep the N newest valid checkpoints (3)")
+    group.add_argument(
+        "--min-free",
+        metavar="SIZE",
+        help="free space to keep: 20GB, 512MiB, 10%%, or 1x/2.5x the newest (1x)",
+    )
+    group.add_argument(
+        "--min-keep",
+        metavar="N",
+        help="the free-space rule never leaves fewer valid checkpoints (1)",
+    )
+    group.add_argument(
+        "--keep-every",
+        metavar="STEPS",
+        help="also keep checkpoints whose step is a multiple of STEPS (off)",
+    )
+    group.add_argument(
+        "--pattern",
+        metavar="TEMPLATE",
+        help="file name template with one {step} (checkpoint_step_{step}.keras)",
+    )
+    group.add_argument(
+        "--settle",
+        metavar="SECONDS",
+        help="a file modified this recently may still be written (10)",
+    )
+
+    parser = _Parser(
+        prog="ckptguard", description="Keeps training checkpoints from filling the disk."
+    )
+    parser.add_argument("--version", action="version", version=f"ckptguard {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    audit = commands.add_parser(
+        "audit", parents=[policy], help="explain every decision; delete nothing"
+    )
+    audit.add_argument("--json", action="store_true", help="print one JSON document")
+
+    prune = commands.add_parser("prune", parents=[policy], help="preview, or delete with --execute")
+    prune.add_argument("--execute", action="store_true", help="really delete")
+    prune.add_argument("--json", action="store_true", help="print one JSON document")
+
+    run = commands.add_parser("run", parents=[policy], help="guard directories continuously")
+    run.add_argument(
+        "--dry-run", action="store_true", help="log what would be deleted; delete nothing"
+    )
+    run.add_argument(
+        "--poll",
+        action="store_true",
+        default=None,
+        help="poll instead of inotify (automatic on network filesystems)",
+    )
+    run.add_argument("--rescan-interval", metavar="SECONDS", help="full rescan period (60)")
+    run.add_argument("--free-check-interval", metavar="SECONDS", help="free-space check period (5)")
+    run.add_argument("--log-format", metavar="FORMAT", help="auto, json or console (auto)")
+    run.add_argument(
+        "--wait-lock",
+        action="store_true",
+        help="wait for another guard of the directory instead of exiting",
+    )
+
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("--config", metavar="FILE", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("choose a command: audit, prune, run or check-config")
+        return _dispatch(args)
+    except UsageError as error:
+        _complain(str(error))
+        return EXIT_USAGE
+    except ConfigError as error:
+        for problem in error.problems:
+            _complain(problem)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _complain(message: str) -> None:
+    print(f"ckptguard: error: {message}", file=sys.stderr)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        settings = _settings(args)
+        _check_paths(settings, must_exist=False)
+        print(f"{args.config}: OK, {len(settings.guards)} directories")
+        return EXIT_OK
+    settings = _settings(args)
+    if args.command == "run":
+        from ckptguard.daemon import run_daemon  # imported late: watchdog is not needed above
+
+        _check_paths(settings, must_exist=False)
+        return run_daemon(settings, dry_run=args.dry_run, wait_lock=args.wait_lock)
+    execute = args.command == "prune" and args.execute
+    return _one_shot(settings, execute=execute, as_json=args.json)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    values = vars(args)
+    file = load_file(args.config) if args.config else None
+    flag_policy = parse_flags({k: values.get(k) for k in PolicyOptions.model_fields}, PolicyOptions)
+    flag_daemon = parse_flags({k: values.get(k) for k in DaemonOptions.model_fields}, DaemonOptions)
+    return build_settings(
+        file=file,
+        flag_policy=flag_policy,
+        flag_daemon=flag_daemon,
+        flag_dirs=values.get("dir") or [],
+    )
+
+
+def _check_paths(settings: Settings, *, must_exist: bool) -> None:
+    problems = []
+    for guard in settings.guards:
+        if os.path.isdir(guard.path):
+            continue
+        if os.path.lexists(guard.path):
+            problems.append(f"--dir {guard.path}: not a directory")
+        elif must_exist:
+            problems.append(f"--dir {guard.path}: no such directory")
+    if problems:
+        raise ConfigError(problems)
+
+
+def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
+    _check_paths(settings, must_exist=True)
+    if execute:
+        from ckptguard.logs import configure
+
+        configure(settings.log_format)
+    executor: Executor = Deleter() if execute else AuditExecutor()
+    now = time.time()
+    outcomes: list[Outcome] = []
+    for guard in settings.guards:
+        try:
+            dir_fd = open_directory(guard.path)
+        except OSError as error:
+            raise ConfigError([f"--dir {guard.path}: {error.strerror}"]) from None
+        try:
+            plan = survey(dir_fd, guard.path, guard.template, guard.policy, now=now)
+            outcome = executor.apply(plan, dir_fd)
+        finally:
+            os.close(dir_fd)
+        if execute:
+            log_outcome(outcome)
+        outcomes.append(outcome)
+    _render(outcomes, now, as_json=as_json)
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        _complain("some deletions failed; see the report above")
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _render(outcomes: list[Outcome], now: float, *, as_json: bool) -> None:
+    if as_json:
+        document: dict[str, Any] = to_json(outcomes, now)
+        print(json.dumps(document, indent=2))
+        return
+    print("\n\n".join(to_table(o, now) for o in outcomes))

@@ -1,0 +1,42 @@
+"""One look at one directory: scan it, plan, and refine the plan when space is short.
+
+Shared by the one-shot commands and the daemon, so both decide in exactly the same way.
+"""
+
+from __future__ import annotations
+
+from ckptguard.inventory import IntegrityCache, scan
+from ckptguard.model import Plan, Policy, ReasonCode
+from ckptguard.naming import Template
+from ckptguard.openfiles import with_holders
+from ckptguard.planner import plan
+
+_SPACE_CODES = frozenset({ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM})
+
+
+def survey(
+    dir_fd: int,
+    directory: str,
+    template: Template,
+    policy: Policy,
+    *,
+    now: float,
+    cache: IntegrityCache | None = None,
+) -> Plan:
+    """The plan for the directory behind `dir_fd` at time `now`.
+
+    Looking for processes that hold checkpoints open costs a walk of /proc, so it is
+    only done when free space is short, which is also the only time it changes a plan.
+    """
+    inventory = scan(dir_fd, directory, template, cache=cache)
+    first = plan(inventory, policy, now=now)
+    if not under_pressure(first):
+        return first
+    return plan(with_holders(inventory), policy, now=now)
+
+
+def under_pressure(result: Plan) -> bool:
+    """Whether the free-space rule had to act (or could not act enough)."""
+    return result.shortfall > 0 or any(
+        r.code in _SPACE_CODES for d in result.deletions for r in d.reasons
+    )

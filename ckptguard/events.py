@@ -1,0 +1,51 @@
+"""Turning outcomes into structlog events: one event per deletion, refusal or shortfall."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import structlog
+
+from ckptguard.model import Outcome, Result, Status
+
+_EVENTS = {
+    Status.DELETED: ("deleted", "info"),
+    Status.WOULD_DELETE: ("would_delete", "info"),
+    Status.SKIPPED: ("deletion_skipped", "warning"),
+    Status.FAILED: ("deletion_failed", "error"),
+}
+
+
+def log_outcome(outcome: Outcome, logger: Any = None) -> None:
+    """Emit one event per planned deletion and one per free-space shortfall."""
+    log = logger if logger is not None else structlog.get_logger("ckptguard")
+    for result in outcome.results:
+        event, level = _EVENTS[result.status]
+        getattr(log, level)(event, **_fields(outcome, result))
+    plan = outcome.plan
+    if plan.shortfall:
+        log.warning(
+            "free_space_shortfall",
+            directory=plan.directory,
+            free=plan.disk.free,
+            free_after=plan.free_after,
+            target=plan.target_free,
+            shortfall=plan.shortfall,
+            message=plan.warnings[0] if plan.warnings else "",
+        )
+
+
+def _fields(outcome: Outcome, result: Result) -> dict[str, Any]:
+    checkpoint = result.decision.checkpoint
+    fields: dict[str, Any] = {
+        "path": os.path.join(outcome.plan.directory, checkpoint.name),
+        "step": checkpoint.step,
+        "size": checkpoint.size,
+        "reasons": [r.text for r in result.decision.reasons],
+        "free_before": result.free_before,
+        "free_after": result.free_after,
+    }
+    if result.detail:
+        fields["detail"] = result.detail
+    return fields

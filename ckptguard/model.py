@@ -1,0 +1,228 @@
+"""Plain values shared by every layer: what was seen, what is wanted, what was decided.
+
+Nothing here does I/O or knows about pydantic, watchdog or psutil, so the planner
+can be tested with values alone.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Kind(enum.Enum):
+    """What a directory entry is, as seen by lstat (symlinks are never followed)."""
+
+    REGULAR = "regular"
+    SYMLINK = "symlink"
+    DIRECTORY = "directory"
+    OTHER = "other"
+
+
+class Integrity(enum.Enum):
+    """What the content check said about a file; UNCHECKED when the format has none."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    UNCHECKED = "unchecked"
+
+
+class State(enum.Enum):
+    """The state the planner derives for a checkpoint from facts and the clock."""
+
+    COMPLETE = "complete"
+    IN_PROGRESS = "in_progress"
+    CORRUPT = "corrupt"
+    PINNED = "pinned"
+    IGNORED = "ignored"
+
+
+class Action(enum.Enum):
+    KEEP = "keep"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Enough of an lstat result to tell whether an entry is still the one planned on."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One unit of retention: today one directory entry matching the template.
+
+    `name` is the entry's name inside the guarded directory, never a path, so that
+    nothing built from it can point outside that directory.
+    """
+
+    name: str
+    step: int
+    kind: Kind
+    identity: FileIdentity
+    integrity: Integrity = Integrity.UNCHECKED
+    pinned: bool = False
+    # Bytes that unlinking returns to the filesystem: 0 when other hard links remain.
+    freeable: int = 0
+    # Processes (pids) known to hold the file open; unlinking them frees nothing yet.
+    open_by: tuple[int, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return self.identity.size
+
+    @property
+    def mtime_ns(self) -> int:
+        return self.identity.mtime_ns
+
+    @property
+    def reclaimable(self) -> int:
+        """Bytes deleting this checkpoint would free right now."""
+        return 0 if self.open_by else self.freeable
+
+
+@dataclass(frozen=True)
+class DiskState:
+    """Space on the filesystem holding the directory, as an unprivileged writer sees it."""
+
+    total: int
+    free: int
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A snapshot of one directory: its checkpoints, ordered by (step, name), and its disk."""
+
+    directory: str
+    checkpoints: tuple[Checkpoint, ...]
+    disk: DiskState
+
+
+class MinFreeUnit(enum.Enum):
+    BYTES = "bytes"
+    PERCENT = "percent"
+    MULTIPLE = "multiple"
+
+
+@dataclass(frozen=True)
+class MinFree:
+    """Free space to keep: bytes, a percentage of the filesystem, or checkpoint sizes."""
+
+    unit: MinFreeUnit
+    value: float
+
+    def __str__(self) -> str:
+        if self.unit is MinFreeUnit.PERCENT:
+            return f"{self.value:g}%"
+        if self.unit is MinFreeUnit.MULTIPLE:
+            return f"{self.value:g}x"
+        return f"{int(self.value)}B"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The retention rules for one directory."""
+
+    keep: int = 3
+    min_free: MinFree = field(default_factory=lambda: MinFree(MinFreeUnit.MULTIPLE, 1.0))
+    min_keep: int = 1
+    keep_every: int | None = None
+    settle_seconds: float = 10.0
+
+
+class ReasonCode(enum.Enum):
+    """Why a checkpoint is kept or deleted; each code reads as a sentence in `Reason.text`."""
+
+    NEWEST_VALID = "newest_valid"
+    NEWEST_N = "newest_n"
+    MILESTONE = "milestone"
+    PINNED = "pinned"
+    IN_PROGRESS = "in_progress"
+    IGNORED = "ignored"
+    CORRUPT_LEFT = "corrupt_left"
+    MIN_KEEP = "min_keep"
+    OPEN_ELSEWHERE = "open_elsewhere"
+    NOTHING_TO_FREE = "nothing_to_free"
+    BEYOND_KEEP = "beyond_keep"
+    FREE_SPACE = "free_space"
+    CORRUPT_RECLAIM = "corrupt_reclaim"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: ReasonCode
+    text: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    checkpoint: Checkpoint
+    state: State
+    action: Action
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every decision for one inventory, in step order, and what it does to free space."""
+
+    directory: str
+    decisions: tuple[Decision, ...]
+    disk: DiskState
+    # Free space the policy asks for, in bytes, already resolved from %/x units.
+    target_free: int
+    # Bytes already written by saves in flight, counted toward the target (see planner).
+    in_flight_credit: int
+    free_after: int
+    # Bytes still missing after every permitted deletion; > 0 means the floor stopped us.
+    shortfall: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def deletions(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.action is Action.DELETE)
+
+    @property
+    def kept(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.action is Action.KEEP)
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(d.checkpoint.reclaimable for d in self.deletions)
+
+
+class Status(enum.Enum):
+    DELETED = "deleted"
+    WOULD_DELETE = "would_delete"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one planned deletion."""
+
+    decision: Decision
+    status: Status
+    detail: str = ""
+    free_before: int | None = None
+    free_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an executor did with a plan."""
+
+    plan: Plan
+    results: tuple[Result, ...]
+
+    def with_status(self, status: Status) -> tuple[Result, ...]:
+        return tuple(r for r in self.results if r.status is status)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status is Status.FAILED for r in self.results)

@@ -1,0 +1,269 @@
+"""Deciding what to keep and what to delete: pure functions of an inventory, a policy and `now`.
+
+The rules run in a fixed order and each one only adds to the decisions before it:
+
+1. States: ignored, pinned, in progress and corrupt entries are never counted as valid.
+2. Keep-N: keep the `keep` newest valid checkpoints by step, and every milestone; the
+   rest of the valid ones are deleted.
+3. Free space: while projected free space is below the target, delete more, in this
+   order: corrupt files, then ordinary checkpoints oldest first, then milestones oldest
+   first; never the newest valid one and never below the `min_keep` floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ckptguard.model import (
+    Action,
+    Checkpoint,
+    Decision,
+    DiskState,
+    Integrity,
+    Inventory,
+    Kind,
+    MinFree,
+    MinFreeUnit,
+    Plan,
+    Policy,
+    Reason,
+    ReasonCode,
+    State,
+)
+from ckptguard.naming import pin_name
+from ckptguard.units import format_age, format_size
+
+NS_PER_S = 1_000_000_000
+
+
+def classify(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
+    """The state of a checkpoint at time `now` (seconds since the epoch)."""
+    if checkpoint.kind is not Kind.REGULAR:
+        return State.IGNORED
+    if checkpoint.pinned:
+        return State.PINNED
+    return integrity_state(checkpoint, policy, now)
+
+
+def integrity_state(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
+    """Complete, in progress or corrupt, ignoring pins."""
+    settling = age_of(checkpoint, now) < policy.settle_seconds
+    if checkpoint.integrity is Integrity.VALID:
+        return State.COMPLETE
+    if checkpoint.integrity is Integrity.INVALID:
+        return State.IN_PROGRESS if settling else State.CORRUPT
+    return State.IN_PROGRESS if settling else State.COMPLETE
+
+
+def age_of(checkpoint: Checkpoint, now: float) -> float:
+    return now - checkpoint.mtime_ns / NS_PER_S
+
+
+def resolve_target(min_free: MinFree, disk: DiskState, reference_size: int) -> int:
+    """The free-space target in bytes; `reference_size` is the newest valid checkpoint's."""
+    if min_free.unit is MinFreeUnit.PERCENT:
+        return int(disk.total * min_free.value / 100)
+    if min_free.unit is MinFreeUnit.MULTIPLE:
+        return int(reference_size * min_free.value)
+    return int(min_free.value)
+
+
+@dataclass
+class _Draft:
+    """A decision being built; frozen into a `Decision` at the end."""
+
+    checkpoint: Checkpoint
+    state: State
+    action: Action
+    reasons: list[Reason]
+
+    def freeze(self) -> Decision:
+        return Decision(self.checkpoint, self.state, self.action, tuple(self.reasons))
+
+
+def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
+    """Decide, for every checkpoint in `inventory`, whether to keep or delete it and why."""
+    ordered = sorted(inventory.checkpoints, key=lambda c: (c.step, c.name))
+    drafts = [_Draft(c, classify(c, policy, now), Action.KEEP, []) for c in ordered]
+    valid = [d for d in drafts if d.state is State.COMPLETE]
+    newest = valid[-1] if valid else None
+
+    for draft in drafts:
+        _explain_state(draft, policy, now)
+    _apply_keep_n(valid, policy)
+
+    reference_size = _reference_size(drafts, policy, now)
+    target = resolve_target(policy.min_free, inventory.disk, reference_size)
+    credit = sum(min(d.checkpoint.size, reference_size) for d in drafts if _in_flight(d))
+    available = inventory.disk.free + credit + _freed(drafts)
+    if available < target:
+        available = _free_space(drafts, valid, newest, policy, target, available)
+    shortfall = max(0, target - available)
+
+    frozen = tuple(d.freeze() for d in drafts)
+    free_after = inventory.disk.free + sum(
+        d.checkpoint.reclaimable for d in frozen if d.action is Action.DELETE
+    )
+    warnings = (_shortfall_warning(policy, target, shortfall),) if shortfall else ()
+    return Plan(
+        directory=inventory.directory,
+        decisions=frozen,
+        disk=inventory.disk,
+        target_free=target,
+        in_flight_credit=credit,
+        free_after=free_after,
+        shortfall=shortfall,
+        warnings=warnings,
+    )
+
+
+def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
+    checkpoint, state = draft.checkpoint, draft.state
+    if state is State.IGNORED:
+        draft.reasons.append(
+            Reason(
+                ReasonCode.IGNORED,
+                f"not a regular file ({checkpoint.kind.value}): never followed, counted or deleted",
+            )
+        )
+    elif state is State.PINNED:
+        draft.reasons.append(
+            Reason(ReasonCode.PINNED, f"pinned by {pin_name(checkpoint.name)}: never deleted")
+        )
+    elif state is State.IN_PROGRESS:
+        what = (
+            "not a complete checkpoint yet"
+            if checkpoint.integrity is Integrity.INVALID
+            else "recently modified"
+        )
+        draft.reasons.append(
+            Reason(
+                ReasonCode.IN_PROGRESS,
+                f"being written: {what}, modified {format_age(age_of(checkpoint, now))} ago "
+                f"(settle window {policy.settle_seconds:g}s)",
+            )
+        )
+    elif state is State.CORRUPT:
+        draft.reasons.append(
+            Reason(
+                ReasonCode.CORRUPT_LEFT,
+                "corrupt or truncated: never counted as a checkpoint; deleted only when "
+                "space is needed",
+            )
+        )
+
+
+def _apply_keep_n(valid: list[_Draft], policy: Policy) -> None:
+    newest_n = valid[-policy.keep :] if policy.keep > 0 else []
+    for draft in valid:
+        step = draft.checkpoint.step
+        if draft is valid[-1]:
+            draft.reasons.append(
+                Reason(ReasonCode.NEWEST_VALID, "newest valid checkpoint: never deleted")
+            )
+        if any(draft is kept for kept in newest_n):
+            draft.reasons.append(
+                Reason(ReasonCode.NEWEST_N, f"one of the {policy.keep} newest valid checkpoints")
+            )
+        if policy.keep_every and step % policy.keep_every == 0:
+            draft.reasons.append(
+                Reason(
+                    ReasonCode.MILESTONE, f"milestone: step is a multiple of {policy.keep_every}"
+                )
+            )
+        if not draft.reasons:
+            draft.action = Action.DELETE
+            draft.reasons.append(
+                Reason(
+                    ReasonCode.BEYOND_KEEP,
+                    f"older than the {policy.keep} newest valid checkpoints",
+                )
+            )
+
+
+def _reference_size(drafts: list[_Draft], policy: Policy, now: float) -> int:
+    """The size of the newest valid checkpoint, pinned or not: what the next save needs."""
+    sized = [
+        d
+        for d in drafts
+        if d.state is State.COMPLETE
+        or (
+            d.state is State.PINNED and integrity_state(d.checkpoint, policy, now) is State.COMPLETE
+        )
+    ]
+    return sized[-1].checkpoint.size if sized else 0
+
+
+def _in_flight(draft: _Draft) -> bool:
+    return draft.state is State.IN_PROGRESS
+
+
+def _freed(drafts: list[_Draft]) -> int:
+    return sum(d.checkpoint.reclaimable for d in drafts if d.action is Action.DELETE)
+
+
+def _free_space(
+    drafts: list[_Draft],
+    valid: list[_Draft],
+    newest: _Draft | None,
+    policy: Policy,
+    target: int,
+    available: int,
+) -> int:
+    """Delete more, in the documented order, until `available` reaches `target`."""
+    corrupt = [d for d in drafts if d.state is State.CORRUPT]
+    kept_valid = [d for d in valid if d.action is Action.KEEP and d is not newest]
+    ordinary = [d for d in kept_valid if not _is_milestone(d)]
+    milestones = [d for d in kept_valid if _is_milestone(d)]
+    remaining_valid = sum(1 for d in valid if d.action is Action.KEEP)
+    short_text = f"free space below the {format_size(target)} target (--min-free {policy.min_free})"
+
+    for draft in corrupt + ordinary + milestones:
+        if available >= target:
+            break
+        checkpoint = draft.checkpoint
+        if checkpoint.reclaimable == 0:
+            draft.reasons.append(_nothing_to_free(checkpoint))
+            continue
+        is_valid = draft.state is State.COMPLETE
+        if is_valid and remaining_valid <= policy.min_keep:
+            draft.reasons.append(
+                Reason(
+                    ReasonCode.MIN_KEEP,
+                    f"kept by the --min-keep {policy.min_keep} floor although {short_text}",
+                )
+            )
+            continue
+        draft.action = Action.DELETE
+        code = ReasonCode.FREE_SPACE if is_valid else ReasonCode.CORRUPT_RECLAIM
+        draft.reasons.append(
+            Reason(code, f"{short_text}: frees {format_size(checkpoint.reclaimable)}")
+        )
+        available += checkpoint.reclaimable
+        remaining_valid -= int(is_valid)
+    return available
+
+
+def _is_milestone(draft: _Draft) -> bool:
+    return any(r.code is ReasonCode.MILESTONE for r in draft.reasons)
+
+
+def _nothing_to_free(checkpoint: Checkpoint) -> Reason:
+    if checkpoint.open_by:
+        pids = ", ".join(str(p) for p in checkpoint.open_by)
+        return Reason(
+            ReasonCode.OPEN_ELSEWHERE,
+            f"held open by pid {pids}: deleting it would free nothing until closed",
+        )
+    return Reason(
+        ReasonCode.NOTHING_TO_FREE,
+        "other hard links keep its data: deleting it would free nothing",
+    )
+
+
+def _shortfall_warning(policy: Policy, target: int, shortfall: int) -> str:
+    return (
+        f"free-space target {format_size(target)} (--min-free {policy.min_free}) cannot be "
+        f"met: {format_size(shortfall)} short after every deletion that --min-keep "
+        f"{policy.min_keep} allows; deleting checkpoints cannot save this disk"
+    )

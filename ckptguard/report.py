@@ -1,0 +1,123 @@
+"""Rendering plans and outcomes for people (a table) and for scripts (JSON)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ckptguard.model import Outcome, Result, Status
+from ckptguard.planner import age_of
+from ckptguard.units import format_age, format_size
+
+_HEADER = ("STEP", "FILE", "SIZE", "AGE", "STATE", "ACTION", "REASONS")
+
+
+def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
+    """One dict per matching entry: the JSON entries, also the source of the table rows."""
+    results = {id(r.decision): r for r in outcome.results}
+    rows = []
+    for decision in outcome.plan.decisions:
+        checkpoint = decision.checkpoint
+        result = results.get(id(decision))
+        row: dict[str, Any] = {
+            "step": checkpoint.step,
+            "path": os.path.join(outcome.plan.directory, checkpoint.name),
+            "size": checkpoint.size,
+            "age_seconds": round(age_of(checkpoint, now), 3),
+            "state": decision.state.value,
+            "action": decision.action.value,
+            "reasons": [r.text for r in decision.reasons],
+            "reason_codes": [r.code.value for r in decision.reasons],
+        }
+        if result is not None:
+            row["result"] = result.status.value
+            if result.detail:
+                row["detail"] = result.detail
+        rows.append(row)
+    return rows
+
+
+def summary(outcome: Outcome) -> dict[str, Any]:
+    plan = outcome.plan
+    counted = {status.value: len(outcome.with_status(status)) for status in Status}
+    return {
+        "directory": plan.directory,
+        "checkpoints": len(plan.decisions),
+        "kept": len(plan.kept),
+        "delete": len(plan.deletions),
+        "bytes_freed": plan.bytes_freed,
+        "free_now": plan.disk.free,
+        "free_after": plan.free_after,
+        "target_free": plan.target_free,
+        "shortfall": plan.shortfall,
+        "warnings": list(plan.warnings),
+        "results": {k: v for k, v in counted.items() if v},
+    }
+
+
+def to_json(outcomes: list[Outcome], now: float) -> dict[str, Any]:
+    """The `--json` document: every entry of every directory, and totals."""
+    per_dir = [summary(o) for o in outcomes]
+    totals = {
+        key: sum(s[key] for s in per_dir)
+        for key in ("checkpoints", "kept", "delete", "bytes_freed", "shortfall")
+    }
+    return {
+        "entries": [row for o in outcomes for row in entry_rows(o, now)],
+        "summary": {**totals, "directories": per_dir},
+    }
+
+
+def to_table(outcome: Outcome, now: float) -> str:
+    """The audit table and its summary lines for one directory."""
+    plan = outcome.plan
+    rows = [
+        (
+            str(row["step"]),
+            os.path.basename(row["path"]),
+            format_size(row["size"]),
+            format_age(row["age_seconds"]),
+            row["state"],
+            _action_cell(row),
+            "; ".join(row["reasons"]),
+        )
+        for row in entry_rows(outcome, now)
+    ]
+    lines = [f"{plan.directory}:"]
+    if rows:
+        widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(len(_HEADER) - 1)]
+        for row in [_HEADER, *rows]:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            lines.append("  " + "  ".join([*cells, row[-1]]).rstrip())
+    else:
+        lines.append("  no entries match the pattern")
+    lines.append("  " + _summary_line(outcome))
+    lines.extend(f"  WARNING: {warning}" for warning in plan.warnings)
+    return "\n".join(lines)
+
+
+def _action_cell(row: dict[str, Any]) -> str:
+    result = row.get("result")
+    if result in (None, Status.WOULD_DELETE.value):
+        return str(row["action"])
+    return str(result)
+
+
+def _summary_line(outcome: Outcome) -> str:
+    plan = outcome.plan
+    deleting = len(plan.deletions)
+    verb = "deleted" if outcome.with_status(Status.DELETED) else "to delete"
+    done = len(outcome.with_status(Status.DELETED)) if verb == "deleted" else deleting
+    text = (
+        f"{len(plan.decisions)} entries: {len(plan.kept)} kept, {done} {verb} "
+        f"({format_size(plan.bytes_freed)}); free space {format_size(plan.disk.free)} now, "
+        f"{format_size(plan.free_after)} after (target {format_size(plan.target_free)})"
+    )
+    problems = [r for r in outcome.results if r.status in (Status.FAILED, Status.SKIPPED)]
+    if problems:
+        text += "; " + "; ".join(_problem(r) for r in problems)
+    return text
+
+
+def _problem(result: Result) -> str:
+    return f"{result.decision.checkpoint.name} {result.status.value}: {result.detail}"

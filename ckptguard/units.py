@@ -1,0 +1,78 @@
+"""Sizes and durations as people write them, and back."""
+
+from __future__ import annotations
+
+import re
+
+from ckptguard.model import MinFree, MinFreeUnit
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "kib": 2**10,
+    "m": 10**6,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 10**9,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 10**12,
+    "tb": 10**12,
+    "tib": 2**40,
+}
+_NUMBER = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_SIZE = re.compile(_NUMBER + r"\s*([a-zA-Z]*)")
+_PERCENT = re.compile(_NUMBER + r"\s*%")
+_MULTIPLE = re.compile(_NUMBER + r"\s*[xX]")
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `512MiB`, `20GB`, `1.5G` or `4096`; ValueError on anything else."""
+    found = _SIZE.fullmatch(text.strip())
+    if found is None or found.group(2).lower() not in _UNITS:
+        raise ValueError("not a size (examples: 20GB, 512MiB, 4096)")
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+
+
+def parse_min_free(text: str) -> MinFree:
+    """`10%` of the filesystem, `2.5x` the newest checkpoint, or a size such as `20GB`."""
+    stripped = text.strip()
+    if found := _PERCENT.fullmatch(stripped):
+        percent = float(found.group(1))
+        if percent >= 100:
+            raise ValueError("a percentage must be below 100%")
+        return MinFree(MinFreeUnit.PERCENT, percent)
+    if found := _MULTIPLE.fullmatch(stripped):
+        return MinFree(MinFreeUnit.MULTIPLE, float(found.group(1)))
+    try:
+        return MinFree(MinFreeUnit.BYTES, float(parse_size(stripped)))
+    except ValueError:
+        raise ValueError(
+            "not a free-space amount (examples: 20GB, 512MiB, 10%, 1x, 2.5x)"
+        ) from None
+
+
+def format_size(size: float) -> str:
+    """Human-readable bytes in decimal units, as `df -H` and disk vendors count."""
+    sign = "-" if size < 0 else ""
+    value = float(abs(size))
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_age(seconds: float) -> str:
+    """`3.2s`, `14m`, `5h`, `2d`: short ages for tables and reasons."""
+    if seconds < 0:
+        return "future"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
