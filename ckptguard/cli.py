@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ from ckptguard.model import Outcome
 from ckptguard.report import to_json, to_table
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# A value that looks like an option to argparse: "-5GB", "-1x", "-.5".
+_DASH_VALUE = re.compile(r"-[0-9.]")
 
 
 class UsageError(Exception):
@@ -122,7 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        given = sys.argv[1:] if argv is None else list(argv)
+        try:
+            args = parser.parse_args(_attach_dash_values(given, parser))
+        except SystemExit as done:  # --help and --version print, then "exit": return instead
+            return done.code if isinstance(done.code, int) else EXIT_OK
         if args.command is None:
             raise UsageError("choose a command: audit, prune, run or check-config")
         return _dispatch(args)
@@ -135,6 +143,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _attach_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`--min-free -5GB` as `--min-free=-5GB`, so the message can name the bad value.
+
+    argparse takes `-5GB` (or `-1x`, `-10%`) for an unknown option and reports only
+    "expected one argument"; no option starts with a digit, so such a token is a value.
+    """
+    takes_value = _value_options(parser)
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            joined.extend(argv[index:])
+            break
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg in takes_value and _DASH_VALUE.match(following):
+            joined.append(f"{arg}={following}")
+            index += 2
+            continue
+        joined.append(arg)
+        index += 1
+    return joined
+
+
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, in any subcommand, that takes a value."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _value_options(sub)
+        elif action.option_strings and action.nargs != 0:
+            found.update(action.option_strings)
+    return found
 
 
 def run() -> NoReturn:
@@ -157,7 +201,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from ckptguard.daemon import run_daemon  # imported late: watchdog is not needed above
 
         _check_paths(settings, must_exist=False)
-        return run_daemon(settings, dry_run=args.dry_run, wait_lock=args.wait_lock)
+        return run_daemon(
+            settings,
+            load_settings=lambda: _settings(args),
+            dry_run=args.dry_run,
+            wait_lock=args.wait_lock,
+        )
     execute = args.command == "prune" and args.execute
     return _one_shot(settings, execute=execute, as_json=args.json)
 

@@ -186,6 +186,10 @@ def build_settings(
     guards: list[GuardSpec] = []
     seen: dict[str, str] = {}
     for path, layers in entries:
+        if not path:
+            # os.path.abspath("") is the working directory: `--dir "$UNSET"` must not prune it.
+            problems.append("--dir '': empty path")
+            continue
         absolute = os.path.abspath(path)
         real = os.path.realpath(absolute)
         if real in seen:

@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from ckptguard.model import Outcome, Result, Status
+from ckptguard.model import Outcome, Plan, Result, Status
 
 _EVENTS = {
     Status.DELETED: ("deleted", "info"),
@@ -17,29 +17,24 @@ _EVENTS = {
 }
 
 
+def get_logger() -> Any:
+    return structlog.get_logger("ckptguard")
+
+
 def log_outcome(outcome: Outcome, logger: Any = None) -> None:
     """Emit one event per planned deletion and one per free-space shortfall."""
-    log = logger if logger is not None else structlog.get_logger("ckptguard")
+    log = logger if logger is not None else get_logger()
     for result in outcome.results:
-        event, level = _EVENTS[result.status]
-        getattr(log, level)(event, **_fields(outcome, result))
-    plan = outcome.plan
-    if plan.shortfall:
-        log.warning(
-            "free_space_shortfall",
-            directory=plan.directory,
-            free=plan.disk.free,
-            free_after=plan.free_after,
-            target=plan.target_free,
-            shortfall=plan.shortfall,
-            message=plan.warnings[0] if plan.warnings else "",
-        )
+        log_result(outcome.plan, result, log)
+    if outcome.plan.shortfall:
+        log_shortfall(outcome.plan, log)
 
 
-def _fields(outcome: Outcome, result: Result) -> dict[str, Any]:
+def log_result(plan: Plan, result: Result, log: Any) -> None:
+    event, level = _EVENTS[result.status]
     checkpoint = result.decision.checkpoint
     fields: dict[str, Any] = {
-        "path": os.path.join(outcome.plan.directory, checkpoint.name),
+        "path": os.path.join(plan.directory, checkpoint.name),
         "step": checkpoint.step,
         "size": checkpoint.size,
         "reasons": [r.text for r in result.decision.reasons],
@@ -48,4 +43,16 @@ def _fields(outcome: Outcome, result: Result) -> dict[str, Any]:
     }
     if result.detail:
         fields["detail"] = result.detail
-    return fields
+    getattr(log, level)(event, **fields)
+
+
+def log_shortfall(plan: Plan, log: Any) -> None:
+    log.warning(
+        "free_space_shortfall",
+        directory=plan.directory,
+        free=plan.disk.free,
+        free_after=plan.free_after,
+        target=plan.target_free,
+        shortfall=plan.shortfall,
+        message=plan.warnings[0] if plan.warnings else "",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from ckptguard.model import MinFree, MinFreeUnit
 
@@ -33,7 +34,8 @@ def parse_size(text: str) -> int:
     found = _SIZE.fullmatch(text.strip())
     if found is None or found.group(2).lower() not in _UNITS:
         raise ValueError("not a size (examples: 20GB, 512MiB, 4096)")
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
+    # Decimal, not float: `2.01GB` is 2_010_000_000 bytes, not 2_009_999_999.
+    return int(Decimal(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
 def parse_min_free(text: str) -> MinFree:

@@ -1,0 +1,1 @@
+"""ckptguard's benchmark suite: `python -m bench` (see bench/run.py)."""

@@ -1,0 +1,466 @@
+"""The long-running guard: wake -> scan -> plan -> apply, for every guarded directory.
+
+One thread runs the loop; watchdog's threads only call `wake`, and signal handlers only
+set flags. A single `threading.Event.wait(timeout)` is both the sleep and the switch.
+Events are hints: a full rescan runs at start, every `rescan_interval`, and whenever
+events may have been lost; free space is re-read every `free_check_interval`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
+
+from ckptguard import __version__, lock
+from ckptguard.config import ConfigError, GuardSpec, Settings
+from ckptguard.engine import survey
+from ckptguard.events import get_logger, log_result, log_shortfall
+from ckptguard.executor import AuditExecutor, Deleter, Executor
+from ckptguard.inventory import IntegrityCache, disk_state
+from ckptguard.model import Plan, Status
+from ckptguard.mounts import polling_reason
+from ckptguard.notify import Notifier
+from ckptguard.units import format_size
+from ckptguard.watcher import WATCHED_EVENTS, WakeHandler, install_overflow_detector
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class StartupError(Exception):
+    """The daemon cannot start as asked (e.g. another guard holds a directory)."""
+
+
+@dataclass
+class Guard:
+    """The shell's state for one guarded directory; the decisions live in the engine."""
+
+    spec: GuardSpec
+    dir_fd: int | None = None
+    dir_id: tuple[int, int] | None = None
+    # Where the path led when first opened; a later open must lead to the same place.
+    real_path: str | None = None
+    lock_fd: int | None = None
+    watch: ObservedWatch | None = None
+    observer: BaseObserver | None = None
+    cache: IntegrityCache = field(default_factory=IntegrityCache)
+    last_plan: Plan | None = None
+    problem: str | None = None
+    next_retry: float = 0.0
+    reported: set[tuple[Any, ...]] = field(default_factory=set)
+
+    @property
+    def key(self) -> str:
+        return self.spec.path
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        load_settings: Callable[[], Settings] | None = None,
+        dry_run: bool = False,
+        wait_lock: bool = False,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._load_settings = load_settings
+        self._dry_run = dry_run
+        self._wait_lock = wait_lock
+        self._notifier = notifier if notifier is not None else Notifier()
+        self._clock = clock
+        self._log = get_logger()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._mutex = threading.Lock()
+        self._dirty: set[str] = set()
+        self._rescan_all = False
+        self._reload = False
+        self._guards: dict[str, Guard] = {}
+        self._observers: dict[str, BaseObserver] = {}
+        self._status = ""
+        self.cycles = 0  # completed directory cycles
+        self.ready = threading.Event()  # set once the first scan of every directory is done
+
+    # -- called from other threads and signal handlers: set flags, wake the loop ----------
+
+    def wake(self, key: str) -> None:
+        with self._mutex:
+            self._dirty.add(key)
+        self._wake.set()
+
+    def request_rescan(self) -> None:
+        with self._mutex:
+            self._rescan_all = True
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        with self._mutex:
+            self._reload = True
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def on_events_lost(self) -> None:
+        self._log.warning("events_lost", action="full rescan")
+        self.request_rescan()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Guard until asked to stop; returns the exit code."""
+        remove_detector = install_overflow_detector(self.on_events_lost)
+        try:
+            self._start()
+            self._loop()
+        finally:
+            self._shutdown()
+            remove_detector()
+        return EXIT_OK
+
+    def _executor(self) -> Executor:
+        return AuditExecutor() if self._dry_run else Deleter(stop=self._stop)
+
+    def _start(self) -> None:
+        self._log.info(
+            "started",
+            version=__version__,
+            directories=[g.path for g in self.settings.guards],
+            dry_run=self._dry_run,
+        )
+        for spec in self.settings.guards:
+            self._guards[spec.path] = Guard(spec)
+        for guard in self._guards.values():
+            self._open(guard, at_start=True)
+        self._cycle_all()
+        self._notifier.ready(self._status_line())
+        self.ready.set()
+
+    def _loop(self) -> None:
+        settings = self.settings
+        now = time.monotonic()
+        next_rescan = now + settings.rescan_interval
+        next_free_check = now + settings.free_check_interval
+        ping_every = self._notifier.watchdog_interval
+        next_ping = now if ping_every else float("inf")
+        while not self._stop.is_set():
+            deadline = min(next_rescan, next_free_check, next_ping)
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            with self._mutex:
+                dirty, self._dirty = self._dirty, set()
+                rescan_all, self._rescan_all = self._rescan_all, False
+                reload, self._reload = self._reload, False
+            if reload:
+                self._do_reload()
+                rescan_all = True
+            now = time.monotonic()
+            if now >= next_rescan:
+                rescan_all = True
+                next_rescan = now + self.settings.rescan_interval
+            if rescan_all:
+                self._cycle_all()
+            else:
+                for key in dirty:
+                    guard = self._guards.get(key)
+                    if guard is not None:
+                        self._cycle(guard)
+            if now >= next_free_check:
+                next_free_check = now + self.settings.free_check_interval
+                self._free_check(exclude=set(self._guards) if rescan_all else dirty)
+            if ping_every and time.monotonic() >= next_ping:
+                self._notifier.watchdog()
+                next_ping = time.monotonic() + ping_every
+            self._update_status()
+
+    def _cycle_all(self) -> None:
+        for guard in self._guards.values():
+            self._cycle(guard)
+        self._update_status()
+
+    def _cycle(self, guard: Guard) -> None:
+        """Scan, plan and apply for one directory; never raises for directory trouble."""
+        if not self._open(guard) or guard.dir_fd is None:
+            return
+        spec = guard.spec
+        try:
+            plan = survey(
+                guard.dir_fd,
+                spec.path,
+                spec.template,
+                spec.policy,
+                now=self._clock(),
+                cache=guard.cache,
+            )
+            outcome = self._executor().apply(plan, guard.dir_fd)
+        except OSError as error:
+            self._problem(guard, "scan_failed", error=f"{error.strerror}", errno=error.errno)
+            return
+        self.cycles += 1
+        previous, guard.last_plan = guard.last_plan, plan
+        self._report(guard, outcome.results, plan, previous)
+
+    def _report(self, guard: Guard, results: Any, plan: Plan, previous: Plan | None) -> None:
+        """Log each result once: a would-delete or a refusal repeated every cycle is noise."""
+        current = set()
+        for result in results:
+            key = (
+                result.status,
+                result.decision.checkpoint.name,
+                result.decision.checkpoint.identity,
+            )
+            current.add(key)
+            if result.status is Status.DELETED or key not in guard.reported:
+                log_result(plan, result, self._log)
+        guard.reported = current
+        was_short = previous is not None and previous.shortfall > 0
+        if plan.shortfall and not was_short:
+            log_shortfall(plan, self._log)
+        elif was_short and not plan.shortfall:
+            self._log.info("free_space_recovered", directory=plan.directory, free=plan.free_after)
+
+    def _free_check(self, exclude: set[str]) -> None:
+        """Other processes fill disks too: re-plan when free space fell below the target."""
+        for key, guard in self._guards.items():
+            if key in exclude:
+                continue
+            if guard.dir_fd is None or not self._still_there(guard):
+                self._cycle(guard)  # retries opening, rate-limited
+                continue
+            last = guard.last_plan
+            free = disk_state(guard.dir_fd).free
+            if last is None or free + last.in_flight_credit < last.target_free:
+                self._cycle(guard)
+
+    # -- opening, verifying and closing directories -----------------------------------------
+
+    def _open(self, guard: Guard, *, at_start: bool = False) -> bool:
+        """Make sure the directory is open, locked and watched; False while it cannot be."""
+        if guard.dir_fd is not None:
+            return True
+        now = time.monotonic()
+        if not at_start and now < guard.next_retry:
+            return False
+        guard.next_retry = now + min(self.settings.free_check_interval, 5.0)
+        path = guard.spec.path
+        real = os.path.realpath(path)
+        if guard.real_path is not None and real != guard.real_path:
+            self._problem(
+                guard,
+                "directory_moved",
+                resolves_to=real,
+                expected=guard.real_path,
+                action="not following; send SIGHUP to accept the new location",
+            )
+            return False
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            self._problem(guard, "directory_missing", action="waiting for it to appear")
+            return False
+        except OSError as error:
+            self._problem(guard, "directory_unavailable", error=error.strerror, errno=error.errno)
+            return False
+        try:
+            lock_fd = self._lock(guard, fd, at_start=at_start)
+        except BaseException:
+            os.close(fd)
+            raise
+        if lock_fd is None:
+            os.close(fd)
+            return False
+        st = os.fstat(fd)
+        guard.dir_fd, guard.dir_id, guard.lock_fd = fd, (st.st_dev, st.st_ino), lock_fd
+        guard.real_path = real
+        guard.problem = None
+        self._watch(guard, real)
+        return True
+
+    def _lock(self, guard: Guard, fd: int, *, at_start: bool) -> int | None:
+        path = guard.spec.path
+        while True:
+            try:
+                return lock.acquire(fd)
+            except lock.LockHeld as held:
+                if at_start and not self._wait_lock:
+                    raise StartupError(
+                        f"--dir {path}: already guarded by {held.holder} (use --wait-lock to wait)"
+                    ) from None
+                self._problem(guard, "lock_held", holder=held.holder, action="waiting for it")
+                if not at_start:
+                    return None
+                if self._stop.wait(1.0):
+                    return None
+            except lock.LockUnavailable as error:
+                self._problem(guard, "lock_unavailable", error=str(error))
+                return None
+
+    def _watch(self, guard: Guard, real: str) -> None:
+        reason = "--poll" if self.settings.poll else polling_reason(real)
+        kind = "poll" if reason else "inotify"
+        observer = self._observer(kind)
+        handler = WakeHandler(guard.key, real, guard.spec.template, self.wake)
+        try:
+            guard.watch = observer.schedule(
+                handler, real, recursive=False, event_filter=WATCHED_EVENTS
+            )
+            guard.observer = observer
+        except OSError as error:
+            self._log.warning(
+                "watch_failed",
+                path=guard.spec.path,
+                error=error.strerror,
+                action="relying on periodic rescans",
+            )
+            return
+        self._log.info(
+            "watching", path=guard.spec.path, mode=kind, **({"reason": reason} if reason else {})
+        )
+
+    def _observer(self, kind: str) -> BaseObserver:
+        if kind not in self._observers:
+            observer: BaseObserver = PollingObserver(timeout=1.0) if kind == "poll" else Observer()
+            observer.daemon = True
+            observer.start()
+            self._observers[kind] = observer
+        return self._observers[kind]
+
+    def _still_there(self, guard: Guard) -> bool:
+        """Whether the path still names the directory we hold; closes the guard if not."""
+        try:
+            st = os.stat(guard.real_path or guard.spec.path, follow_symlinks=False)
+            same = (st.st_dev, st.st_ino) == guard.dir_id
+        except OSError:
+            same = False
+        if not same:
+            self._log.warning("directory_replaced", path=guard.spec.path, action="waiting for it")
+            self._close(guard)
+        return same
+
+    def _close(self, guard: Guard) -> None:
+        if guard.watch is not None and guard.observer is not None:
+            with contextlib.suppress(KeyError, OSError):  # the watch died with its directory
+                guard.observer.unschedule(guard.watch)
+        guard.watch = guard.observer = None
+        if guard.lock_fd is not None:
+            lock.release(guard.lock_fd)
+            guard.lock_fd = None
+        if guard.dir_fd is not None:
+            os.close(guard.dir_fd)
+            guard.dir_fd = None
+        guard.last_plan = None
+        guard.reported = set()
+
+    def _problem(self, guard: Guard, event: str, **fields: Any) -> None:
+        """Log a directory problem once, not on every retry."""
+        key = event + repr(sorted(fields.items()))
+        if guard.problem != key:
+            guard.problem = key
+            self._log.warning(event, path=guard.spec.path, **fields)
+
+    # -- reload, status, shutdown -------------------------------------------------------------
+
+    def _do_reload(self) -> None:
+        if self._load_settings is None:
+            return
+        self._notifier.reloading()
+        try:
+            new = self._load_settings()
+        except ConfigError as error:
+            self._log.error(
+                "reload_rejected", problems=error.problems, action="keeping the old config"
+            )
+            self._notifier.ready(self._status_line())
+            return
+        old_guards = self._guards
+        self._guards = {}
+        for spec in new.guards:
+            guard = old_guards.pop(spec.path, None) or Guard(spec)
+            guard.spec = spec
+            guard.real_path = None if guard.dir_fd is None else guard.real_path
+            guard.problem = None
+            guard.next_retry = 0.0
+            self._guards[spec.path] = guard
+        for guard in old_guards.values():
+            self._close(guard)
+        self.settings = new
+        self._log.info("reloaded", directories=list(self._guards))
+        self._notifier.ready(self._status_line())
+
+    def _status_line(self) -> str:
+        plans = [g.last_plan for g in self._guards.values() if g.last_plan is not None]
+        kept = sum(len(p.kept) for p in plans)
+        waiting = sum(1 for g in self._guards.values() if g.dir_fd is None)
+        free = ", ".join(
+            f"{os.path.basename(p.directory) or p.directory} {format_size(p.free_after)} free"
+            for p in plans
+        )
+        mode = "dry run: " if self._dry_run else ""
+        text = f"{mode}guarding {len(self._guards)} directories, {kept} checkpoints kept"
+        if waiting:
+            text += f", {waiting} waiting"
+        return f"{text}; {free}" if free else text
+
+    def _update_status(self) -> None:
+        status = self._status_line()
+        if status != self._status:
+            self._status = status
+            self._notifier.status(status)
+
+    def _shutdown(self) -> None:
+        self._notifier.stopping()
+        for observer in self._observers.values():
+            observer.stop()
+        for observer in self._observers.values():
+            observer.join()
+        self._observers.clear()
+        for guard in self._guards.values():
+            self._close(guard)
+        self._notifier.close()
+        self._log.info("stopped")
+
+
+def run_daemon(
+    settings: Settings,
+    *,
+    load_settings: Callable[[], Settings] | None = None,
+    dry_run: bool = False,
+    wait_lock: bool = False,
+) -> int:
+    """Run the daemon in the main thread with signal handlers; the `ckptguard run` command."""
+    from ckptguard.logs import configure
+
+    configure(settings.log_format)
+    daemon = Daemon(settings, load_settings=load_settings, dry_run=dry_run, wait_lock=wait_lock)
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        daemon.request_stop()
+
+    def on_reload(signum: int, frame: FrameType | None) -> None:
+        daemon.request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
+    try:
+        return daemon.run()
+    except StartupError as error:
+        print(f"ckptguard: error: {error}", file=sys.stderr)
+        return EXIT_USAGE

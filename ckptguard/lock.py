@@ -1,0 +1,72 @@
+"""One guard per directory: an exclusive `flock` on a lock file inside it.
+
+flock on NFS is carried by the server's locks on Linux, so two hosts sharing the
+directory exclude each other too. The file records who holds it, for the message the
+second guard prints; writing that record may fail on a full disk, the lock does not.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import stat
+
+LOCK_NAME = ".ckptguard.lock"
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class LockHeld(Exception):
+    """Another guard holds the directory; `holder` says who, as well as we know."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+class LockUnavailable(Exception):
+    """The lock file cannot be used at all (not a regular file, permission denied)."""
+
+
+def acquire(dir_fd: int) -> int:
+    """Take the directory's lock without waiting; returns the lock file's descriptor."""
+    try:
+        fd = os.open(LOCK_NAME, _FLAGS, 0o644, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise LockUnavailable(f"{LOCK_NAME} is a symlink: refusing to use it") from None
+        raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise LockUnavailable(f"{LOCK_NAME} is not a regular file")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        raise LockHeld(holder) from None
+    _write_holder(fd)
+    return fd
+
+
+def release(lock_fd: int) -> None:
+    """Drop the lock; the file stays, so a racing guard never locks an unlinked inode."""
+    os.close(lock_fd)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 256, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return text or "unknown holder"
+
+
+def _write_holder(fd: int) -> None:
+    record = f"pid {os.getpid()} on host {socket.gethostname()}\n".encode()
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record, 0)
+    except OSError:
+        pass  # a full disk must not stop the guard that is there to free it

@@ -1,0 +1,81 @@
+"""Filesystem events as wake-up hints. Nothing here scans, plans or deletes.
+
+Each guarded directory gets a watchdog handler that calls `wake(key)` for events on
+names that can matter: checkpoints, their pin sidecars, and the directory itself. The
+kernel is asked only for create, move, delete and close-after-write events, so the
+write() calls of an 84 MB save and our own read-only opens cost nothing.
+Lost events (inotify queue overflow, which watchdog only logs) ask for a full rescan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from watchdog.events import (
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+
+from ckptguard.naming import PIN_SUFFIX, Template
+
+WATCHED_EVENTS = [
+    FileCreatedEvent,
+    FileClosedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
+WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
+
+
+class WakeHandler(FileSystemEventHandler):
+    """Wakes the daemon for `key` when an event concerns a checkpoint name or the directory."""
+
+    def __init__(
+        self, key: str, watched_path: str, template: Template, wake: Callable[[str], None]
+    ) -> None:
+        self._key = key
+        self._watched = os.fsdecode(watched_path)
+        self._template = template
+        self._wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if any(self._relevant(os.fsdecode(p)) for p in paths if p):
+            self._wake(self._key)
+
+    def _relevant(self, path: str) -> bool:
+        if path == self._watched:
+            return True  # the directory itself was deleted or moved
+        name = os.path.basename(path)
+        name = name.removesuffix(PIN_SUFFIX)
+        return self._template.step_of(name) is not None
+
+
+class OverflowDetector(logging.Handler):
+    """Calls `on_overflow` when watchdog reports that inotify dropped events."""
+
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__(level=logging.WARNING)
+        self._on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self._on_overflow()
+
+
+def install_overflow_detector(on_overflow: Callable[[], None]) -> Callable[[], None]:
+    """Attach the detector to watchdog's inotify logger; returns the function removing it."""
+    logger = logging.getLogger(WATCHDOG_LOGGER)
+    detector = OverflowDetector(on_overflow)
+    logger.addHandler(detector)
+    return lambda: logger.removeHandler(detector)

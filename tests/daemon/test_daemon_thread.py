@@ -1,0 +1,188 @@
+"""The daemon loop in a thread against real directories: events, rescans, directory trouble."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from conftest import settings_for
+from structlog.testing import capture_logs
+from support import TEMPLATE, keras_bytes, wait_for, write_checkpoint
+
+from ckptguard.watcher import WATCHDOG_LOGGER
+
+
+def steps_in(directory: Path) -> list[int]:
+    prefix, suffix = TEMPLATE.split("{step}")
+    return sorted(
+        int(p.name[len(prefix) : -len(suffix)])
+        for p in directory.iterdir()
+        if p.name.startswith(prefix) and p.name.endswith(suffix)
+    )
+
+
+def write_slowly(path: Path, data: bytes, *, chunks: int, pause: float, during=None) -> None:
+    """Write `data` into its final path in pieces, as Keras streams a zip, calling `during`."""
+    size = len(data) // chunks + 1
+    with path.open("wb") as handle:
+        for start in range(0, len(data), size):
+            handle.write(data[start : start + size])
+            handle.flush()
+            if during is not None:
+                during()
+            time.sleep(pause)  # the trainer's pace, not synchronisation
+
+
+def test_start_handles_files_created_while_down(tmp_path: Path, start_daemon) -> None:
+    """Checkpoints written while no daemon ran are pruned by the first scan, before READY."""
+    for step in range(100, 700, 100):
+        write_checkpoint(tmp_path, step)
+    start_daemon(settings_for(tmp_path, keep=2))
+    assert steps_in(tmp_path) == [500, 600]
+
+
+def test_slow_writer_keeps_in_progress_and_newest(tmp_path: Path, start_daemon) -> None:
+    """While a save is written over ~2 s nothing it needs is deleted; keep-N holds after close."""
+    for step in (100, 200, 300):
+        write_checkpoint(tmp_path, step)
+    start_daemon(settings_for(tmp_path, keep=2))
+    assert steps_in(tmp_path) == [200, 300]
+    target = tmp_path / TEMPLATE.format(step=400)
+
+    def still_there() -> None:
+        assert target.exists(), "the checkpoint being written was deleted"
+        assert (tmp_path / TEMPLATE.format(step=300)).exists(), "newest complete was deleted"
+
+    write_slowly(target, keras_bytes(400_000), chunks=20, pause=0.1, during=still_there)
+    wait_for(lambda: steps_in(tmp_path) == [300, 400], timeout=5, message="keep-2 after close")
+
+
+def test_keep_n_holds_after_every_close(tmp_path: Path, start_daemon) -> None:
+    """Each close is followed, within a bounded time, by keep-N holding again."""
+    start_daemon(settings_for(tmp_path, keep=3))
+    for step in range(1, 11):
+        write_checkpoint(tmp_path, step * 100)
+        expected = [s * 100 for s in range(max(1, step - 2), step + 1)]
+        wait_for(lambda e=expected: steps_in(tmp_path) == e, timeout=5, message=f"keep-3 at {step}")
+
+
+def test_non_matching_files_are_left_alone(tmp_path: Path, start_daemon) -> None:
+    """Keras' temp files, renamed-out pins and other files are never touched."""
+    others = ["tmpab12cd34", "best_model.keras", "checkpoint_step_7.keras.bak", "notes.txt"]
+    for name in others:
+        (tmp_path / name).write_bytes(b"x")
+    for step in range(1, 6):
+        write_checkpoint(tmp_path, step)
+    start_daemon(settings_for(tmp_path, keep=1))
+    assert steps_in(tmp_path) == [5]
+    assert all((tmp_path / name).exists() for name in others)
+
+
+def test_pin_sidecar_protects_checkpoint(tmp_path: Path, start_daemon) -> None:
+    """A `<name>.keep` sidecar pins a checkpoint however old it gets."""
+    write_checkpoint(tmp_path, 1)
+    (tmp_path / (TEMPLATE.format(step=1) + ".keep")).touch()
+    start_daemon(settings_for(tmp_path, keep=1))
+    for step in range(2, 6):
+        write_checkpoint(tmp_path, step)
+    wait_for(lambda: steps_in(tmp_path) == [1, 5], timeout=5, message="only the pin and newest")
+
+
+def test_lost_events_are_recovered_by_overflow_rescan(tmp_path: Path, start_daemon) -> None:
+    """When watchdog reports an inotify overflow, a full rescan restores keep-N."""
+    daemon = start_daemon(settings_for(tmp_path, keep=1, rescan_interval=3600))
+    for observer in daemon._observers.values():
+        observer.unschedule_all()  # from here on, events are lost as in an overflow
+    for step in range(1, 5):
+        write_checkpoint(tmp_path, step)
+    assert steps_in(tmp_path) == [1, 2, 3, 4]
+    logging.getLogger(WATCHDOG_LOGGER).warning(
+        "Inotify queue overflowed; filesystem events were lost"
+    )
+    wait_for(lambda: steps_in(tmp_path) == [4], timeout=5, message="rescan after overflow")
+
+
+def test_periodic_rescan_without_any_event(tmp_path: Path, start_daemon) -> None:
+    """With no events at all, the periodic rescan alone enforces the policy."""
+    daemon = start_daemon(settings_for(tmp_path, keep=1, rescan_interval=0.2))
+    for observer in daemon._observers.values():
+        observer.unschedule_all()
+    for step in range(1, 4):
+        write_checkpoint(tmp_path, step)
+    wait_for(lambda: steps_in(tmp_path) == [3], timeout=5, message="periodic rescan")
+
+
+def test_missing_directory_is_waited_for(tmp_path: Path, start_daemon) -> None:
+    """A directory that does not exist yet is logged once, then guarded when it appears."""
+    guarded = tmp_path / "models"
+    with capture_logs() as logs:
+        start_daemon(settings_for(guarded, keep=1, free_check_interval=0.05))
+        guarded.mkdir()
+        for step in range(1, 4):
+            write_checkpoint(guarded, step)
+        wait_for(lambda: steps_in(guarded) == [3], timeout=5, message="guarding after mkdir")
+    assert sum(1 for e in logs if e["event"] == "directory_missing") == 1
+
+
+def test_deleted_and_recreated_directory_is_guarded_again(tmp_path: Path, start_daemon) -> None:
+    """After the directory is removed and made again, the guard resumes on the new one."""
+    guarded = tmp_path / "models"
+    guarded.mkdir()
+    start_daemon(settings_for(guarded, keep=1, free_check_interval=0.05))
+    shutil.rmtree(guarded)
+    guarded.mkdir()
+    for step in range(1, 4):
+        write_checkpoint(guarded, step)
+    wait_for(lambda: steps_in(guarded) == [3], timeout=5, message="guarding the new directory")
+
+
+def test_one_bad_directory_does_not_stop_the_others(tmp_path: Path, start_daemon) -> None:
+    """A directory that is unusable is reported while the other directories are guarded."""
+    good, missing = tmp_path / "good", tmp_path / "missing"
+    good.mkdir()
+    for step in range(1, 4):
+        write_checkpoint(good, step)
+    start_daemon(settings_for(good, missing, keep=1))
+    assert steps_in(good) == [3]
+
+
+def test_dry_run_deletes_nothing_and_logs_each_decision_once(tmp_path: Path, start_daemon) -> None:
+    """--dry-run logs every would-delete once, however many cycles run, and deletes nothing."""
+    for step in range(1, 6):
+        write_checkpoint(tmp_path, step)
+    with capture_logs() as logs:
+        daemon = start_daemon(settings_for(tmp_path, keep=2, rescan_interval=0.05), dry_run=True)
+        wait_for(lambda: daemon.cycles >= 5, timeout=5, message="several cycles")
+    assert steps_in(tmp_path) == [1, 2, 3, 4, 5]
+    would = sorted(e["step"] for e in logs if e["event"] == "would_delete")
+    assert would == [1, 2, 3]
+    assert not [e for e in logs if e["event"] == "deleted"]
+
+
+def test_reload_applies_new_policy(tmp_path: Path, start_daemon) -> None:
+    """A reload with a valid new config takes effect at once."""
+    for step in range(1, 5):
+        write_checkpoint(tmp_path, step)
+    new = settings_for(tmp_path, keep=1)
+    daemon = start_daemon(settings_for(tmp_path, keep=3), load_settings=lambda: new)
+    assert steps_in(tmp_path) == [2, 3, 4]
+    daemon.request_reload()
+    wait_for(lambda: steps_in(tmp_path) == [4], timeout=5, message="keep-1 after reload")
+
+
+def test_stop_request_ends_the_loop_promptly(tmp_path: Path, start_daemon) -> None:
+    """request_stop (what SIGTERM does) ends run() without waiting for a timer."""
+    daemon = start_daemon(settings_for(tmp_path, rescan_interval=3600, free_check_interval=3600))
+    started = time.monotonic()
+    daemon.request_stop()
+    wait_for(
+        lambda: not any(t.name == "ckptguard-daemon-under-test" for t in threading.enumerate()),
+        timeout=5,
+        message="daemon thread to end",
+    )
+    assert time.monotonic() - started < 5
+    assert os.path.exists(tmp_path / ".ckptguard.lock")

@@ -1,0 +1,89 @@
+"""The headline claim: training into a disk that fits ~2.5 checkpoints survives under the guard."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import TRAINER, NotifyListener, Tmpfs, can_mount_tmpfs
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs())),
+]
+
+PAYLOAD = 1 << 20  # 1 MiB checkpoints
+FS_SIZE = int(2.5 * PAYLOAD)
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Tmpfs]:
+    fs = Tmpfs(tmp_path / "mnt", FS_SIZE)
+    try:
+        yield fs
+    finally:
+        fs.close()
+
+
+def train(directory: Path, saves: int = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(TRAINER),
+            "--dir",
+            str(directory),
+            "--saves",
+            str(saves),
+            "--size",
+            str(PAYLOAD),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_training_dies_of_enospc_without_the_guard(small_fs: Tmpfs) -> None:
+    """Without ckptguard the third save fails with ENOSPC, as in the original incident."""
+    result = train(small_fs.path)
+    assert result.returncode == 28, result.stderr
+    assert "No space left on device" in result.stderr
+
+
+def test_training_completes_under_the_guard_with_defaults(small_fs: Tmpfs) -> None:
+    """Under `ckptguard run --dir D` with default options, all 20 saves complete."""
+    listener = NotifyListener()
+    env = {**os.environ, "NOTIFY_SOCKET": listener.name}
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ckptguard",
+            "run",
+            "--dir",
+            str(small_fs.path),
+            "--log-format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        listener.wait_for("READY=1")
+        result = train(small_fs.path)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, log = daemon.communicate(timeout=10)
+        listener.close()
+    assert result.returncode == 0, result.stderr + log
+    assert daemon.returncode == 0
+    remaining = sorted(p.name for p in small_fs.path.glob("checkpoint_step_*.keras"))
+    assert remaining and remaining[-1] == "checkpoint_step_2000.keras"

@@ -1,0 +1,145 @@
+"""Helpers shared by the test suites: real checkpoint files and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+TEMPLATE = "checkpoint_step_{step}.keras"
+
+
+def keras_bytes(payload_size: int = 4096, *, seed: int = 0) -> bytes:
+    """The bytes of a minimal `.keras`-style archive (a zip with Keras' member names)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("metadata.json", '{"keras_version": "3.0.0"}')
+        archive.writestr("config.json", '{"class_name": "Sequential"}')
+        archive.writestr(
+            "model.weights.h5", os.urandom(payload_size) if seed else bytes(payload_size)
+        )
+    return buffer.getvalue()
+
+
+def write_checkpoint(
+    directory: Path, step: int, *, payload_size: int = 4096, mtime: float | None = None
+) -> Path:
+    """A complete checkpoint named for `step`, optionally back-dated to `mtime`."""
+    path = directory / TEMPLATE.format(step=step)
+    path.write_bytes(keras_bytes(payload_size))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def write_truncated(
+    directory: Path, step: int, *, keep_fraction: float = 0.5, mtime: float | None = None
+) -> Path:
+    """A checkpoint cut short, as a crash mid-save leaves it."""
+    data = keras_bytes()
+    path = directory / TEMPLATE.format(step=step)
+    path.write_bytes(data[: int(len(data) * keep_fraction)])
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`ckptguard ARGS` as a real subprocess of this interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "ckptguard", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def wait_for(
+    predicate, *, timeout: float = 10.0, interval: float = 0.01, message: str = "condition"
+):
+    """Poll `predicate` until it returns a truthy value or `timeout` passes (then fail)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class NotifyListener:
+    """A real sd_notify receiver: a datagram socket in the abstract namespace."""
+
+    def __init__(self) -> None:
+        import socket
+        import uuid
+
+        self.name = f"@ckptguard-test-{uuid.uuid4().hex}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("\0" + self.name[1:])
+        self.sock.settimeout(0.05)
+        self.messages: list[str] = []
+
+    def drain(self) -> list[str]:
+
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except (TimeoutError, BlockingIOError):
+                return self.messages
+            self.messages.extend(data.decode().splitlines())
+
+    def wait_for(self, line_prefix: str, timeout: float = 10.0) -> str:
+        def found():
+            self.drain()
+            return next((m for m in self.messages if m.startswith(line_prefix)), None)
+
+        return wait_for(found, timeout=timeout, interval=0.0, message=f"sd_notify {line_prefix!r}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+REPO = Path(__file__).resolve().parent.parent
+TRAINER = REPO / "bench" / "trainer.py"
+
+
+def can_mount_tmpfs() -> str | None:
+    """None when this process may mount a tmpfs, else the reason it may not."""
+    if os.geteuid() != 0:
+        return "needs root to mount a small tmpfs"
+    import shutil as _shutil
+
+    if _shutil.which("mount") is None or _shutil.which("umount") is None:
+        return "mount/umount not installed"
+    return None
+
+
+class Tmpfs:
+    """A real tmpfs of `size` bytes mounted on `where`, unmounted by `close()`."""
+
+    def __init__(self, where: Path, size: int) -> None:
+        where.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
+            check=True,
+            capture_output=True,
+        )
+        self.path = where
+
+    def free(self) -> int:
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize
+
+    def close(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False, capture_output=True)
