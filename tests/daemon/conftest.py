@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ def settings_for(
     settle: float = 10.0,
     rescan_interval: float = 60.0,
     free_check_interval: float = 5.0,
+    poll: bool = False,
 ) -> Settings:
     policy = Policy(
         keep=keep,
@@ -35,13 +37,15 @@ def settings_for(
         guards=tuple(GuardSpec(str(d), Template.parse(TEMPLATE), policy) for d in dirs),
         rescan_interval=rescan_interval,
         free_check_interval=free_check_interval,
+        poll=poll,
     )
 
 
 @pytest.fixture
 def start_daemon() -> Iterator[Any]:
-    """Start `Daemon(settings).run()` in a thread; stop it and check for leaked threads."""
+    """Start `Daemon(settings).run()` in a thread; stop it and check for leaked threads and fds."""
     before = set(threading.enumerate())
+    fds_before = set(os.listdir("/proc/self/fd"))
     running: list[tuple[Daemon, threading.Thread]] = []
 
     def start(settings: Settings, *, wait_ready: bool = True, **options: Any) -> Daemon:
@@ -63,3 +67,5 @@ def start_daemon() -> Iterator[Any]:
         timeout=10,
         message="threads started by the daemon to end",
     )
+    leaked = set(os.listdir("/proc/self/fd")) - fds_before
+    assert not leaked, f"file descriptors left open: {leaked}"

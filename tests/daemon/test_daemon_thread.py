@@ -186,3 +186,13 @@ def test_stop_request_ends_the_loop_promptly(tmp_path: Path, start_daemon) -> No
     )
     assert time.monotonic() - started < 5
     assert os.path.exists(tmp_path / ".ckptguard.lock")
+
+
+def test_polling_mode_enforces_policy(tmp_path: Path, start_daemon) -> None:
+    """With --poll (as on NFS) the polling observer's events drive the same decisions."""
+    with capture_logs() as logs:
+        start_daemon(settings_for(tmp_path, keep=1, poll=True))
+        for step in range(1, 4):
+            write_checkpoint(tmp_path, step)
+        wait_for(lambda: steps_in(tmp_path) == [3], timeout=10, message="keep-1 by polling")
+    assert any(e["event"] == "watching" and e["mode"] == "poll" for e in logs)

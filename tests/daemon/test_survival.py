@@ -6,11 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import TRAINER, NotifyListener, Tmpfs, can_mount_tmpfs
+from conftest import settings_for
+from support import TRAINER, NotifyListener, Tmpfs, can_mount_tmpfs, wait_for, write_checkpoint
+
+from ckptguard.daemon import Daemon
 
 pytestmark = [
     pytest.mark.root,
@@ -87,3 +91,25 @@ def test_training_completes_under_the_guard_with_defaults(small_fs: Tmpfs) -> No
     assert daemon.returncode == 0
     remaining = sorted(p.name for p in small_fs.path.glob("checkpoint_step_*.keras"))
     assert remaining and remaining[-1] == "checkpoint_step_2000.keras"
+
+
+def test_room_is_made_when_a_save_begins(small_fs: Tmpfs) -> None:
+    """When another process ate the reserve, a save beginning frees room before any byte."""
+    payload = 700 * 1024
+    first = write_checkpoint(small_fs.path, 1, payload_size=payload)
+    write_checkpoint(small_fs.path, 2, payload_size=payload)
+    settings = settings_for(small_fs.path, rescan_interval=3600, free_check_interval=3600)
+    daemon = Daemon(settings)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        assert daemon.ready.wait(10)
+        assert first.exists(), "1x free was met: nothing to delete yet"
+        # Another job fills the disk; its file does not match, so nothing wakes the guard.
+        (small_fs.path / "dataset.bin").write_bytes(bytes(600 * 1024))
+        assert small_fs.free() < first.stat().st_size
+        with (small_fs.path / "checkpoint_step_3.keras").open("wb"):
+            wait_for(lambda: not first.exists(), timeout=5, message="room made at file creation")
+    finally:
+        daemon.request_stop()
+        thread.join(10)
