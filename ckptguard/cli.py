@@ -118,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait for another guard of the directory instead of exiting",
     )
 
-    check = commands.add_parser("check-config", help="validate a config file and exit")
-    check.add_argument("--config", metavar="FILE", required=True)
+    commands.add_parser(
+        "check-config", parents=[policy], help="validate a config file (and flags) and exit"
+    )
     return parser
 
 
@@ -192,6 +193,8 @@ def _complain(message: str) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
+        if not args.config:
+            raise UsageError("check-config needs --config FILE")
         settings = _settings(args)
         _check_paths(settings, must_exist=False)
         print(f"{args.config}: OK, {len(settings.guards)} directories")

@@ -32,6 +32,7 @@ from ckptguard.inventory import IntegrityCache, disk_state
 from ckptguard.model import Plan, Status
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
+from ckptguard.openfiles import hidden_processes
 from ckptguard.units import format_size
 from ckptguard.watcher import WATCHED_EVENTS, WakeHandler, install_overflow_detector
 
@@ -92,6 +93,7 @@ class Daemon:
         self._guards: dict[str, Guard] = {}
         self._observers: dict[str, BaseObserver] = {}
         self._status = ""
+        self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
         self.cycles = 0  # completed directory cycles
         self.ready = threading.Event()  # set once the first scan of every directory is done
 
@@ -143,6 +145,14 @@ class Daemon:
             directories=[g.path for g in self.settings.guards],
             dry_run=self._dry_run,
         )
+        hidden = hidden_processes()
+        if hidden:
+            self._log.warning(
+                "open_file_detection_limited",
+                hidden_processes=hidden,
+                consequence="checkpoints those processes hold open count as freeable",
+                hint="run as root with CAP_SYS_PTRACE, or as the user running the training",
+            )
         for spec in self.settings.guards:
             self._guards[spec.path] = Guard(spec)
         for guard in self._guards.values():
@@ -156,10 +166,8 @@ class Daemon:
         now = time.monotonic()
         next_rescan = now + settings.rescan_interval
         next_free_check = now + settings.free_check_interval
-        ping_every = self._notifier.watchdog_interval
-        next_ping = now if ping_every else float("inf")
         while not self._stop.is_set():
-            deadline = min(next_rescan, next_free_check, next_ping)
+            deadline = min(next_rescan, next_free_check, self._next_ping)
             self._wake.wait(max(0.0, deadline - time.monotonic()))
             self._wake.clear()
             if self._stop.is_set():
@@ -185,15 +193,21 @@ class Daemon:
             if now >= next_free_check:
                 next_free_check = now + self.settings.free_check_interval
                 self._free_check(exclude=set(self._guards) if rescan_all else dirty)
-            if ping_every and time.monotonic() >= next_ping:
-                self._notifier.watchdog()
-                next_ping = time.monotonic() + ping_every
+            self._ping_if_due()
             self._update_status()
 
     def _cycle_all(self) -> None:
         for guard in self._guards.values():
             self._cycle(guard)
+            self._ping_if_due()
         self._update_status()
+
+    def _ping_if_due(self) -> None:
+        """Keep systemd's watchdog fed during long work, not only between loop turns."""
+        interval = self._notifier.watchdog_interval
+        if interval and time.monotonic() >= self._next_ping:
+            self._notifier.watchdog()
+            self._next_ping = time.monotonic() + interval
 
     def _cycle(self, guard: Guard) -> None:
         """Scan, plan and apply for one directory; never raises for directory trouble."""

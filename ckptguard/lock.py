@@ -36,7 +36,10 @@ def acquire(dir_fd: int) -> int:
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise LockUnavailable(f"{LOCK_NAME} is a symlink: refusing to use it") from None
-        raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}") from None
+        hint = ""
+        if error.errno == errno.EROFS:
+            hint = " (under systemd, is the directory in ReadWritePaths=?)"
+        raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}{hint}") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise LockUnavailable(f"{LOCK_NAME} is not a regular file")

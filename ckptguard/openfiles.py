@@ -49,6 +49,24 @@ def holders(
     return {key: tuple(sorted(pids_)) for key, pids_ in found.items()}
 
 
+def hidden_processes(*, proc: str = PROC) -> int:
+    """How many other processes' open files we may not inspect (0: detection is complete)."""
+    own = os.getpid()
+    hidden = 0
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit() and int(p) != own]
+    except OSError:
+        return 0
+    for pid in pids:
+        try:
+            os.listdir(f"{proc}/{pid}/fd")
+        except PermissionError:
+            hidden += 1
+        except OSError:
+            continue  # exited meanwhile
+    return hidden
+
+
 def with_holders(inventory: Inventory, *, proc: str = PROC) -> Inventory:
     """The same inventory with `open_by` filled in for every regular checkpoint."""
     regular = [c for c in inventory.checkpoints if c.kind is Kind.REGULAR]
