@@ -37,6 +37,9 @@ from ckptguard.units import format_size
 from ckptguard.watcher import WATCHED_EVENTS, WakeHandler, install_overflow_detector
 
 EXIT_OK, EXIT_USAGE = 0, 2
+# lock_fd of a guard that runs unlocked because the disk is too full to create the lock
+# file: freeing space comes first; the lock is taken as soon as it can be.
+UNLOCKED = -1
 
 
 class StartupError(Exception):
@@ -213,6 +216,8 @@ class Daemon:
         """Scan, plan and apply for one directory; never raises for directory trouble."""
         if not self._open(guard) or guard.dir_fd is None:
             return
+        if guard.lock_fd == UNLOCKED and not self._relock(guard):
+            return
         spec = guard.spec
         try:
             plan = survey(
@@ -323,8 +328,34 @@ class Daemon:
                 if self._stop.wait(1.0):
                     return None
             except lock.LockUnavailable as error:
+                if error.no_space:
+                    self._problem(
+                        guard,
+                        "lock_deferred",
+                        error=str(error),
+                        action="guarding unlocked until there is room for the lock file",
+                    )
+                    return UNLOCKED
                 self._problem(guard, "lock_unavailable", error=str(error))
                 return None
+
+    def _relock(self, guard: Guard) -> bool:
+        """Try again for the lock deferred by a full disk; False if another guard took it."""
+        assert guard.dir_fd is not None
+        try:
+            guard.lock_fd = lock.acquire(guard.dir_fd)
+        except lock.LockHeld as held:
+            self._log.warning(
+                "lock_taken",
+                path=guard.spec.path,
+                holder=held.holder,
+                action="leaving the directory to it",
+            )
+            self._close(guard)
+            return False
+        except lock.LockUnavailable:
+            pass  # still no room: carry on unlocked
+        return True
 
     def _watch(self, guard: Guard, real: str) -> None:
         reason = "--poll" if self.settings.poll else polling_reason(real)
@@ -373,9 +404,9 @@ class Daemon:
             with contextlib.suppress(KeyError, OSError):  # the watch died with its directory
                 guard.observer.unschedule(guard.watch)
         guard.watch = guard.observer = None
-        if guard.lock_fd is not None:
+        if guard.lock_fd is not None and guard.lock_fd != UNLOCKED:
             lock.release(guard.lock_fd)
-            guard.lock_fd = None
+        guard.lock_fd = None
         if guard.dir_fd is not None:
             os.close(guard.dir_fd)
             guard.dir_fd = None

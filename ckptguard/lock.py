@@ -26,7 +26,11 @@ class LockHeld(Exception):
 
 
 class LockUnavailable(Exception):
-    """The lock file cannot be used at all (not a regular file, permission denied)."""
+    """The lock file cannot be used (not a regular file, permission denied, disk full)."""
+
+    def __init__(self, message: str, *, no_space: bool = False) -> None:
+        super().__init__(message)
+        self.no_space = no_space
 
 
 def acquire(dir_fd: int) -> int:
@@ -39,7 +43,8 @@ def acquire(dir_fd: int) -> int:
         hint = ""
         if error.errno == errno.EROFS:
             hint = " (under systemd, is the directory in ReadWritePaths=?)"
-        raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}{hint}") from None
+        no_space = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}{hint}", no_space=no_space) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise LockUnavailable(f"{LOCK_NAME} is not a regular file")

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import TextIO
 
 import structlog
+
+
+class SafeStream:
+    """A stream whose write errors (a full disk, a closed pipe) are dropped, not raised.
+
+    Logging must never stop the guard that is there to free the disk.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return 0
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
 
 
 def configure(
@@ -29,6 +53,6 @@ def configure(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.PrintLoggerFactory(SafeStream(stream)),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
