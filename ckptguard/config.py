@@ -67,7 +67,7 @@ class PolicyOptions(BaseModel):
     min_keep: int | None = Field(default=None, ge=1)
     keep_every: int | None = Field(default=None, ge=0)
     pattern: str | None = None
-    settle: float | None = Field(default=None, ge=0)
+    settle: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     _reject_bools = field_validator("keep", "min_keep", "keep_every", "settle", mode="before")(
         _no_bool
@@ -95,8 +95,8 @@ class DirectoryOptions(PolicyOptions):
 class DaemonOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rescan_interval: float | None = Field(default=None, gt=0)
-    free_check_interval: float | None = Field(default=None, gt=0)
+    rescan_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    free_check_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     log_format: LogFormat | None = None
     poll: bool | None = None
 
@@ -146,9 +146,17 @@ def load_file(path: str) -> FileOptions:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{where}: invalid TOML: {error}"]) from None
     try:
-        return FileOptions.model_validate(data, strict=False)
+        options = FileOptions.model_validate(data, strict=False)
     except ValidationError as error:
         raise ConfigError(describe(error, prefix=f"{where}: ", as_flags=False)) from None
+    # A relative `path` means relative to the config file, not to wherever we were started
+    # (systemd starts services in /).
+    base = os.path.dirname(os.path.abspath(path))
+    directories = [
+        entry.model_copy(update={"path": os.path.join(base, entry.path)})
+        for entry in options.directory
+    ]
+    return options.model_copy(update={"directory": directories})
 
 
 def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:
