@@ -1,0 +1,46 @@
+"""Choosing inotify or polling from the filesystem that holds a directory."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from pathlib import Path
+
+import psutil
+import pytest
+from support import Tmpfs, can_mount_tmpfs
+
+from ckptguard.mounts import filesystem_type, polling_reason
+
+Partition = namedtuple("Partition", "device mountpoint fstype opts")
+
+
+def test_local_directory_is_watched_with_inotify(tmp_path: Path) -> None:
+    """A directory on the local disk needs no polling."""
+    assert filesystem_type(str(tmp_path)) is not None
+    assert polling_reason(str(tmp_path)) is None
+
+
+@pytest.mark.root
+@pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs()))
+def test_the_innermost_mount_decides(tmp_path: Path) -> None:
+    """A tmpfs mounted below the local disk is recognised as tmpfs (the longest mount point)."""
+    fs = Tmpfs(tmp_path / "mnt", 1 << 20)
+    try:
+        (fs.path / "models").mkdir()
+        assert filesystem_type(str(fs.path / "models")) == "tmpfs"
+        assert polling_reason(str(fs.path / "models")) is None
+    finally:
+        fs.close()
+
+
+@pytest.mark.parametrize("fstype", ["nfs4", "cifs", "lustre", "fuse.sshfs", "ceph"])
+def test_network_filesystems_are_polled(tmp_path: Path, monkeypatch, fstype: str) -> None:
+    """NFS, CIFS, Lustre, FUSE and Ceph mounts are polled, with the reason named.
+
+    No such mount can be made here, so the mount table alone is substituted.
+    """
+    real = psutil.disk_partitions(all=True)
+    fake = [*real, Partition("server:/export", str(tmp_path), fstype, "rw")]
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: fake)
+    reason = polling_reason(str(tmp_path / "models"))
+    assert reason is not None and fstype in reason
