@@ -104,6 +104,7 @@ def scan(
                 integrity=integrity,
                 pinned=pin_name(name) in names,
                 freeable=st.st_blocks * 512 if kind is Kind.REGULAR and st.st_nlink == 1 else 0,
+                links=st.st_nlink,
             )
         )
     cache.retain(seen)

@@ -70,6 +70,8 @@ class Checkpoint:
     freeable: int = 0
     # Processes (pids) known to hold the file open; unlinking them frees nothing yet.
     open_by: tuple[int, ...] = ()
+    # Hard links to the file (st_nlink); more than one means deletion frees nothing.
+    links: int = 1
 
     @property
     def size(self) -> int:
@@ -184,7 +186,12 @@ class Plan:
 
     @property
     def deletions(self) -> tuple[Decision, ...]:
-        return tuple(d for d in self.decisions if d.action is Action.DELETE)
+        """Deletions in the order to carry them out: corrupt files first, then by rule and step.
+
+        If a run is cut short (a stop request), what was deleted is what mattered most.
+        """
+        deleting = [d for d in self.decisions if d.action is Action.DELETE]
+        return tuple(sorted(deleting, key=lambda d: (_deletion_rank(d), d.checkpoint.step)))
 
     @property
     def kept(self) -> tuple[Decision, ...]:
@@ -193,6 +200,13 @@ class Plan:
     @property
     def bytes_freed(self) -> int:
         return sum(d.checkpoint.reclaimable for d in self.deletions)
+
+
+_RANKS = {"corrupt_reclaim": 0, "beyond_keep": 1, "free_space": 2}
+
+
+def _deletion_rank(decision: Decision) -> int:
+    return min((_RANKS.get(r.code.value, 3) for r in decision.reasons), default=3)
 
 
 class Status(enum.Enum):

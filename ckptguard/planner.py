@@ -34,6 +34,8 @@ from ckptguard.naming import pin_name
 from ckptguard.units import format_age, format_size
 
 NS_PER_S = 1_000_000_000
+# Keep reasons that the free-space rule may override, and the option each comes from.
+_OVERRIDE_TEXT = {ReasonCode.NEWEST_N: "--keep", ReasonCode.MILESTONE: "--keep-every"}
 
 
 def classify(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
@@ -46,11 +48,15 @@ def classify(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
 
 
 def integrity_state(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
-    """Complete, in progress or corrupt, ignoring pins."""
+    """Complete, in progress or corrupt, ignoring pins.
+
+    An empty file is never a complete checkpoint, even where the format has no content
+    check: a forged zero-byte "newest" file must not push real checkpoints out.
+    """
     settling = age_of(checkpoint, now) < policy.settle_seconds
     if checkpoint.integrity is Integrity.VALID:
         return State.COMPLETE
-    if checkpoint.integrity is Integrity.INVALID:
+    if checkpoint.integrity is Integrity.INVALID or checkpoint.size == 0:
         return State.IN_PROGRESS if settling else State.CORRUPT
     return State.IN_PROGRESS if settling else State.COMPLETE
 
@@ -236,9 +242,13 @@ def _free_space(
             continue
         draft.action = Action.DELETE
         code = ReasonCode.FREE_SPACE if is_valid else ReasonCode.CORRUPT_RECLAIM
-        draft.reasons.append(
-            Reason(code, f"{short_text}: frees {format_size(checkpoint.reclaimable)}")
-        )
+        text = f"{short_text}: frees {format_size(checkpoint.reclaimable)}"
+        overridden = [_OVERRIDE_TEXT[r.code] for r in draft.reasons if r.code in _OVERRIDE_TEXT]
+        if overridden:
+            text += f" (overrides {' and '.join(overridden)})"
+        # A deleted checkpoint carries only the reasons it is deleted for.
+        draft.reasons = [r for r in draft.reasons if r.code not in _OVERRIDE_TEXT]
+        draft.reasons.append(Reason(code, text))
         available += checkpoint.reclaimable
         remaining_valid -= int(is_valid)
     return available
@@ -255,10 +265,8 @@ def _nothing_to_free(checkpoint: Checkpoint) -> Reason:
             ReasonCode.OPEN_ELSEWHERE,
             f"held open by pid {pids}: deleting it would free nothing until closed",
         )
-    return Reason(
-        ReasonCode.NOTHING_TO_FREE,
-        "other hard links keep its data: deleting it would free nothing",
-    )
+    why = "other hard links keep its data" if checkpoint.links > 1 else "it occupies no space"
+    return Reason(ReasonCode.NOTHING_TO_FREE, f"{why}: deleting it would free nothing")
 
 
 def _shortfall_warning(policy: Policy, target: int, shortfall: int) -> str:

@@ -61,7 +61,7 @@ def format_size(size: float) -> str:
     sign = "-" if size < 0 else ""
     value = float(abs(size))
     for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
+        if value < 999.95 or unit == "TB":  # so that 999,999 B reads 1.0 MB, not 1000.0 kB
             return f"{sign}{value:.0f} {unit}" if unit == "B" else f"{sign}{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")

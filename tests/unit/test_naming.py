@@ -1,0 +1,149 @@
+"""File name templates: what they accept, and which names count as checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ckptguard.naming import (
+    DEFAULT_TEMPLATE,
+    MAX_STEP,
+    Template,
+    TemplateError,
+    pin_name,
+)
+
+DEFAULT = Template.parse(DEFAULT_TEMPLATE)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("checkpoint.keras", "exactly once", id="no-placeholder"),
+        pytest.param("", "exactly once", id="empty"),
+        pytest.param("ckpt_{step}_{step}.keras", "exactly once", id="two-placeholders"),
+        pytest.param("ckpt_{epoch}_{step}.keras", "only the", id="other-placeholder"),
+        pytest.param("ckpt_{step}.keras{", "only the", id="stray-open-brace"),
+        pytest.param("ckpt}_{step}.keras", "only the", id="stray-close-brace"),
+        pytest.param("ckpt_{STEP}.keras", "exactly once", id="placeholder-is-case-sensitive"),
+        pytest.param("models/ckpt_{step}.keras", "without '/'", id="slash-in-prefix"),
+        pytest.param("ckpt_{step}/model.keras", "without '/'", id="slash-in-suffix"),
+        pytest.param("ckpt_{step}\0.keras", "NUL", id="nul"),
+        pytest.param("ckpt_{step}.keras.keep", "must not end in", id="ends-in-pin-suffix"),
+        pytest.param("ckpt_{step}.keep", "must not end in", id="suffix-is-pin-suffix"),
+    ],
+)
+def test_template_parse_rejects(text: str, message: str) -> None:
+    """Template.parse refuses templates that cannot name checkpoint files unambiguously."""
+    with pytest.raises(TemplateError, match=message):
+        Template.parse(text)
+
+
+def test_template_error_is_a_value_error() -> None:
+    """TemplateError is a ValueError, so config validation can treat it as bad input."""
+    assert issubclass(TemplateError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(DEFAULT_TEMPLATE, id="default"),
+        pytest.param("{step}", id="placeholder-only"),
+        pytest.param("{step}.pt", id="placeholder-first"),
+        pytest.param("ckpt-{step}", id="placeholder-last"),
+        pytest.param("model.step[{step}].(h5)", id="regex-metacharacters"),
+    ],
+)
+def test_template_parse_accepts(text: str) -> None:
+    """Template.parse accepts file-name templates with one {step} anywhere in them."""
+    template = Template.parse(text)
+    assert template.text == text
+    assert template.step_of(template.name_for(42)) == 42
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("checkpoint_step_7.keras", 7, id="plain"),
+        pytest.param("checkpoint_step_0.keras", 0, id="zero"),
+        pytest.param("checkpoint_step_25300.keras", 25300, id="incident-step"),
+        pytest.param("checkpoint_step_007.keras", 7, id="leading-zeros"),
+        pytest.param("checkpoint_step_000.keras", 0, id="all-zeros"),
+        pytest.param(f"checkpoint_step_{MAX_STEP}.keras", 2**64 - 1, id="max-64-bit"),
+        pytest.param("checkpoint_step_999999999.keras", 999_999_999, id="forged-looking"),
+        pytest.param(f"checkpoint_step_{2**64}.keras", None, id="2**64-overflows"),
+        pytest.param(f"checkpoint_step_{10**20}.keras", None, id="21-digits"),
+        pytest.param("checkpoint_step_+7.keras", None, id="plus-sign"),
+        pytest.param("checkpoint_step_-7.keras", None, id="minus-sign"),
+        pytest.param("checkpoint_step_\u0667.keras", None, id="arabic-indic-digit"),
+        pytest.param("checkpoint_step_\uff17.keras", None, id="fullwidth-digit"),
+        pytest.param("checkpoint_step_\u00b2.keras", None, id="superscript-digit"),
+        pytest.param("checkpoint_step_7.keras\n", None, id="trailing-newline"),
+        pytest.param("\ncheckpoint_step_7.keras", None, id="leading-newline"),
+        pytest.param("checkpoint_step_ 7.keras", None, id="space-before-step"),
+        pytest.param("checkpoint_step_7 .keras", None, id="space-after-step"),
+        pytest.param("checkpoint_step_.keras", None, id="empty-step"),
+        pytest.param("checkpoint_step_7_1.keras", None, id="extra-suffix-part"),
+        pytest.param("checkpoint_step_7.5.keras", None, id="fractional-step"),
+        pytest.param("checkpoint_step_0x10.keras", None, id="hex-step"),
+        pytest.param("checkpoint_step_7.keras.keep", None, id="pin-sidecar"),
+        pytest.param("checkpoint_step_7.keras.tmp", None, id="temp-suffix"),
+        pytest.param("tmpab12cd34", None, id="keras-temp-file"),
+        pytest.param("xcheckpoint_step_7.keras", None, id="extra-prefix"),
+        pytest.param("best_checkpoint_step_7.keras", None, id="renamed-to-keep"),
+        pytest.param("checkpoint_step_7.h5", None, id="other-extension"),
+        pytest.param("checkpoint_step_7xkeras", None, id="dot-is-literal"),
+        pytest.param("Checkpoint_step_7.keras", None, id="case-sensitive"),
+        pytest.param("", None, id="empty-name"),
+    ],
+)
+def test_step_of_default_template(name: str, expected: int | None) -> None:
+    """step_of parses only ASCII-digit steps that fit in 64 bits and match the whole name."""
+    assert DEFAULT.step_of(name) == expected
+
+
+def test_step_of_21_digits_with_leading_zeros_is_not_a_checkpoint() -> None:
+    """A step written with more than 20 digits is not matched, even if its value is small."""
+    assert DEFAULT.step_of("checkpoint_step_" + "0" * 20 + "7.keras") is None
+    assert DEFAULT.step_of("checkpoint_step_" + "0" * 19 + "7.keras") == 7
+
+
+def test_step_of_escapes_template_metacharacters() -> None:
+    """Regex metacharacters in a template match only themselves."""
+    template = Template.parse("ckpt.{step}+")
+    assert template.step_of("ckpt.7+") == 7
+    assert template.step_of("ckptX7+") is None
+    assert template.step_of("ckpt.7") is None
+    assert template.step_of("ckpt.77+") == 77
+
+
+@given(st.integers(min_value=0, max_value=MAX_STEP))
+@settings(max_examples=200, deadline=None)
+def test_name_for_round_trips(step: int) -> None:
+    """step_of(name_for(step)) == step for every step in the 64-bit range."""
+    assert DEFAULT.step_of(DEFAULT.name_for(step)) == step
+
+
+def test_name_for_default_template() -> None:
+    """name_for writes the step in decimal without padding."""
+    assert DEFAULT.name_for(25300) == "checkpoint_step_25300.keras"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("checkpoint_step_{step}.keras", True, id="keras"),
+        pytest.param("ckpt_{step}.h5", False, id="h5"),
+        pytest.param("ckpt_{step}.keras.bak", False, id="keras-not-last"),
+    ],
+)
+def test_checks_zip(text: str, expected: bool) -> None:
+    """Only templates ending in .keras are checked as zips."""
+    assert Template.parse(text).checks_zip is expected
+
+
+def test_pin_name() -> None:
+    """The pin sidecar of a checkpoint is its name plus `.keep`."""
+    assert pin_name("checkpoint_step_7.keras") == "checkpoint_step_7.keras.keep"
+    assert DEFAULT.step_of(pin_name("checkpoint_step_7.keras")) is None
