@@ -9,6 +9,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+from ckptguard.config import GuardSpec, Settings
+from ckptguard.model import MinFree, MinFreeUnit, Policy
+from ckptguard.naming import Template
+
 TEMPLATE = "checkpoint_step_{step}.keras"
 
 
@@ -143,3 +147,27 @@ class Tmpfs:
 
     def close(self) -> None:
         subprocess.run(["umount", "-l", str(self.path)], check=False, capture_output=True)
+
+
+def settings_for(
+    *dirs: Path,
+    keep: int = 3,
+    min_free: MinFree | None = None,
+    min_keep: int = 1,
+    settle: float = 10.0,
+    rescan_interval: float = 60.0,
+    free_check_interval: float = 5.0,
+    poll: bool = False,
+) -> Settings:
+    policy = Policy(
+        keep=keep,
+        min_free=min_free or MinFree(MinFreeUnit.MULTIPLE, 1.0),
+        min_keep=min_keep,
+        settle_seconds=settle,
+    )
+    return Settings(
+        guards=tuple(GuardSpec(str(d), Template.parse(TEMPLATE), policy) for d in dirs),
+        rescan_interval=rescan_interval,
+        free_check_interval=free_check_interval,
+        poll=poll,
+    )

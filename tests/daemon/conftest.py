@@ -5,40 +5,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEMPLATE, wait_for
+from support import wait_for
 
-from ckptguard.config import GuardSpec, Settings
+from ckptguard.config import Settings
 from ckptguard.daemon import Daemon
-from ckptguard.model import MinFree, MinFreeUnit, Policy
-from ckptguard.naming import Template
-
-
-def settings_for(
-    *dirs: Path,
-    keep: int = 3,
-    min_free: MinFree | None = None,
-    min_keep: int = 1,
-    settle: float = 10.0,
-    rescan_interval: float = 60.0,
-    free_check_interval: float = 5.0,
-    poll: bool = False,
-) -> Settings:
-    policy = Policy(
-        keep=keep,
-        min_free=min_free or MinFree(MinFreeUnit.MULTIPLE, 1.0),
-        min_keep=min_keep,
-        settle_seconds=settle,
-    )
-    return Settings(
-        guards=tuple(GuardSpec(str(d), Template.parse(TEMPLATE), policy) for d in dirs),
-        rescan_interval=rescan_interval,
-        free_check_interval=free_check_interval,
-        poll=poll,
-    )
 
 
 @pytest.fixture

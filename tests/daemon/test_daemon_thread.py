@@ -9,9 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import settings_for
 from structlog.testing import capture_logs
-from support import TEMPLATE, keras_bytes, wait_for, write_checkpoint
+from support import TEMPLATE, keras_bytes, settings_for, wait_for, write_checkpoint
 
 from ckptguard.watcher import WATCHDOG_LOGGER
 

@@ -11,8 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
-from support import TRAINER, NotifyListener, Tmpfs, can_mount_tmpfs, wait_for, write_checkpoint
+from support import (
+    TRAINER,
+    NotifyListener,
+    Tmpfs,
+    can_mount_tmpfs,
+    settings_for,
+    wait_for,
+    write_checkpoint,
+)
 
 from ckptguard.daemon import Daemon
 
