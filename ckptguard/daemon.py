@@ -216,6 +216,8 @@ class Daemon:
         """Scan, plan and apply for one directory; never raises for directory trouble."""
         if not self._open(guard) or guard.dir_fd is None:
             return
+        if not self._still_there(guard):
+            return
         if guard.lock_fd == UNLOCKED and not self._relock(guard):
             return
         spec = guard.spec

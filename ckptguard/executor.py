@@ -88,6 +88,10 @@ def _exists(name: str, dir_fd: int) -> bool:
         os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return False
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            return False  # such a sidecar cannot exist: the checkpoint's name is near the limit
+        raise
     return True
 
 

@@ -45,9 +45,14 @@ def acquire(dir_fd: int) -> int:
             hint = " (under systemd, is the directory in ReadWritePaths=?)"
         no_space = error.errno in (errno.ENOSPC, errno.EDQUOT)
         raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}{hint}", no_space=no_space) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise LockUnavailable(f"{LOCK_NAME} is not a regular file")
+    if st.st_nlink != 1:
+        # A hard link to a file elsewhere: writing our record would change that file.
+        os.close(fd)
+        raise LockUnavailable(f"{LOCK_NAME} has other hard links: refusing to use it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -65,9 +70,12 @@ def release(lock_fd: int) -> None:
 
 def _read_holder(fd: int) -> str:
     try:
-        text = os.pread(fd, 256, 0).decode("utf-8", "replace").strip()
+        raw = os.pread(fd, 256, 0).decode("utf-8", "replace")
     except OSError:
-        text = ""
+        raw = ""
+    # Whoever holds the lock wrote this text: keep it to one printable line so that it
+    # cannot forge log lines when we print it.
+    text = " ".join("".join(c if c.isprintable() else " " for c in raw).split())[:120]
     return text or "unknown holder"
 
 

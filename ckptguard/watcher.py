@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 
+import structlog
 from watchdog.events import (
     DirDeletedEvent,
     DirMovedEvent,
@@ -34,6 +35,7 @@ WATCHED_EVENTS = [
     DirDeletedEvent,
     DirMovedEvent,
 ]
+WATCHDOG_ROOT_LOGGER = "watchdog"
 WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
 
 
@@ -61,21 +63,28 @@ class WakeHandler(FileSystemEventHandler):
         return self._template.step_of(name) is not None
 
 
-class OverflowDetector(logging.Handler):
-    """Calls `on_overflow` when watchdog reports that inotify dropped events."""
+class WatchdogLogBridge(logging.Handler):
+    """Takes over watchdog's own log records.
+
+    They become structlog events (so a JSON log stays JSON), and the one that reports an
+    inotify queue overflow, which watchdog only logs, calls `on_overflow`.
+    """
 
     def __init__(self, on_overflow: Callable[[], None]) -> None:
         super().__init__(level=logging.WARNING)
         self._on_overflow = on_overflow
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
+        message = record.getMessage()
+        if "overflow" in message.lower():
             self._on_overflow()
+            return
+        structlog.get_logger("ckptguard").warning("watchdog", message=message, logger=record.name)
 
 
 def install_overflow_detector(on_overflow: Callable[[], None]) -> Callable[[], None]:
-    """Attach the detector to watchdog's inotify logger; returns the function removing it."""
-    logger = logging.getLogger(WATCHDOG_LOGGER)
-    detector = OverflowDetector(on_overflow)
-    logger.addHandler(detector)
-    return lambda: logger.removeHandler(detector)
+    """Attach the bridge to watchdog's loggers; returns the function that removes it."""
+    logger = logging.getLogger(WATCHDOG_ROOT_LOGGER)
+    bridge = WatchdogLogBridge(on_overflow)
+    logger.addHandler(bridge)
+    return lambda: logger.removeHandler(bridge)

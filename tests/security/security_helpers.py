@@ -1,0 +1,307 @@
+"""Helpers for the attack and fault tests: daemons (thread and process), mounts, logs.
+
+Test modules import them as `security_helpers` (never `conftest`, a name several test
+directories share); conftest.py re-exports the fixtures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import TEMPLATE, NotifyListener, keras_bytes, wait_for
+
+from ckptguard.config import GuardSpec, Settings
+from ckptguard.daemon import Daemon
+from ckptguard.model import MinFree, MinFreeUnit, Policy
+from ckptguard.naming import Template
+
+# Well outside any settle window: "old" files are judged by their content alone.
+OLD = time.time() - 3600
+NO_SPACE_RULE = MinFree(MinFreeUnit.BYTES, 0)
+
+
+def name_of(step: int | str) -> str:
+    return TEMPLATE.replace("{step}", str(step))
+
+
+def steps_in(directory: Path) -> list[int]:
+    """The steps of the entries in `directory` that match the default template, sorted."""
+    template = Template.parse(TEMPLATE)
+    steps = (template.step_of(name) for name in os.listdir(directory))
+    return sorted(step for step in steps if step is not None)
+
+
+def write_old(directory: Path, step: int | str, data: bytes | None = None) -> Path:
+    """A file named for `step` holding `data` (a complete checkpoint by default), back-dated."""
+    path = directory / name_of(step)
+    path.write_bytes(keras_bytes() if data is None else data)
+    os.utime(path, (OLD, OLD))
+    return path
+
+
+def snapshot(path: Path) -> tuple[bytes, int, int]:
+    st = path.stat()
+    return path.read_bytes(), st.st_mtime_ns, st.st_ino
+
+
+def guard_settings(
+    *dirs: Path,
+    keep: int = 3,
+    min_free: MinFree | None = None,
+    min_keep: int = 1,
+    settle: float = 10.0,
+    rescan_interval: float = 60.0,
+    free_check_interval: float = 5.0,
+) -> Settings:
+    policy = Policy(
+        keep=keep,
+        min_free=min_free or MinFree(MinFreeUnit.MULTIPLE, 1.0),
+        min_keep=min_keep,
+        settle_seconds=settle,
+    )
+    return Settings(
+        guards=tuple(GuardSpec(str(d), Template.parse(TEMPLATE), policy) for d in dirs),
+        rescan_interval=rescan_interval,
+        free_check_interval=free_check_interval,
+    )
+
+
+def with_heartbeat(settings: Settings, directory: Path) -> Settings:
+    """`settings` plus a guard whose free-space target can never be met.
+
+    The free-space timer re-plans such a directory on every tick, so `daemon.cycles`
+    counts ticks: a test can wait for "N more chances to get it wrong" without sleeping.
+    """
+    directory.mkdir(exist_ok=True)
+    policy = Policy(min_free=MinFree(MinFreeUnit.BYTES, float(2**62)))
+    spec = GuardSpec(str(directory), Template.parse(TEMPLATE), policy)
+    return replace(settings, guards=(*settings.guards, spec))
+
+
+def events_named(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [e for e in logs if e.get("event") == name]
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Any]:
+    """Start `Daemon(settings).run()` in a thread; stop it and check for leaked threads and fds."""
+    before = set(threading.enumerate())
+    fds_before = set(os.listdir("/proc/self/fd"))
+    running: list[tuple[Daemon, threading.Thread]] = []
+
+    def start(settings: Settings, **options: Any) -> Daemon:
+        daemon = Daemon(settings, **options)
+        thread = threading.Thread(target=daemon.run, name="ckptguard-security-daemon")
+        thread.start()
+        running.append((daemon, thread))
+        assert daemon.ready.wait(10), "daemon did not become ready"
+        return daemon
+
+    yield start
+    for daemon, thread in running:
+        daemon.request_stop()
+        thread.join(10)
+        assert not thread.is_alive(), "daemon thread did not stop"
+    wait_for(
+        lambda: set(threading.enumerate()) <= before,
+        timeout=10,
+        message="threads started by the daemon to end",
+    )
+    leaked = set(os.listdir("/proc/self/fd")) - fds_before
+    assert not leaked, f"file descriptors left open: {leaked}"
+
+
+def wait_cycles(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:
+    """Wait until the daemon has completed `more` further directory cycles."""
+    target = daemon.cycles + more
+    wait_for(lambda: daemon.cycles >= target, timeout=timeout, message=f"{more} more cycles")
+
+
+# --- `ckptguard run` as a real process ------------------------------------------------------
+
+
+@dataclass
+class DaemonProcess:
+    """A `ckptguard run` subprocess whose JSON log goes to a file, and its sd_notify socket."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    notify: NotifyListener
+    _log_file: Any = field(repr=False, default=None)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every complete JSON line logged so far (a line cut short by a full disk is skipped)."""
+        found = []
+        for line in self.log_path.read_bytes().splitlines():
+            start = line.find(b"{")
+            if start < 0:
+                continue
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line[start:]))
+        return found
+
+    def has_event(self, name: str) -> list[dict[str, Any]]:
+        return events_named(self.events(), name)
+
+    def log_text(self) -> str:
+        return self.log_path.read_bytes().decode("utf-8", "replace")
+
+    def ready(self, timeout: float = 15.0) -> None:
+        try:
+            self.notify.wait_for("READY=1", timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"no READY=1; log:\n{self.log_text()}") from None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then the exit code (the process is killed if it does not stop)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.notify.close()
+        if self._log_file is not None:
+            self._log_file.close()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Any]:
+    """Start `ckptguard run ARGS` processes logging JSON to a file; kill leftovers at the end."""
+    started: list[DaemonProcess] = []
+
+    def start(
+        *args: str,
+        log_path: Path | None = None,
+        prefix: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> DaemonProcess:
+        notify = NotifyListener()
+        log_path = log_path or tmp_path / f"daemon-{len(started)}.log"
+        log_file = log_path.open("ab")
+        inherited = {
+            k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")
+        }
+        proc = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "ckptguard", "run", "--log-format", "json", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env={**inherited, **(env or {}), "NOTIFY_SOCKET": notify.name},
+            cwd="/",
+        )
+        handle = DaemonProcess(proc, log_path, notify, log_file)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.close()
+
+
+# --- mounts --------------------------------------------------------------------------------
+
+
+def needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"needs root to mount (running as uid {os.geteuid()})")
+
+
+def mount(*args: str) -> None:
+    done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"mount {' '.join(args)} failed here: {done.stderr.strip()}")
+
+
+def umount(where: Path) -> None:
+    subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+class Mounts:
+    """Real mounts made by one test, all lazily unmounted when it ends."""
+
+    def __init__(self) -> None:
+        self.made: list[Path] = []
+
+    def tmpfs(self, where: Path, size: int, *, nr_inodes: int | None = None) -> Path:
+        where.mkdir(parents=True, exist_ok=True)
+        options = f"size={size},mode=0755" + (f",nr_inodes={nr_inodes}" if nr_inodes else "")
+        mount("-t", "tmpfs", "-o", options, "tmpfs", str(where))
+        self.made.append(where)
+        return where
+
+    def bind_read_only(self, source: Path, where: Path) -> Path:
+        where.mkdir(parents=True, exist_ok=True)
+        mount("--bind", str(source), str(where))
+        self.made.append(where)
+        mount("-o", "remount,ro,bind", str(where))
+        return where
+
+    def close(self) -> None:
+        for where in reversed(self.made):
+            umount(where)
+
+
+@pytest.fixture
+def mounts() -> Iterator[Mounts]:
+    """Mount tmpfs and read-only bind mounts (root only; skipped otherwise)."""
+    needs_root()
+    made = Mounts()
+    yield made
+    made.close()
+
+
+def free_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(path: Path, *, chunk: int = 64 * 1024) -> int:
+    """Append to `path` until the filesystem refuses even one more byte; returns bytes written."""
+    written = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        size = chunk
+        while size:
+            try:
+                written += os.write(fd, b"\xa5" * size)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                size //= 2
+    finally:
+        os.close(fd)
+    return written
+
+
+def fill_inodes(directory: Path) -> int:
+    """Create empty files until no inode is left; returns how many were made."""
+    made = 0
+    while True:
+        try:
+            fd = os.open(directory / f"inode-filler-{made}", os.O_WRONLY | os.O_CREAT, 0o644)
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            return made
+        os.close(fd)
+        made += 1

@@ -1,0 +1,492 @@
+"""Attacks by someone who can write into a guarded directory (or near it): each must fail.
+
+The attacker's tools are the ones a local user has: creating, renaming, linking and
+forging files, and swapping directories for symlinks. Every test builds the attack on
+real files and checks both that nothing outside the guarded directory (and no real
+checkpoint) is touched, and that the refusal is visible in the log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from security_helpers import (
+    NO_SPACE_RULE,
+    OLD,
+    events_named,
+    fill,
+    free_bytes,
+    guard_settings,
+    name_of,
+    snapshot,
+    steps_in,
+    wait_cycles,
+    with_heartbeat,
+    write_old,
+)
+from structlog.testing import capture_logs
+from support import TEMPLATE, keras_bytes, run_cli, wait_for
+
+from ckptguard.engine import survey
+from ckptguard.events import log_outcome
+from ckptguard.executor import Deleter
+from ckptguard.inventory import open_directory, scan
+from ckptguard.lock import LOCK_NAME
+from ckptguard.model import Action, MinFree, MinFreeUnit, Plan, Policy, ReasonCode, Status
+from ckptguard.naming import Template
+
+TEMPLATE_ = Template.parse(TEMPLATE)
+# A target no filesystem can reach: the free-space rule deletes all that it may.
+UNREACHABLE = MinFree(MinFreeUnit.BYTES, float(2**62))
+
+
+def plan_for(directory: Path, dir_fd: int, **policy: Any) -> Plan:
+    options = {"min_free": NO_SPACE_RULE, **policy}
+    return survey(dir_fd, str(directory), TEMPLATE_, Policy(**options), now=time.time())
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    directory = tmp_path / "models"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory next to the guarded one: nothing in it may ever be touched."""
+    directory = tmp_path / "outside"
+    directory.mkdir()
+    return directory
+
+
+# --- races between planning and deleting ----------------------------------------------------
+
+
+def test_checkpoint_swapped_for_symlink_after_planning_is_not_followed(
+    models: Path, outside: Path
+) -> None:
+    """A planned checkpoint replaced by a symlink to an outside file: skipped and logged."""
+    for step in range(1, 5):
+        write_old(models, step)
+    target = write_old(outside, 1)
+    before = snapshot(target)
+    fd = open_directory(str(models))
+    try:
+        plan = plan_for(models, fd, keep=1)
+        assert sorted(d.checkpoint.step for d in plan.deletions) == [1, 2, 3]
+        victim = models / name_of(1)
+        victim.unlink()
+        victim.symlink_to(target)
+        with capture_logs() as logs:
+            outcome = Deleter().apply(plan, fd)
+            log_outcome(outcome)
+    finally:
+        os.close(fd)
+    assert snapshot(target) == before, "the file outside the directory was touched"
+    assert victim.is_symlink(), "the attacker's symlink itself must be left alone"
+    assert steps_in(models) == [1, 4], "the plan's other deletions must still happen"
+    (skipped,) = events_named(logs, "deletion_skipped")
+    assert skipped["path"] == str(victim) and skipped["step"] == 1
+    assert "symlink" in skipped["detail"]
+
+
+def test_newest_renamed_over_planned_deletion_is_not_deleted(models: Path) -> None:
+    """The newest checkpoint renamed onto a planned name is not deleted: identity re-check."""
+    for step in range(1, 5):
+        write_old(models, step)
+    newest = models / name_of(4)
+    newest_bytes = newest.read_bytes()
+    fd = open_directory(str(models))
+    try:
+        plan = plan_for(models, fd, keep=1)
+        assert sorted(d.checkpoint.step for d in plan.deletions) == [1, 2, 3]
+        os.rename(newest, models / name_of(1))  # same size, same name as the planned one
+        with capture_logs() as logs:
+            log_outcome(Deleter().apply(plan, fd))
+    finally:
+        os.close(fd)
+    assert (models / name_of(1)).read_bytes() == newest_bytes, "the newest data was deleted"
+    (skipped,) = events_named(logs, "deletion_skipped")
+    assert skipped["step"] == 1 and "changed since it was planned" in skipped["detail"]
+    assert sorted(e["step"] for e in events_named(logs, "deleted")) == [2, 3]
+
+
+# --- the directory itself, or a parent, swapped for a symlink -------------------------------
+
+
+def bait(directory: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Fill `directory` with old checkpoints and a canary; return their snapshots."""
+    directory.mkdir(parents=True)
+    for step in range(1, 6):
+        write_old(directory, step)
+    (directory / "canary.txt").write_text("must survive")
+    return {p.name: snapshot(p) for p in directory.iterdir()}
+
+
+@pytest.mark.parametrize("swapped", ["directory", "parent"])
+def test_directory_or_parent_swapped_for_symlink_is_not_followed(
+    tmp_path: Path, swapped: str, start_daemon
+) -> None:
+    """DIR (or its parent) renamed away and replaced by a symlink: the target is never pruned."""
+    guarded = tmp_path / "parent" / "models"
+    guarded.mkdir(parents=True)
+    for step in range(1, 4):
+        write_old(guarded, step)
+    settings = with_heartbeat(
+        guard_settings(guarded, keep=1, rescan_interval=3600, free_check_interval=0.02),
+        tmp_path / "heartbeat",
+    )
+    with capture_logs() as logs:
+        daemon = start_daemon(settings)
+        assert steps_in(guarded) == [3]
+        target = tmp_path / "evil" / "models"
+        expected = bait(target)
+        if swapped == "directory":
+            os.rename(guarded, tmp_path / "parent" / "moved-away")
+            guarded.symlink_to(target)
+        else:
+            os.rename(tmp_path / "parent", tmp_path / "moved-away")
+            (tmp_path / "parent").symlink_to(target.parent)
+        wait_for(
+            lambda: events_named(logs, "directory_moved"), timeout=10, message="directory_moved"
+        )
+        wait_cycles(daemon, 20)  # many chances to (wrongly) follow the new path
+    assert {p.name: snapshot(p) for p in target.iterdir()} == expected
+    moved = events_named(logs, "directory_moved")
+    assert len(moved) == 1 and moved[0]["resolves_to"] == str(target)
+    assert events_named(logs, "directory_replaced")
+
+
+# --- forged "newest" checkpoints ------------------------------------------------------------
+
+FUTURE = time.time() + 10 * 365 * 86400
+
+
+def forge(directory: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Real checkpoints 10..50 plus forged 'newest' files; returns snapshots of the forgeries."""
+    for index, step in enumerate(range(10, 60, 10)):
+        os.utime(write_old(directory, step), (OLD + index, OLD + index))
+    forged = [
+        write_old(directory, 1000, b""),  # zero bytes
+        write_old(directory, 1001, os.urandom(5000)),  # garbage
+        write_old(directory, 1002, not_a_model()),  # a valid zip that is not a Keras model
+        write_old(directory, 1003, os.urandom(5000)),  # garbage, dated in the future below
+        write_old(directory, 2**64 + 1),  # a complete model whose step is beyond 64 bits
+    ]
+    os.utime(forged[3], (FUTURE, FUTURE))
+    # A symlink named like the newest checkpoint, to a complete model outside the directory.
+    decoy = directory.parent / "decoy.keras"
+    decoy.write_bytes(keras_bytes())
+    link = directory / name_of(2000)
+    link.symlink_to(decoy)
+    os.utime(link, (OLD, OLD), follow_symlinks=False)
+    os.mkfifo(directory / name_of(3000))  # opening it for a content check would block
+    # A complete checkpoint of an old step whose mtime claims that it is the newest file.
+    os.utime(write_old(directory, 5), (FUTURE, FUTURE))
+    return {p.name: snapshot(p) for p in [*forged, decoy]}
+
+
+def not_a_model() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "not a model")
+    return buffer.getvalue()
+
+
+def assert_untouched(directory: Path, forged: dict[str, tuple[bytes, int, int]]) -> None:
+    for name, snap in forged.items():
+        where = directory.parent if name == "decoy.keras" else directory
+        assert snapshot(where / name) == snap, f"{name} was touched"
+    assert (directory / name_of(2000)).is_symlink(), "the symlink was deleted"
+    assert (directory / name_of(3000)).is_fifo(), "the FIFO was deleted"
+
+
+def test_forged_newest_checkpoints_push_nothing_out_under_prune(models: Path) -> None:
+    """`prune --execute --keep 3` with forged newest files deletes only by the real steps."""
+    forged = forge(models)
+    done = run_cli("prune", "--dir", str(models), "--keep", "3", "--min-free", "0", "--execute")
+    assert done.returncode == 0, done.stderr
+    assert [s for s in steps_in(models) if s <= 60] == [30, 40, 50]
+    assert_untouched(models, forged)
+
+
+def test_forged_newest_checkpoints_push_nothing_out_under_the_daemon(
+    models: Path, start_daemon
+) -> None:
+    """The daemon, with forged newest files present, keeps the real newest N and goes on."""
+    forged = forge(models)
+    start_daemon(guard_settings(models, keep=3, min_free=NO_SPACE_RULE))
+    assert [s for s in steps_in(models) if s <= 60] == [30, 40, 50]
+    write_old(models, 60)
+    wait_for(
+        lambda: [s for s in steps_in(models) if s <= 60] == [40, 50, 60],
+        timeout=5,
+        message="keep-3 over the real checkpoints after a new save",
+    )
+    assert_untouched(models, forged)
+
+
+# --- hard links -------------------------------------------------------------------------------
+
+
+def test_hard_linked_checkpoint_is_not_counted_as_freeing_space(
+    models: Path, outside: Path
+) -> None:
+    """A checkpoint also linked outside DIR frees nothing: not in free_after, passed over."""
+    for index, step in enumerate((1, 2, 3)):
+        os.utime(write_old(models, step), (OLD + index, OLD + index))
+    os.link(models / name_of(1), outside / "hard-link-to-step-1")
+    before = snapshot(outside / "hard-link-to-step-1")
+    fd = open_directory(str(models))
+    try:
+        plan = plan_for(models, fd, keep=3, min_free=UNREACHABLE)
+        by_step = {d.checkpoint.step: d for d in plan.decisions}
+        linked, second = by_step[1], by_step[2]
+        assert linked.checkpoint.reclaimable == 0
+        assert linked.action is Action.KEEP
+        assert ReasonCode.NOTHING_TO_FREE in {r.code for r in linked.reasons}
+        assert second.action is Action.DELETE and second.checkpoint.reclaimable > 0
+        assert plan.free_after == plan.disk.free + second.checkpoint.reclaimable
+        outcome = Deleter().apply(plan, fd)
+    finally:
+        os.close(fd)
+    assert [r.decision.checkpoint.step for r in outcome.with_status(Status.DELETED)] == [2]
+    assert steps_in(models) == [1, 3]
+    assert snapshot(outside / "hard-link-to-step-1") == before
+
+
+# --- names --------------------------------------------------------------------------------
+
+LONG_ZEROS = b"checkpoint_step_" + b"0" * 232 + b"7.keras"
+assert len(LONG_ZEROS) == 255
+# (name as bytes, step it is, or None: not a checkpoint), per README "Policy".
+NAMES = [
+    (b"checkpoint_step_7.keras", 7),
+    (b"checkpoint_step_007.keras", 7),
+    (b"checkpoint_step_" + b"0" * 19 + b"7.keras", 7),  # 20 digits: still a step
+    (b"checkpoint_step_" + b"0" * 20 + b"7.keras", None),  # 21 digits: too long
+    (b"checkpoint_step_18446744073709551615.keras", 2**64 - 1),
+    (b"checkpoint_step_18446744073709551616.keras", None),
+    (b"checkpoint_step_18446744073709551617.keras", None),
+    (b"checkpoint_step_+7.keras", None),
+    (b"checkpoint_step_-7.keras", None),
+    (b"checkpoint_step_ 7.keras", None),
+    (b"checkpoint_step_.keras", None),
+    ("checkpoint_step_\u0667.keras".encode(), None),  # ARABIC-INDIC DIGIT SEVEN
+    ("checkpoint_step_\uff17.keras".encode(), None),  # FULLWIDTH DIGIT SEVEN
+    ("checkpoint_step_\U0001d7d5.keras".encode(), None),  # MATHEMATICAL BOLD DIGIT SEVEN
+    ("checkpoint_step_\u00b2.keras".encode(), None),  # SUPERSCRIPT TWO
+    (b"checkpoint_step_\xff.keras", None),
+    (b"checkpoint_step_7\xff.keras", None),
+    (b"checkpoint_step_7.keras\xff", None),
+    (b"\xffcheckpoint_step_7.keras", None),
+    (b"checkpoint_step_7.keras\n", None),
+    (b"\ncheckpoint_step_7.keras", None),
+    (b"checkpoint_step_\n7.keras", None),
+    (b"checkpoint_step_7\n.keras", None),
+    (LONG_ZEROS, None),
+    (b"x" * 255, None),
+    (b"checkpoint_step_7.keras.keep", None),  # a pin sidecar, not a checkpoint
+]
+
+
+def create_bytes_name(directory: Path, name: bytes, data: bytes) -> None:
+    """Create `directory/name` through a bytes path, so non-UTF-8 names are exact."""
+    path = os.fsencode(directory) + b"/" + name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.utime(path, (OLD, OLD))
+
+
+@pytest.mark.parametrize(("name", "step"), NAMES, ids=[repr(n)[2:-1][:40] for n, _ in NAMES])
+def test_name_outcome(models: Path, name: bytes, step: int | None) -> None:
+    """Each hostile name has its defined outcome: the step it is, or not a checkpoint at all."""
+    create_bytes_name(models, name, keras_bytes())
+    assert TEMPLATE_.step_of(os.fsdecode(name)) == step
+    fd = open_directory(str(models))
+    try:
+        found = {c.name: c.step for c in scan(fd, str(models), TEMPLATE_).checkpoints}
+    finally:
+        os.close(fd)
+    assert found == ({} if step is None else {os.fsdecode(name): step})
+
+
+def test_leading_zero_ties_are_broken_by_name(models: Path) -> None:
+    """`007` and `7` are both step 7; the tie goes by name, so `7` is the newest of the two."""
+    write_old(models, "007")
+    write_old(models, "7")
+    write_old(models, "6")
+    fd = open_directory(str(models))
+    try:
+        plan = plan_for(models, fd, keep=1)
+        assert [d.checkpoint.name for d in plan.decisions] == [
+            name_of(6),
+            name_of("007"),
+            name_of(7),
+        ]
+        Deleter().apply(plan, fd)
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in models.iterdir()) == [name_of(7)]
+
+
+def test_daemon_survives_a_directory_of_hostile_names(models: Path, spawn) -> None:
+    """A real daemon over every hostile name keeps running and still prunes a normal burst."""
+    others = [(n, s) for n, s in NAMES if s is None]
+    for name, _ in others[: len(others) // 2]:
+        create_bytes_name(models, name, keras_bytes())
+    write_old(models, "007")
+    write_old(models, "7")
+    daemon = spawn("--dir", str(models), "--keep", "2", "--min-free", "0")
+    daemon.ready()
+    for name, _ in others[len(others) // 2 :]:  # seen by the watcher, not only the scan
+        create_bytes_name(models, name, keras_bytes())
+    for step in range(100, 106):
+        write_old(models, step)
+    # `checkpoint_step_7.keras.keep` is among the hostile names: it pins step 7.
+    wait_for(lambda: steps_in(models) == [7, 104, 105], timeout=10, message="burst pruned")
+    assert daemon.proc.poll() is None, daemon.log_text()
+    present = set(os.listdir(os.fsencode(models)))
+    assert {name for name, _ in others} <= present, "a non-checkpoint was deleted"
+    assert daemon.stop() == 0
+    text = daemon.log_text()
+    assert "Traceback" not in text
+    # Stray plain-text lines from watchdog are test_faults.py's business: see
+    # test_watchdog_messages_do_not_break_the_json_log.
+    ours = [line for line in text.split("\n") if line.startswith("{")]
+    assert ours and all(is_json(line) for line in ours), text
+    deleted = {e["path"].rsplit("/", 1)[1] for e in daemon.has_event("deleted")}
+    assert deleted == {name_of("007"), *(name_of(s) for s in range(100, 104))}
+
+
+def is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+LONG_PATTERN = "p" * 240 + "_{step}.keras"  # names of 248-255 bytes; their pins are longer
+
+
+def test_names_whose_pin_sidecar_would_be_too_long_can_be_pruned(models: Path) -> None:
+    """Checkpoints named up to 255 bytes (so `<name>.keep` cannot exist) are still pruned."""
+    names = []
+    for step in (1000, 1001, 1002):
+        name = LONG_PATTERN.replace("{step}", str(step)).encode()
+        create_bytes_name(models, name, keras_bytes())
+        names.append(name.decode())
+    assert len(names[0]) == 251
+    done = run_cli(
+        "prune", "--dir", str(models), "--pattern", LONG_PATTERN, "--keep", "1", "--execute"
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(models)) == [names[-1]]
+
+
+# --- a hostile lock file --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+def test_hostile_lock_file_is_refused(
+    models: Path, outside: Path, tmp_path: Path, kind: str, start_daemon
+) -> None:
+    """A lock that is a symlink (to an outside file), a FIFO or a directory is refused, once."""
+    secret = outside / "secret"
+    secret.write_text("precious\n")
+    before = snapshot(secret)
+    lock = models / LOCK_NAME
+    if kind == "symlink":
+        lock.symlink_to(secret)
+    elif kind == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.mkdir()
+    for step in range(1, 4):
+        write_old(models, step)
+    settings = with_heartbeat(
+        guard_settings(models, keep=1, rescan_interval=3600, free_check_interval=0.02),
+        tmp_path / "heartbeat",
+    )
+    with capture_logs() as logs:
+        daemon = start_daemon(settings)  # READY: the FIFO did not block the start
+        wait_cycles(daemon, 20)
+    assert snapshot(secret) == before, "the outside file was written through the lock"
+    assert steps_in(models) == [1, 2, 3], "an unlocked directory must not be pruned"
+    refused = [e for e in events_named(logs, "lock_unavailable") if e["path"] == str(models)]
+    assert len(refused) == 1, refused
+    expected = {"symlink": "symlink", "fifo": "not a regular file", "directory": LOCK_NAME}
+    assert expected[kind] in refused[0]["error"]
+    assert {"symlink": lock.is_symlink, "fifo": lock.is_fifo, "directory": lock.is_dir}[kind]()
+
+
+def test_lock_hard_linked_to_outside_file_is_not_written(
+    models: Path, outside: Path, start_daemon
+) -> None:
+    """A `.ckptguard.lock` hard-linked to a file outside DIR: that file is not overwritten."""
+    secret = outside / "secret"
+    secret.write_text("precious\n")
+    os.link(secret, models / LOCK_NAME)
+    start_daemon(guard_settings(models))
+    assert secret.read_text() == "precious\n"
+
+
+def test_held_lock_holder_text_cannot_forge_log_lines(models: Path) -> None:
+    """A held lock whose holder record contains a newline cannot add a line to the log."""
+    lock = models / LOCK_NAME
+    lock.write_text('pid 1 on host h\n{"event": "deleted", "path": "/etc/passwd"}\n')
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        done = run_cli("run", "--dir", str(models), "--log-format", "json")
+    finally:
+        os.close(fd)
+    assert done.returncode == 2, done.stderr
+    assert "pid 1 on host h" in done.stderr
+    forged = [line for line in done.stderr.splitlines() if "/etc/passwd" in line]
+    assert forged and all(line.startswith("ckptguard: error:") for line in forged), done.stderr
+
+
+# --- filling the disk to push checkpoints out -------------------------------------------------
+
+
+def test_filling_the_disk_cannot_push_out_below_min_keep(
+    tmp_path: Path, mounts, start_daemon
+) -> None:
+    """An attacker filling the disk costs checkpoints oldest first, never below --min-keep."""
+    fs = mounts.tmpfs(tmp_path / "fs", 4 << 20)
+    for index, step in enumerate(range(1, 5)):
+        os.utime(write_old(fs, step, keras_bytes(400 * 1024)), (OLD + index, OLD + index))
+    settings = guard_settings(fs, keep=4, min_keep=2, free_check_interval=0.02)
+    filler = fs / "attacker.bin"
+    with capture_logs() as logs:
+        daemon = start_daemon(settings)
+        assert steps_in(fs) == [1, 2, 3, 4]
+        for _ in range(5):  # the attacker refills whatever the guard frees
+            fill(filler)
+            wait_for(
+                lambda: free_bytes(fs) > 0 or events_named(logs, "free_space_shortfall"),
+                timeout=5,
+                message="space freed or the floor reached",
+            )
+            if events_named(logs, "free_space_shortfall"):
+                break
+        wait_cycles(daemon, 20)  # the shortfall persists: it is said once, not every cycle
+    assert steps_in(fs) == [3, 4]
+    assert [e["step"] for e in events_named(logs, "deleted")] == [1, 2]
+    assert len(events_named(logs, "free_space_shortfall")) == 1
+    assert free_bytes(fs) < 400 * 1024 and filler.stat().st_size > 0
