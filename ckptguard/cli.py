@@ -29,6 +29,8 @@ from ckptguard.engine import survey
 from ckptguard.events import log_outcome
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import open_directory
+from ckptguard.metrics import MetricsError, MetricsTable
+from ckptguard.metrics import load as load_metrics
 from ckptguard.model import Outcome
 from ckptguard.report import to_json, to_table
 
@@ -77,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--pattern",
         metavar="TEMPLATE",
         help="file name template with one {step} (checkpoint_step_{step}.keras)",
+    )
+    group.add_argument(
+        "--keep-best", metavar="N", help="also keep the N best checkpoints by --metric (0)"
+    )
+    group.add_argument(
+        "--metric", metavar="NAME", help="metric for --keep-best: a --pattern field or a column"
+    )
+    group.add_argument(
+        "--mode", metavar="MODE", help="min or max is better (min for *loss*/*error*, else max)"
+    )
+    group.add_argument(
+        "--metrics-file",
+        metavar="FILE",
+        help="CSV (CSVLogger), trainer_state.json or JSON lines with metrics per step/epoch",
     )
     group.add_argument(
         "--settle",
@@ -255,7 +271,10 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
         except OSError as error:
             raise ConfigError([f"--dir {guard.path}: {error.strerror}"]) from None
         try:
-            plan = survey(dir_fd, guard.path, guard.template, guard.policy, now=now)
+            metrics = _metrics_table(guard.metrics_file)
+            plan = survey(
+                dir_fd, guard.path, guard.template, guard.policy, now=now, metrics=metrics
+            )
             outcome = executor.apply(plan, dir_fd)
         finally:
             os.close(dir_fd)
@@ -268,6 +287,15 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
         _complain("some deletions failed; see the report above")
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _metrics_table(path: str | None) -> MetricsTable | None:
+    if path is None:
+        return None
+    try:
+        return load_metrics(path)
+    except MetricsError as error:
+        raise ConfigError([f"--metrics-file {error}"]) from None
 
 
 def _render(outcomes: list[Outcome], now: float, *, as_json: bool) -> None:

@@ -39,6 +39,10 @@ FLAGS = {
     "log_format": "--log-format",
     "poll": "--poll",
     "path": "--dir",
+    "keep_best": "--keep-best",
+    "metric": "--metric",
+    "mode": "--mode",
+    "metrics_file": "--metrics-file",
 }
 
 
@@ -68,10 +72,14 @@ class PolicyOptions(BaseModel):
     keep_every: int | None = Field(default=None, ge=0)
     pattern: str | None = None
     settle: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    keep_best: int | None = Field(default=None, ge=0)
+    metric: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    mode: Literal["min", "max"] | None = None
+    metrics_file: str | None = Field(default=None, min_length=1)
 
-    _reject_bools = field_validator("keep", "min_keep", "keep_every", "settle", mode="before")(
-        _no_bool
-    )
+    _reject_bools = field_validator(
+        "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
+    )(_no_bool)
 
     @field_validator("min_free")
     @classmethod
@@ -118,6 +126,8 @@ class GuardSpec:
     path: str
     template: Template
     policy: Policy
+    # A file of metric values (absolute, or relative to `path`), for keep-best.
+    metrics_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +215,10 @@ def build_settings(
             continue
         seen[real] = path
         try:
-            guards.append(GuardSpec(absolute, *_resolve_policy(layers)))
+            template, policy, metrics_file = _resolve_policy(layers)
+            if metrics_file is not None:
+                metrics_file = os.path.join(absolute, metrics_file)
+            guards.append(GuardSpec(absolute, template, policy, metrics_file))
         except ConfigError as error:
             problems.extend(f"{path}: {p}" for p in error.problems)
     if problems:
@@ -232,7 +245,7 @@ def _matching(by_real: dict[str, DirectoryOptions], path: str) -> list[PolicyOpt
     return [entry] if entry is not None else []
 
 
-def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Template, Policy]:
+def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Template, Policy, str | None]:
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(
@@ -248,14 +261,31 @@ def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Template, Policy]:
         raise ConfigError([f"--min-keep {min_keep} must not exceed --keep {keep}"])
     min_free: MinFree = parse_min_free(merged.get("min_free", "1x"))
     template = Template.parse(merged.get("pattern", DEFAULT_TEMPLATE))
+    metric, keep_best = merged.get("metric"), merged.get("keep_best", 0)
+    metrics_file = merged.get("metrics_file")
+    if keep_best and metric is None:
+        raise ConfigError([f"--keep-best {keep_best} needs --metric NAME"])
+    if metric is not None and metric not in template.fields and metrics_file is None:
+        raise ConfigError(
+            [f"--metric {metric}: not a field of --pattern and no --metrics-file given"]
+        )
     policy = Policy(
         keep=keep,
         min_free=min_free,
         min_keep=min_keep,
         keep_every=merged.get("keep_every") or None,
         settle_seconds=float(merged.get("settle", 10.0)),
+        keep_best=keep_best,
+        metric=metric,
+        metric_mode=merged.get("mode") or default_mode(metric),
     )
-    return template, policy
+    return template, policy, metrics_file
+
+
+def default_mode(metric: str | None) -> str:
+    """Lower is better for losses and errors; higher for anything else (accuracy, F1...)."""
+    name = (metric or "").lower()
+    return "min" if "loss" in name or "error" in name else "max"
 
 
 def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str]:

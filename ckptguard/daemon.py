@@ -29,6 +29,7 @@ from ckptguard.engine import survey
 from ckptguard.events import get_logger, log_result, log_shortfall
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import IntegrityCache, disk_state
+from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable
 from ckptguard.model import Plan, Status
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
@@ -63,6 +64,7 @@ class Guard:
     problem: str | None = None
     next_retry: float = 0.0
     reported: set[tuple[Any, ...]] = field(default_factory=set)
+    metrics: MetricsSource | None = None
 
     @property
     def key(self) -> str:
@@ -229,6 +231,7 @@ class Daemon:
                 spec.policy,
                 now=self._clock(),
                 cache=guard.cache,
+                metrics=self._metrics(guard),
             )
             outcome = self._executor().apply(plan, guard.dir_fd)
         except OSError as error:
@@ -237,6 +240,24 @@ class Daemon:
         self.cycles += 1
         previous, guard.last_plan = guard.last_plan, plan
         self._report(guard, outcome.results, plan, previous)
+
+    def _metrics(self, guard: Guard) -> MetricsTable | None:
+        """The guard's metrics table; trouble is logged once and the last good table kept."""
+        path = guard.spec.metrics_file
+        if path is None:
+            return None
+        if guard.metrics is None or guard.metrics.path != path:
+            guard.metrics = MetricsSource(path)
+        try:
+            return guard.metrics.table()
+        except MetricsError as error:
+            self._problem(
+                guard,
+                "metrics_unavailable",
+                error=str(error),
+                consequence="no checkpoint is kept as best until it can be read",
+            )
+            return None
 
     def _report(self, guard: Guard, results: Any, plan: Plan, previous: Plan | None) -> None:
         """Log each result once: a would-delete or a refusal repeated every cycle is noise."""

@@ -6,6 +6,7 @@ Shared by the one-shot commands and the daemon, so both decide in exactly the sa
 from __future__ import annotations
 
 from ckptguard.inventory import IntegrityCache, scan
+from ckptguard.metrics import MetricsTable, with_metrics
 from ckptguard.model import Plan, Policy, ReasonCode
 from ckptguard.naming import Template
 from ckptguard.openfiles import with_holders
@@ -22,13 +23,14 @@ def survey(
     *,
     now: float,
     cache: IntegrityCache | None = None,
+    metrics: MetricsTable | None = None,
 ) -> Plan:
     """The plan for the directory behind `dir_fd` at time `now`.
 
     Looking for processes that hold checkpoints open costs a walk of /proc, so it is
     only done when free space is short, which is also the only time it changes a plan.
     """
-    inventory = scan(dir_fd, directory, template, cache=cache)
+    inventory = with_metrics(scan(dir_fd, directory, template, cache=cache), metrics)
     first = plan(inventory, policy, now=now)
     if not under_pressure(first):
         return first

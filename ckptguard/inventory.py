@@ -82,9 +82,10 @@ def scan(
     checkpoints: list[Checkpoint] = []
     seen: set[tuple[str, FileIdentity]] = set()
     for name in names:
-        step = template.step_of(name)
-        if step is None:
+        matched = template.match(name)
+        if matched is None:
             continue
+        step, fields = matched
         try:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -105,6 +106,7 @@ def scan(
                 pinned=pin_name(name) in names,
                 freeable=st.st_blocks * 512 if kind is Kind.REGULAR and st.st_nlink == 1 else 0,
                 links=st.st_nlink,
+                metrics=tuple(sorted(fields.items())),
             )
         )
     cache.retain(seen)

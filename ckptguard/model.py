@@ -72,6 +72,11 @@ class Checkpoint:
     open_by: tuple[int, ...] = ()
     # Hard links to the file (st_nlink); more than one means deletion frees nothing.
     links: int = 1
+    # Metric values known for this checkpoint (from its name or a metrics file).
+    metrics: tuple[tuple[str, float], ...] = ()
+
+    def metric(self, name: str) -> float | None:
+        return dict(self.metrics).get(name)
 
     @property
     def size(self) -> int:
@@ -134,6 +139,10 @@ class Policy:
     min_keep: int = 1
     keep_every: int | None = None
     settle_seconds: float = 10.0
+    # Keep the `keep_best` checkpoints with the best `metric`; "min" or "max" is better.
+    keep_best: int = 0
+    metric: str | None = None
+    metric_mode: str = "min"
 
 
 class ReasonCode(enum.Enum):
@@ -142,6 +151,7 @@ class ReasonCode(enum.Enum):
     NEWEST_VALID = "newest_valid"
     NEWEST_N = "newest_n"
     MILESTONE = "milestone"
+    BEST = "best"
     PINNED = "pinned"
     IN_PROGRESS = "in_progress"
     IGNORED = "ignored"
@@ -166,6 +176,8 @@ class Decision:
     state: State
     action: Action
     reasons: tuple[Reason, ...]
+    # Rank by the policy's metric (1 = best) among valid checkpoints whose metric is known.
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,9 @@ class Plan:
     # Bytes still missing after every permitted deletion; > 0 means the floor stopped us.
     shortfall: int
     warnings: tuple[str, ...] = ()
+    # The metric checkpoints were ranked by, and whether lower ("min") or higher is better.
+    metric: str | None = None
+    metric_mode: str = "min"
 
     @property
     def deletions(self) -> tuple[Decision, ...]:

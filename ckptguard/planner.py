@@ -4,14 +4,17 @@ The rules run in a fixed order and each one only adds to the decisions before it
 
 1. States: ignored, pinned, in progress and corrupt entries are never counted as valid.
 2. Keep-N: keep the `keep` newest valid checkpoints by step, and every milestone; the
-   rest of the valid ones are deleted.
-3. Free space: while projected free space is below the target, delete more, in this
+   rest of the valid ones are deleted (unless rule 3 keeps them).
+3. Keep-best: with a metric, also keep the `keep_best` best-ranked valid checkpoints.
+4. Free space: while projected free space is below the target, delete more, in this
    order: corrupt files, then ordinary checkpoints oldest first, then milestones oldest
-   first; never the newest valid one and never below the `min_keep` floor.
+   first, then the best, worst-ranked first; never the newest valid one and never below
+   the `min_keep` floor.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ckptguard.model import (
@@ -35,7 +38,11 @@ from ckptguard.units import format_age, format_size
 
 NS_PER_S = 1_000_000_000
 # Keep reasons that the free-space rule may override, and the option each comes from.
-_OVERRIDE_TEXT = {ReasonCode.NEWEST_N: "--keep", ReasonCode.MILESTONE: "--keep-every"}
+_OVERRIDE_TEXT = {
+    ReasonCode.NEWEST_N: "--keep",
+    ReasonCode.MILESTONE: "--keep-every",
+    ReasonCode.BEST: "--keep-best",
+}
 
 
 def classify(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
@@ -82,9 +89,10 @@ class _Draft:
     state: State
     action: Action
     reasons: list[Reason]
+    rank: int | None = None
 
     def freeze(self) -> Decision:
-        return Decision(self.checkpoint, self.state, self.action, tuple(self.reasons))
+        return Decision(self.checkpoint, self.state, self.action, tuple(self.reasons), self.rank)
 
 
 def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
@@ -97,6 +105,7 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
     for draft in drafts:
         _explain_state(draft, policy, now)
     _apply_keep_n(valid, policy)
+    _apply_keep_best(valid, policy)
 
     reference_size = _reference_size(drafts, policy, now)
     target = resolve_target(policy.min_free, inventory.disk, reference_size)
@@ -120,6 +129,8 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
         free_after=free_after,
         shortfall=shortfall,
         warnings=warnings,
+        metric=policy.metric,
+        metric_mode=policy.metric_mode,
     )
 
 
@@ -168,9 +179,7 @@ def _apply_keep_n(valid: list[_Draft], policy: Policy) -> None:
                 Reason(ReasonCode.NEWEST_VALID, "newest valid checkpoint: never deleted")
             )
         if any(draft is kept for kept in newest_n):
-            draft.reasons.append(
-                Reason(ReasonCode.NEWEST_N, f"one of the {policy.keep} newest valid checkpoints")
-            )
+            draft.reasons.append(Reason(ReasonCode.NEWEST_N, f"one of the {_newest(policy.keep)}"))
         if policy.keep_every and step % policy.keep_every == 0:
             draft.reasons.append(
                 Reason(
@@ -182,9 +191,39 @@ def _apply_keep_n(valid: list[_Draft], policy: Policy) -> None:
             draft.reasons.append(
                 Reason(
                     ReasonCode.BEYOND_KEEP,
-                    f"older than the {policy.keep} newest valid checkpoints",
+                    f"older than the {_newest(policy.keep)}",
                 )
             )
+
+
+def _newest(keep: int) -> str:
+    return "newest valid checkpoint (--keep 1)" if keep == 1 else f"{keep} newest valid checkpoints"
+
+
+def _apply_keep_best(valid: list[_Draft], policy: Policy) -> None:
+    """Rank valid checkpoints by the metric; keep the best `keep_best` whatever their age."""
+    metric = policy.metric
+    if metric is None:
+        return
+    scored = [(d, d.checkpoint.metric(metric)) for d in valid]
+    known = [(d, v) for d, v in scored if v is not None and math.isfinite(v)]
+    sign = 1 if policy.metric_mode == "min" else -1
+    # Ties go to the newer checkpoint.
+    known.sort(key=lambda pair: (sign * pair[1], -pair[0].checkpoint.step))
+    better = "lower" if policy.metric_mode == "min" else "higher"
+    for rank, (draft, value) in enumerate(known, start=1):
+        draft.rank = rank
+        if rank > policy.keep_best:
+            continue
+        if draft.action is Action.DELETE:
+            draft.action = Action.KEEP
+            draft.reasons = [r for r in draft.reasons if r.code is not ReasonCode.BEYOND_KEEP]
+        draft.reasons.append(
+            Reason(
+                ReasonCode.BEST,
+                f"best {metric} = {value:g} (rank {rank} of {len(known)}, {better} is better)",
+            )
+        )
 
 
 def _reference_size(drafts: list[_Draft], policy: Policy, now: float) -> int:
@@ -219,12 +258,15 @@ def _free_space(
     """Delete more, in the documented order, until `available` reaches `target`."""
     corrupt = [d for d in drafts if d.state is State.CORRUPT]
     kept_valid = [d for d in valid if d.action is Action.KEEP and d is not newest]
-    ordinary = [d for d in kept_valid if not _is_milestone(d)]
-    milestones = [d for d in kept_valid if _is_milestone(d)]
+    best = sorted((d for d in kept_valid if _has(d, ReasonCode.BEST)), key=lambda d: -(d.rank or 0))
+    rest = [d for d in kept_valid if not _has(d, ReasonCode.BEST)]
+    ordinary = [d for d in rest if not _has(d, ReasonCode.MILESTONE)]
+    milestones = [d for d in rest if _has(d, ReasonCode.MILESTONE)]
     remaining_valid = sum(1 for d in valid if d.action is Action.KEEP)
     short_text = f"free space below the {format_size(target)} target (--min-free {policy.min_free})"
 
-    for draft in corrupt + ordinary + milestones:
+    # The best go last, worst-ranked first.
+    for draft in corrupt + ordinary + milestones + best:
         if available >= target:
             break
         checkpoint = draft.checkpoint
@@ -254,8 +296,8 @@ def _free_space(
     return available
 
 
-def _is_milestone(draft: _Draft) -> bool:
-    return any(r.code is ReasonCode.MILESTONE for r in draft.reasons)
+def _has(draft: _Draft, code: ReasonCode) -> bool:
+    return any(r.code is code for r in draft.reasons)
 
 
 def _nothing_to_free(checkpoint: Checkpoint) -> Reason:

@@ -29,6 +29,10 @@ def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
             "reasons": [r.text for r in decision.reasons],
             "reason_codes": [r.code.value for r in decision.reasons],
         }
+        if checkpoint.metrics:
+            row["metrics"] = dict(checkpoint.metrics)
+        if decision.rank is not None:
+            row["rank"] = decision.rank
         if result is not None:
             row["result"] = result.status.value
             if result.detail:
@@ -51,6 +55,8 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "target_free": plan.target_free,
         "shortfall": plan.shortfall,
         "warnings": list(plan.warnings),
+        "metric": plan.metric,
+        "metric_mode": plan.metric_mode if plan.metric else None,
         "results": {k: v for k, v in counted.items() if v},
     }
 
@@ -71,29 +77,43 @@ def to_json(outcomes: list[Outcome], now: float) -> dict[str, Any]:
 def to_table(outcome: Outcome, now: float) -> str:
     """The audit table and its summary lines for one directory."""
     plan = outcome.plan
-    rows = [
-        (
-            str(row["step"]),
-            os.path.basename(row["path"]),
-            format_size(row["size"]),
-            format_age(row["age_seconds"]),
-            row["state"],
-            _action_cell(row),
-            "; ".join(row["reasons"]),
-        )
-        for row in entry_rows(outcome, now)
-    ]
+    header = _HEADER if plan.metric is None else (*_HEADER[:5], plan.metric.upper(), *_HEADER[5:])
+    rows: list[tuple[str, ...]] = []
+    for entry in entry_rows(outcome, now):
+        cells = [
+            str(entry["step"]),
+            os.path.basename(entry["path"]),
+            format_size(entry["size"]),
+            format_age(entry["age_seconds"]),
+            entry["state"],
+            _action_cell(entry),
+            "; ".join(entry["reasons"]),
+        ]
+        if plan.metric is not None:
+            cells.insert(5, _metric_cell(entry, plan.metric))
+        rows.append(tuple(cells))
     lines = [f"{plan.directory}:"]
+    if plan.metric is not None:
+        better = "lower" if plan.metric_mode == "min" else "higher"
+        lines.append(f"  ranked by {plan.metric} ({plan.metric_mode}: {better} is better)")
     if rows:
-        widths = [max(len(r[i]) for r in [_HEADER, *rows]) for i in range(len(_HEADER) - 1)]
-        for row in [_HEADER, *rows]:
-            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-            lines.append("  " + "  ".join([*cells, row[-1]]).rstrip())
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+        for line in [header, *rows]:
+            padded = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+            lines.append("  " + "  ".join([*padded, line[-1]]).rstrip())
     else:
         lines.append("  no entries match the pattern")
     lines.append("  " + _summary_line(outcome))
     lines.extend(f"  WARNING: {warning}" for warning in plan.warnings)
     return "\n".join(lines)
+
+
+def _metric_cell(row: dict[str, Any], metric: str) -> str:
+    value = row.get("metrics", {}).get(metric)
+    if value is None:
+        return "-"
+    rank = row.get("rank")
+    return f"{value:g} (#{rank})" if rank is not None else f"{value:g}"
 
 
 def _action_cell(row: dict[str, Any]) -> str:

@@ -195,3 +195,29 @@ def test_polling_mode_enforces_policy(tmp_path: Path, start_daemon) -> None:
             write_checkpoint(tmp_path, step)
         wait_for(lambda: steps_in(tmp_path) == [3], timeout=10, message="keep-1 by polling")
     assert any(e["event"] == "watching" and e["mode"] == "poll" for e in logs)
+
+
+def test_daemon_keeps_best_from_name_fields(tmp_path: Path, start_daemon) -> None:
+    """The daemon applies keep-best as checkpoints arrive."""
+    from dataclasses import replace
+
+    from ckptguard.naming import Template
+
+    settings = settings_for(tmp_path, keep=1)
+    guard = settings.guards[0]
+    guard = replace(
+        guard,
+        template=Template.parse("ckpt_{step}_val_loss_{val_loss}.keras"),
+        policy=replace(guard.policy, keep_best=1, metric="val_loss", metric_mode="min"),
+    )
+    start_daemon(replace(settings, guards=(guard,)))
+    for step, loss in {100: 0.5, 200: 0.02, 300: 0.3, 400: 0.1, 500: 0.2}.items():
+        (tmp_path / f"ckpt_{step}_val_loss_{loss}.keras").write_bytes(keras_bytes())
+    wait_for(
+        lambda: (
+            sorted(p.name for p in tmp_path.glob("ckpt_*"))
+            == ["ckpt_200_val_loss_0.02.keras", "ckpt_500_val_loss_0.2.keras"]
+        ),
+        timeout=5,
+        message="the best and the newest",
+    )

@@ -166,9 +166,39 @@ CASES = [
         id="pattern-two-steps",
     ),
     pytest.param(
-        args("audit", "MODELS", "--pattern", "e{epoch}-{step}.keras"),
-        ["--pattern", "'e{epoch}-{step}.keras'"],
-        id="pattern-other-field",
+        args("audit", "MODELS", "--pattern", "e{1poch}-{step}.keras"),
+        ["--pattern", "'e{1poch}-{step}.keras'", "not a field name"],
+        id="pattern-bad-field-name",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--keep-best", "2"),
+        ["--keep-best 2", "--metric"],
+        id="keep-best-without-metric",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--keep-best", "2", "--metric", "val_loss"),
+        ["--metric val_loss", "not a field of --pattern"],
+        id="metric-from-nowhere",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--metric", "val-loss", "--metrics-file", "m.csv"),
+        ["--metric", "'val-loss'"],
+        id="metric-bad-name",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--mode", "lowest", "--metric", "loss", "--metrics-file", "m.csv"),
+        ["--mode", "'lowest'"],
+        id="mode-not-min-or-max",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--keep-best", "-1"),
+        ["--keep-best", "'-1'"],
+        id="keep-best-negative",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--metric", "loss", "--metrics-file", "missing.csv"),
+        ["--metrics-file", "missing.csv"],
+        id="metrics-file-missing",
     ),
     pytest.param(
         args("audit", "MODELS", "--pattern", "sub/{step}.keras"),

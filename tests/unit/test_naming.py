@@ -23,9 +23,11 @@ DEFAULT = Template.parse(DEFAULT_TEMPLATE)
         pytest.param("checkpoint.keras", "exactly once", id="no-placeholder"),
         pytest.param("", "exactly once", id="empty"),
         pytest.param("ckpt_{step}_{step}.keras", "exactly once", id="two-placeholders"),
-        pytest.param("ckpt_{epoch}_{step}.keras", "only the", id="other-placeholder"),
-        pytest.param("ckpt_{step}.keras{", "only the", id="stray-open-brace"),
-        pytest.param("ckpt}_{step}.keras", "only the", id="stray-close-brace"),
+        pytest.param("ckpt_{1x}_{step}.keras", "not a field name", id="bad-field-name"),
+        pytest.param("ckpt_{}_{step}.keras", "not a field name", id="empty-field"),
+        pytest.param("ckpt_{loss}_{step}_{loss}.keras", "only once", id="repeated-field"),
+        pytest.param("ckpt_{step}.keras{", "unmatched", id="stray-open-brace"),
+        pytest.param("ckpt}_{step}.keras", "unmatched", id="stray-close-brace"),
         pytest.param("ckpt_{STEP}.keras", "exactly once", id="placeholder-is-case-sensitive"),
         pytest.param("models/ckpt_{step}.keras", "without '/'", id="slash-in-prefix"),
         pytest.param("ckpt_{step}/model.keras", "without '/'", id="slash-in-suffix"),
@@ -147,3 +149,39 @@ def test_pin_name() -> None:
     """The pin sidecar of a checkpoint is its name plus `.keep`."""
     assert pin_name("checkpoint_step_7.keras") == "checkpoint_step_7.keras.keep"
     assert DEFAULT.step_of(pin_name("checkpoint_step_7.keras")) is None
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "expected"),
+    [
+        pytest.param(
+            "ckpt_{step}_val_loss_{val_loss}.keras",
+            "ckpt_300_val_loss_0.0210.keras",
+            (300, {"val_loss": 0.021}),
+            id="metric-after-step",
+        ),
+        pytest.param(
+            "ckpt_{epoch:02d}_{step}_{val_acc:.4f}.keras",
+            "ckpt_07_1400_0.9911.keras",
+            (1400, {"epoch": 7.0, "val_acc": 0.9911}),
+            id="fields-before-and-after-step-with-format-specs",
+        ),
+        pytest.param(
+            "epoch={epoch}-step={step}.ckpt",
+            "epoch=3-step=1000.ckpt",
+            (1000, {"epoch": 3.0}),
+            id="lightning",
+        ),
+        pytest.param(
+            "ckpt_{step}_{loss}.keras",
+            "ckpt_5_-1.5e-3.keras",
+            (5, {"loss": -0.0015}),
+            id="signed-exponent",
+        ),
+        pytest.param("ckpt_{step}_{loss}.keras", "ckpt_5_nan.keras", None, id="nan-is-no-number"),
+        pytest.param("ckpt_{step}_{loss}.keras", "ckpt_5_.keras", None, id="missing-value"),
+    ],
+)
+def test_template_match_reads_every_field(template: str, name: str, expected) -> None:
+    """Fields other than {step} parse as numbers; a name without them does not match."""
+    assert Template.parse(template).match(name) == expected

@@ -47,6 +47,7 @@ def ckpt(
     freeable: int | None = None,
     open_by: tuple[int, ...] = (),
     name: str | None = None,
+    metrics: tuple[tuple[str, float], ...] = (),
 ) -> Checkpoint:
     """A checkpoint for `step`, last modified `age` seconds before NOW."""
     return Checkpoint(
@@ -63,6 +64,7 @@ def ckpt(
         pinned=pinned,
         freeable=size if freeable is None else freeable,
         open_by=open_by,
+        metrics=metrics,
     )
 
 
@@ -632,6 +634,68 @@ CASES = [
             free=0,
         ),
         id="in-flight-credit-capped-at-newest-valid-size",
+    ),
+    # ---- keep-best by a metric ------------------------------------------------------------
+    pytest.param(
+        case(
+            [
+                ckpt(100, metrics=(("val_loss", 0.30),)),
+                ckpt(200, metrics=(("val_loss", 0.05),)),
+                ckpt(300, metrics=(("val_loss", 0.20),)),
+                ckpt(400, metrics=(("val_loss", 0.10),)),
+                ckpt(500),
+            ],
+            Policy(keep=1, keep_best=2, metric="val_loss", metric_mode="min"),
+            {100, 300},
+            reasons={
+                200: {ReasonCode.BEST},
+                400: {ReasonCode.BEST},
+                100: {ReasonCode.BEYOND_KEEP},
+                500: {ReasonCode.NEWEST_N},
+            },
+        ),
+        id="keep-best-lowest-loss-beyond-keep-n",
+    ),
+    pytest.param(
+        case(
+            [
+                ckpt(100, metrics=(("val_acc", 0.99),)),
+                ckpt(200, metrics=(("val_acc", 0.50),)),
+                ckpt(300, metrics=(("val_acc", 0.70),)),
+                ckpt(400),
+            ],
+            Policy(keep=1, keep_best=1, metric="val_acc", metric_mode="max"),
+            {200, 300},
+            reasons={100: {ReasonCode.BEST}},
+        ),
+        id="keep-best-highest-accuracy",
+    ),
+    pytest.param(
+        case(
+            [
+                ckpt(100, metrics=(("val_loss", 0.01),)),
+                ckpt(200, metrics=(("val_loss", 0.50),)),
+                ckpt(300),
+                ckpt(400),
+            ],
+            Policy(keep=3, keep_best=1, metric="val_loss", min_free=min_bytes(2 * SIZE)),
+            {200, 300},
+            free=0,
+            reasons={
+                100: {ReasonCode.BEST},
+                200: {ReasonCode.FREE_SPACE},
+                300: {ReasonCode.FREE_SPACE},
+            },
+        ),
+        id="best-goes-last-under-pressure",
+    ),
+    pytest.param(
+        case(
+            [ckpt(100), ckpt(200, metrics=(("val_loss", float("nan")),)), ckpt(300)],
+            Policy(keep=1, keep_best=2, metric="val_loss"),
+            {100, 200},
+        ),
+        id="unknown-or-nan-metric-is-never-best",
     ),
 ]
 

@@ -425,3 +425,52 @@ def test_forged_newest_never_pushes_real_ones_out(
     assert last.checkpoint is forged
     assert last.action is Action.KEEP
     assert last.state in (State.IN_PROGRESS, State.CORRUPT)
+
+
+@st.composite
+def scored_inventories(draw: st.DrawFn) -> tuple[Inventory, Policy]:
+    """Valid checkpoints with random (sometimes missing) losses, and a keep-best policy."""
+    steps = draw(st.lists(st.integers(0, 50), min_size=1, max_size=12, unique=True))
+    losses = st.one_of(st.none(), st.floats(-10, 10, allow_nan=False), st.just(float("nan")))
+    checkpoints = []
+    for inode, step in enumerate(steps):
+        loss = draw(losses)
+        checkpoints.append(
+            Checkpoint(
+                name=f"checkpoint_step_{step}.keras",
+                step=step,
+                kind=Kind.REGULAR,
+                identity=FileIdentity(1, inode, 100, NOW * NS),
+                integrity=Integrity.VALID,
+                freeable=100,
+                metrics=() if loss is None else (("val_loss", loss),),
+            )
+        )
+    policy = Policy(
+        keep=draw(st.integers(1, 4)),
+        min_free=MinFree(MinFreeUnit.BYTES, 0.0),
+        keep_best=draw(st.integers(0, 4)),
+        metric="val_loss",
+        metric_mode=draw(st.sampled_from(["min", "max"])),
+    )
+    return Inventory("models", tuple(checkpoints), DiskState(10**6, 10**6)), policy
+
+
+@given(scored_inventories())
+@PROPERTY
+def test_best_n_are_never_deleted_while_space_allows(case: tuple[Inventory, Policy]) -> None:
+    """The keep_best best-ranked checkpoints with a known metric are kept; ranks are exact."""
+    inventory, policy = case
+    plan = plan_of(inventory, policy)
+    known = [
+        c
+        for c in inventory.checkpoints
+        if c.metric("val_loss") == c.metric("val_loss") and c.metrics
+    ]
+    sign = 1 if policy.metric_mode == "min" else -1
+    ranked = sorted(known, key=lambda c: (sign * c.metric("val_loss"), -c.step))
+    kept = {d.checkpoint for d in plan.kept}
+    assert all(c in kept for c in ranked[: policy.keep_best])
+    ranks = {d.checkpoint: d.rank for d in plan.decisions}
+    assert [ranks[c] for c in ranked] == list(range(1, len(ranked) + 1))
+    assert all(ranks[c] is None for c in inventory.checkpoints if c not in known)

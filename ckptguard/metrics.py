@@ -1,0 +1,132 @@
+"""Metric values from files trainers already write, joined to checkpoints by step or epoch.
+
+- CSV, as Keras' `CSVLogger` writes: a `step` (or `global_step`) column, else an `epoch`
+  column, and one column per metric.
+- Hugging Face's `trainer_state.json`: `log_history` entries carry `step` and metrics.
+- JSON lines: one object per line with `step` (or `epoch`) and metric fields.
+
+Rows are matched by step. Rows that only have an epoch are matched to the name's
+`{epoch}` field, or to its `{step}` when the template has no `{epoch}` (a checkpoint per
+epoch); `CSVLogger` counts epochs from 0 while `ModelCheckpoint` names them from 1, so
+the row for epoch e belongs to the checkpoint named e + 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ckptguard.model import Checkpoint, Inventory
+
+MAX_BYTES = 64 * 2**20  # a metrics file larger than this is not a metrics file
+
+
+class MetricsError(Exception):
+    """The metrics file cannot be read or understood."""
+
+
+@dataclass(frozen=True)
+class MetricsTable:
+    by_step: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    by_epoch: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+
+
+def load(path: str) -> MetricsTable:
+    """Read `path` (CSV, trainer_state.json or JSON lines, told apart by content)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise MetricsError(f"{path}: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise MetricsError(f"{path}: larger than {MAX_BYTES} bytes")
+    text = data.decode("utf-8", "replace")
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("{") and '"log_history"' in text:
+            return _from_rows(json.loads(text).get("log_history", []))
+        if stripped.startswith("{"):
+            return _from_rows(json.loads(line) for line in text.splitlines() if line.strip())
+    except (json.JSONDecodeError, AttributeError) as error:
+        raise MetricsError(f"{path}: not valid JSON: {error}") from None
+    return _from_rows(csv.DictReader(io.StringIO(text)))
+
+
+def _from_rows(rows: Any) -> MetricsTable:
+    by_step: dict[int, dict[str, float]] = {}
+    by_epoch: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        values = {str(k): v for k, v in ((k, _number(v)) for k, v in row.items()) if v is not None}
+        step = values.pop("step", None)
+        step = values.pop("global_step", step)
+        epoch = values.pop("epoch", None)
+        if step is not None and step == int(step):
+            by_step.setdefault(int(step), {}).update(values)
+        elif epoch is not None and epoch == int(epoch):
+            by_epoch.setdefault(int(epoch), {}).update(values)
+    return MetricsTable(by_step, by_epoch)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def with_metrics(inventory: Inventory, table: MetricsTable | None) -> Inventory:
+    """The inventory with each checkpoint's metrics: the file's, then its own name's fields."""
+    if table is None:
+        return inventory
+    return replace(inventory, checkpoints=tuple(_join(c, table) for c in inventory.checkpoints))
+
+
+def _join(checkpoint: Checkpoint, table: MetricsTable) -> Checkpoint:
+    found = dict(table.by_step.get(checkpoint.step, {}))
+    if not found and table.by_epoch:
+        # Rows counted in epochs: the name's {epoch} field, else its {step} is the epoch.
+        named = checkpoint.metric("epoch")
+        epoch = int(named) if named is not None and named == int(named) else checkpoint.step
+        found = dict(table.by_epoch.get(epoch - 1, {}))
+    if not found:
+        return checkpoint
+    found.update(dict(checkpoint.metrics))  # what the name says wins
+    return replace(checkpoint, metrics=tuple(sorted(found.items())))
+
+
+class MetricsSource:
+    """A metrics file, re-read only when it changes; the last good table survives errors.
+
+    A trainer rewriting its log must not make the best checkpoints lose their protection
+    for a moment, so a read that fails keeps the previous table.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+        self._table: MetricsTable | None = None
+
+    def table(self) -> MetricsTable | None:
+        """The current table; raises MetricsError only if it was never readable."""
+        try:
+            st = os.stat(self.path)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if key != self._seen:
+                self._table = load(self.path)
+                self._seen = key
+        except (OSError, MetricsError) as error:
+            if self._table is None:
+                raise MetricsError(str(error)) from None
+        return self._table

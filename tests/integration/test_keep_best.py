@@ -1,0 +1,201 @@
+"""Keep the best checkpoints by a metric: from name fields and from metrics files trainers write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support import keras_bytes, run_cli
+
+from ckptguard.cli import main
+from ckptguard.metrics import MetricsError, MetricsSource, load
+
+LOSSES = {100: 0.50, 200: 0.02, 300: 0.30, 400: 0.10, 500: 0.20}
+
+
+def remaining_steps(directory: Path, prefix: str = "checkpoint_step_") -> list[int]:
+    return sorted(
+        int(p.name[len(prefix) :].split("_")[0].split(".")[0])
+        for p in directory.iterdir()
+        if p.name.startswith(prefix) and p.name.endswith(".keras")
+    )
+
+
+def write_plain(directory: Path) -> None:
+    for step in LOSSES:
+        (directory / f"checkpoint_step_{step}.keras").write_bytes(keras_bytes())
+
+
+def test_best_from_name_fields_survive_prune(tmp_path: Path) -> None:
+    """`--pattern` fields as ModelCheckpoint writes them rank checkpoints; the best 2 stay."""
+    for step, loss in LOSSES.items():
+        (tmp_path / f"ckpt_{step}_val_loss_{loss:.4f}.keras").write_bytes(keras_bytes())
+    pattern = "ckpt_{step}_val_loss_{val_loss:.4f}.keras"
+    code = main(
+        [
+            "prune",
+            "--dir",
+            str(tmp_path),
+            "--pattern",
+            pattern,
+            "--keep",
+            "1",
+            "--keep-best",
+            "2",
+            "--metric",
+            "val_loss",
+            "--execute",
+        ]
+    )
+    assert code == 0
+    assert remaining_steps(tmp_path, "ckpt_") == [200, 400, 500]
+
+
+def test_audit_json_shows_metric_rank_and_mode(tmp_path: Path) -> None:
+    """audit --json reports each checkpoint's metrics and rank, and which mode was chosen."""
+    for step, loss in LOSSES.items():
+        (tmp_path / f"ckpt_{step}_acc_{1 - loss:.2f}.keras").write_bytes(keras_bytes())
+    result = run_cli(
+        "audit",
+        "--dir",
+        str(tmp_path),
+        "--pattern",
+        "ckpt_{step}_acc_{acc}.keras",
+        "--keep",
+        "1",
+        "--keep-best",
+        "1",
+        "--metric",
+        "acc",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    (summary,) = document["summary"]["directories"]
+    assert summary["metric"] == "acc" and summary["metric_mode"] == "max"
+    ranks = {e["step"]: e["rank"] for e in document["entries"]}
+    assert ranks == {200: 1, 400: 2, 500: 3, 300: 4, 100: 5}
+    kept = {e["step"] for e in document["entries"] if e["action"] == "keep"}
+    assert kept == {200, 500}
+    assert all(e["path"] for e in document["entries"])
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "metric"),
+    [
+        pytest.param(
+            "training_log.csv",
+            "step,loss,val_loss\n" + "".join(f"{s},0.9,{v}\n" for s, v in LOSSES.items()),
+            "val_loss",
+            id="csv-by-step",
+        ),
+        pytest.param(
+            "trainer_state.json",
+            json.dumps(
+                {
+                    "best_metric": 0.02,
+                    "log_history": [{"step": s, "loss": 0.9} for s in LOSSES]
+                    + [{"step": s, "eval_loss": v, "epoch": 1.0} for s, v in LOSSES.items()],
+                }
+            ),
+            "eval_loss",
+            id="hf-trainer-state",
+        ),
+        pytest.param(
+            "metrics.jsonl",
+            "".join(json.dumps({"step": s, "val_loss": v}) + "\n" for s, v in LOSSES.items()),
+            "val_loss",
+            id="json-lines",
+        ),
+    ],
+)
+def test_best_from_metrics_file(tmp_path: Path, filename: str, content: str, metric: str) -> None:
+    """A CSV, a trainer_state.json or JSON lines in DIR ranks checkpoints joined by step."""
+    write_plain(tmp_path)
+    (tmp_path / filename).write_text(content)
+    code = main(
+        [
+            "prune",
+            "--dir",
+            str(tmp_path),
+            "--keep",
+            "1",
+            "--keep-best",
+            "2",
+            "--metric",
+            metric,
+            "--metrics-file",
+            filename,
+            "--execute",
+        ]
+    )
+    assert code == 0
+    assert remaining_steps(tmp_path) == [200, 400, 500]
+
+
+def test_csvlogger_epochs_join_checkpoints_named_by_epoch(tmp_path: Path) -> None:
+    """CSVLogger's 0-based epoch rows belong to ModelCheckpoint's 1-based epoch names."""
+    losses = [0.9, 0.1, 0.5, 0.7]  # epochs 0..3 -> checkpoints 1..4; best is epoch 1 -> ckpt 2
+    for epoch in range(1, 5):
+        (tmp_path / f"model_{epoch:02d}.keras").write_bytes(keras_bytes())
+    (tmp_path / "log.csv").write_text(
+        "epoch,loss,val_loss\n" + "".join(f"{e},1.0,{v}\n" for e, v in enumerate(losses))
+    )
+    code = main(
+        [
+            "prune",
+            "--dir",
+            str(tmp_path),
+            "--pattern",
+            "model_{step}.keras",
+            "--keep",
+            "1",
+            "--keep-best",
+            "1",
+            "--metric",
+            "val_loss",
+            "--metrics-file",
+            "log.csv",
+            "--execute",
+        ]
+    )
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["model_02.keras", "model_04.keras"]
+
+
+def test_unknown_metric_is_never_best(tmp_path: Path) -> None:
+    """A checkpoint missing from the metrics file is not kept as best."""
+    write_plain(tmp_path)
+    (tmp_path / "m.csv").write_text("step,val_loss\n300,0.01\n")
+    main(
+        [
+            "prune",
+            "--dir",
+            str(tmp_path),
+            "--keep",
+            "1",
+            "--keep-best",
+            "3",
+            "--metric",
+            "val_loss",
+            "--metrics-file",
+            "m.csv",
+            "--execute",
+        ]
+    )
+    assert remaining_steps(tmp_path) == [300, 500]
+
+
+def test_metrics_source_keeps_last_good_table(tmp_path: Path) -> None:
+    """A metrics file that turns unreadable keeps its last good values; never-read ones fail."""
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 1, "val_loss": 0.5}\n')
+    source = MetricsSource(str(path))
+    assert source.table().by_step == {1: {"val_loss": 0.5}}
+    path.write_text("{not json\n")
+    assert source.table().by_step == {1: {"val_loss": 0.5}}
+    with pytest.raises(MetricsError):
+        MetricsSource(str(tmp_path / "missing.csv")).table()
+    with pytest.raises(MetricsError):
+        load(str(path))
