@@ -77,11 +77,14 @@ def scan(
 ) -> Inventory:
     """Every entry of the directory that matches `template`, with facts but no judgement."""
     cache = cache if cache is not None else IntegrityCache()
-    with os.scandir(dir_fd) as entries:
-        names = {entry.name for entry in entries}
+    names = set(os.listdir(dir_fd))
     checkpoints: list[Checkpoint] = []
     seen: set[tuple[str, FileIdentity]] = set()
+    prefix, suffix = template.literal_ends
     for name in names:
+        # A cheap test first: directories may hold many thousands of other files.
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
         matched = template.match(name)
         if matched is None:
             continue

@@ -57,6 +57,12 @@ class Template:
         return cls(text=text, regex=re.compile(pattern), groups=tuple(names))
 
     @property
+    def literal_ends(self) -> tuple[str, str]:
+        """The fixed text every matching name starts and ends with."""
+        literals = _FIELD.split(self.text)[::2]
+        return literals[0], literals[-1]
+
+    @property
     def fields(self) -> tuple[str, ...]:
         """The fields other than step."""
         return tuple(n for n in self.groups if n != "step")

@@ -172,13 +172,14 @@ def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
 
 def _apply_keep_n(valid: list[_Draft], policy: Policy) -> None:
     newest_n = valid[-policy.keep :] if policy.keep > 0 else []
+    newest_ids = {id(d) for d in newest_n}
     for draft in valid:
         step = draft.checkpoint.step
         if draft is valid[-1]:
             draft.reasons.append(
                 Reason(ReasonCode.NEWEST_VALID, "newest valid checkpoint: never deleted")
             )
-        if any(draft is kept for kept in newest_n):
+        if id(draft) in newest_ids:
             draft.reasons.append(Reason(ReasonCode.NEWEST_N, f"one of the {_newest(policy.keep)}"))
         if policy.keep_every and step % policy.keep_every == 0:
             draft.reasons.append(
