@@ -160,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except OSError as error:
+        # A runtime failure the checks above could not foresee (a directory that turned
+        # unreadable, an I/O error): one line, exit 1.
+        where = f": {error.filename}" if error.filename else ""
+        _complain(f"{error.strerror or error}{where}")
+        return EXIT_FAILURE
 
 
 def _attach_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

@@ -8,6 +8,7 @@ ckptguard sees only `Settings`, `GuardSpec` and `Policy`.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,8 +104,9 @@ class DirectoryOptions(PolicyOptions):
 class DaemonOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rescan_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    free_check_interval: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    # Floors keep a typo from turning the daemon into a busy loop.
+    rescan_interval: float | None = Field(default=None, ge=1, allow_inf_nan=False)
+    free_check_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
     log_format: LogFormat | None = None
     poll: bool | None = None
 
@@ -143,14 +145,20 @@ def load_file(path: str) -> FileOptions:
     """Read and validate a TOML config file; ConfigError on any problem."""
     where = f"config {path}"
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO given as config must not hang us.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise ConfigError([f"{where}: is a directory, not a file"])
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError([f"{where}: not a regular file"])
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError([f"{where}: no such file"]) from None
     except IsADirectoryError:
         raise ConfigError([f"{where}: is a directory, not a file"]) from None
-    except PermissionError:
-        raise ConfigError([f"{where}: permission denied"]) from None
+    except OSError as error:
+        raise ConfigError([f"{where}: {(error.strerror or str(error)).lower()}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{where}: not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as error:

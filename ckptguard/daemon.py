@@ -35,6 +35,7 @@ from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
 from ckptguard.openfiles import hidden_processes
 from ckptguard.units import format_size
+from ckptguard.waker import Waker
 from ckptguard.watcher import WATCHED_EVENTS, WakeHandler, install_overflow_detector
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -61,7 +62,8 @@ class Guard:
     observer: BaseObserver | None = None
     cache: IntegrityCache = field(default_factory=IntegrityCache)
     last_plan: Plan | None = None
-    problem: str | None = None
+    # The last logged problem per event name, so each is logged once until it changes.
+    problems: dict[str, str] = field(default_factory=dict)
     next_retry: float = 0.0
     reported: set[tuple[Any, ...]] = field(default_factory=set)
     metrics: MetricsSource | None = None
@@ -89,39 +91,42 @@ class Daemon:
         self._notifier = notifier if notifier is not None else Notifier()
         self._clock = clock
         self._log = get_logger()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._mutex = threading.Lock()
+        # Set by signal handlers and other threads: plain flags and the waker, no locks.
+        self._stopping = False
+        self._reload_requested = False
+        self._rescan_requested = False
+        self._waker = Waker()
+        self._mutex = threading.Lock()  # guards _dirty, written by watcher threads only
         self._dirty: set[str] = set()
-        self._rescan_all = False
-        self._reload = False
         self._guards: dict[str, Guard] = {}
         self._observers: dict[str, BaseObserver] = {}
         self._status = ""
         self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
         self.cycles = 0  # completed directory cycles
+        self.passes = 0  # turns of the loop
         self.ready = threading.Event()  # set once the first scan of every directory is done
 
     # -- called from other threads and signal handlers: set flags, wake the loop ----------
 
     def wake(self, key: str) -> None:
+        """A watcher saw something in directory `key` (watcher threads only)."""
         with self._mutex:
             self._dirty.add(key)
-        self._wake.set()
+        self._waker.poke()
 
     def request_rescan(self) -> None:
-        with self._mutex:
-            self._rescan_all = True
-        self._wake.set()
+        self._rescan_requested = True
+        self._waker.poke()
 
     def request_reload(self) -> None:
-        with self._mutex:
-            self._reload = True
-        self._wake.set()
+        """Safe in a signal handler: a flag and a pipe write, no lock."""
+        self._reload_requested = True
+        self._waker.poke()
 
     def request_stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        """Safe in a signal handler: a flag and a pipe write, no lock."""
+        self._stopping = True
+        self._waker.poke()
 
     def on_events_lost(self) -> None:
         self._log.warning("events_lost", action="full rescan")
@@ -138,10 +143,11 @@ class Daemon:
         finally:
             self._shutdown()
             remove_detector()
+            self._waker.close()
         return EXIT_OK
 
     def _executor(self) -> Executor:
-        return AuditExecutor() if self._dry_run else Deleter(stop=self._stop)
+        return AuditExecutor() if self._dry_run else Deleter(should_stop=lambda: self._stopping)
 
     def _start(self) -> None:
         self._log.info(
@@ -171,16 +177,16 @@ class Daemon:
         now = time.monotonic()
         next_rescan = now + settings.rescan_interval
         next_free_check = now + settings.free_check_interval
-        while not self._stop.is_set():
+        while not self._stopping:
             deadline = min(next_rescan, next_free_check, self._next_ping)
-            self._wake.wait(max(0.0, deadline - time.monotonic()))
-            self._wake.clear()
-            if self._stop.is_set():
+            self._waker.wait(deadline - time.monotonic())
+            if self._stopping:
                 break
             with self._mutex:
                 dirty, self._dirty = self._dirty, set()
-                rescan_all, self._rescan_all = self._rescan_all, False
-                reload, self._reload = self._reload, False
+            # Read, then clear: a request arriving in between is served by this very pass.
+            rescan_all, reload = self._rescan_requested, self._reload_requested
+            self._rescan_requested = self._reload_requested = False
             if reload:
                 self._do_reload()
                 rescan_all = True
@@ -200,6 +206,7 @@ class Daemon:
                 self._free_check(exclude=set(self._guards) if rescan_all else dirty)
             self._ping_if_due()
             self._update_status()
+            self.passes += 1
 
     def _cycle_all(self) -> None:
         for guard in self._guards.values():
@@ -237,6 +244,11 @@ class Daemon:
         except OSError as error:
             self._problem(guard, "scan_failed", error=f"{error.strerror}", errno=error.errno)
             return
+        except Exception as error:  # noqa: BLE001 - one directory's trouble must not stop the rest
+            self._problem(guard, "cycle_failed", error=repr(error), exc_info=True)
+            return
+        for event in ("scan_failed", "cycle_failed"):
+            guard.problems.pop(event, None)
         self.cycles += 1
         previous, guard.last_plan = guard.last_plan, plan
         self._report(guard, outcome.results, plan, previous)
@@ -249,7 +261,7 @@ class Daemon:
         if guard.metrics is None or guard.metrics.path != path:
             guard.metrics = MetricsSource(path)
         try:
-            return guard.metrics.table()
+            table = guard.metrics.table()
         except MetricsError as error:
             self._problem(
                 guard,
@@ -258,6 +270,8 @@ class Daemon:
                 consequence="no checkpoint is kept as best until it can be read",
             )
             return None
+        guard.problems.pop("metrics_unavailable", None)
+        return table
 
     def _report(self, guard: Guard, results: Any, plan: Plan, previous: Plan | None) -> None:
         """Log each result once: a would-delete or a refusal repeated every cycle is noise."""
@@ -287,8 +301,16 @@ class Daemon:
                 self._cycle(guard)  # retries opening, rate-limited
                 continue
             last = guard.last_plan
-            free = disk_state(guard.dir_fd).free
-            if last is None or free + last.in_flight_credit < last.target_free:
+            try:
+                free = disk_state(guard.dir_fd).free
+            except OSError as error:
+                self._problem(guard, "free_check_failed", error=error.strerror)
+                continue
+            short = last is None or free + last.in_flight_credit < last.target_free
+            # A shortfall nothing can fix is not re-planned every few seconds; the periodic
+            # rescan still looks again.
+            unchanged = last is not None and last.shortfall > 0 and free == last.disk.free
+            if short and not unchanged:
                 self._cycle(guard)
 
     # -- opening, verifying and closing directories -----------------------------------------
@@ -331,36 +353,33 @@ class Daemon:
         st = os.fstat(fd)
         guard.dir_fd, guard.dir_id, guard.lock_fd = fd, (st.st_dev, st.st_ino), lock_fd
         guard.real_path = real
-        guard.problem = None
+        guard.problems.clear()
         self._watch(guard, real)
         return True
 
     def _lock(self, guard: Guard, fd: int, *, at_start: bool) -> int | None:
-        path = guard.spec.path
-        while True:
-            try:
-                return lock.acquire(fd)
-            except lock.LockHeld as held:
-                if at_start and not self._wait_lock:
-                    raise StartupError(
-                        f"--dir {path}: already guarded by {held.holder} (use --wait-lock to wait)"
-                    ) from None
-                self._problem(guard, "lock_held", holder=held.holder, action="waiting for it")
-                if not at_start:
-                    return None
-                if self._stop.wait(1.0):
-                    return None
-            except lock.LockUnavailable as error:
-                if error.no_space:
-                    self._problem(
-                        guard,
-                        "lock_deferred",
-                        error=str(error),
-                        action="guarding unlocked until there is room for the lock file",
-                    )
-                    return UNLOCKED
-                self._problem(guard, "lock_unavailable", error=str(error))
-                return None
+        """The lock's fd, UNLOCKED, or None while another guard holds it (retried later)."""
+        try:
+            return lock.acquire(fd)
+        except lock.LockHeld as held:
+            if at_start and not self._wait_lock:
+                raise StartupError(
+                    f"--dir {guard.spec.path}: already guarded by {held.holder} "
+                    "(use --wait-lock to wait)"
+                ) from None
+            self._problem(guard, "lock_held", holder=held.holder, action="waiting for it")
+            return None
+        except lock.LockUnavailable as error:
+            if error.no_space:
+                self._problem(
+                    guard,
+                    "lock_deferred",
+                    error=str(error),
+                    action="guarding unlocked until there is room for the lock file",
+                )
+                return UNLOCKED
+            self._problem(guard, "lock_unavailable", error=str(error))
+            return None
 
     def _relock(self, guard: Guard) -> bool:
         """Try again for the lock deferred by a full disk; False if another guard took it."""
@@ -438,9 +457,9 @@ class Daemon:
 
     def _problem(self, guard: Guard, event: str, **fields: Any) -> None:
         """Log a directory problem once, not on every retry."""
-        key = event + repr(sorted(fields.items()))
-        if guard.problem != key:
-            guard.problem = key
+        key = repr(sorted(fields.items()))
+        if guard.problems.get(event) != key:
+            guard.problems[event] = key
             self._log.warning(event, path=guard.spec.path, **fields)
 
     # -- reload, status, shutdown -------------------------------------------------------------
@@ -461,9 +480,11 @@ class Daemon:
         self._guards = {}
         for spec in new.guards:
             guard = old_guards.pop(spec.path, None) or Guard(spec)
+            if spec.template != guard.spec.template or new.poll != self.settings.poll:
+                self._close(guard)  # its watch filters on the old template: watch anew
             guard.spec = spec
             guard.real_path = None if guard.dir_fd is None else guard.real_path
-            guard.problem = None
+            guard.problems.clear()
             guard.next_retry = 0.0
             self._guards[spec.path] = guard
         for guard in old_guards.values():
@@ -497,7 +518,7 @@ class Daemon:
         for observer in self._observers.values():
             observer.stop()
         for observer in self._observers.values():
-            observer.join()
+            observer.join(timeout=10)  # a watch stuck on a dead mount must not keep us
         self._observers.clear()
         for guard in self._guards.values():
             self._close(guard)

@@ -5,6 +5,8 @@ Shared by the one-shot commands and the daemon, so both decide in exactly the sa
 
 from __future__ import annotations
 
+import os
+
 from ckptguard.inventory import IntegrityCache, scan
 from ckptguard.metrics import MetricsTable, with_metrics
 from ckptguard.model import Plan, Policy, ReasonCode
@@ -34,7 +36,15 @@ def survey(
     first = plan(inventory, policy, now=now)
     if not under_pressure(first):
         return first
-    return plan(with_holders(inventory), policy, now=now)
+    return plan(with_holders(inventory, under=_real_path(dir_fd)), policy, now=now)
+
+
+def _real_path(dir_fd: int) -> str | None:
+    """Where the open directory really is, as /proc names it in other processes' fds."""
+    try:
+        return os.readlink(f"/proc/self/fd/{dir_fd}")
+    except OSError:
+        return None
 
 
 def under_pressure(result: Plan) -> bool:

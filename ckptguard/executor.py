@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from ckptguard.inventory import disk_state, identity_of, kind_of
@@ -39,17 +39,17 @@ class Deleter:
 
     Right before each `unlinkat` the entry is stat'ed again without following links; it
     is deleted only if it is still the regular file the plan was made from (device,
-    inode, size, mtime) and has not been pinned since. `stop` is checked between
+    inode, size, mtime) and has not been pinned since. `should_stop` is asked between
     deletions, never during one.
     """
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
-        self._stop = stop
+    def __init__(self, should_stop: Callable[[], bool] | None = None) -> None:
+        self._should_stop = should_stop
 
     def apply(self, plan: Plan, dir_fd: int) -> Outcome:
         results: list[Result] = []
         for decision in plan.deletions:
-            if self._stop is not None and self._stop.is_set():
+            if self._should_stop is not None and self._should_stop():
                 results.append(Result(decision, Status.SKIPPED, "stopping"))
                 continue
             results.append(delete_one(decision, dir_fd))
@@ -57,6 +57,14 @@ class Deleter:
 
 
 def delete_one(decision: Decision, dir_fd: int) -> Result:
+    """Delete one planned checkpoint if it is still what was planned; never raises OSError."""
+    try:
+        return _delete_checked(decision, dir_fd)
+    except OSError as error:
+        return Result(decision, Status.FAILED, _describe(error))
+
+
+def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     checkpoint = decision.checkpoint
     name = checkpoint.name
     try:

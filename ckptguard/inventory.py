@@ -140,7 +140,7 @@ def check_keras_zip(dir_fd: int, name: str, identity: FileIdentity) -> Integrity
         fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as error:
         if error.errno in (errno.EACCES, errno.EPERM):
-            return Integrity.UNCHECKED  # unreadable to us: judge it by age alone
+            return Integrity.UNREADABLE
         if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
             return None  # swapped for a symlink or removed since lstat
         raise

@@ -35,8 +35,45 @@ class LockUnavailable(Exception):
 
 def acquire(dir_fd: int) -> int:
     """Take the directory's lock without waiting; returns the lock file's descriptor."""
+    fd = _open_lock_file(dir_fd)
+    st = os.fstat(fd)
+    if st.st_uid not in _trusted_owners(dir_fd):
+        # Planted by someone who may write to DIR but is neither us, root nor DIR's owner,
+        # perhaps to hold it and keep every guard out: replace it with our own.
+        os.close(fd)
+        try:
+            os.unlink(LOCK_NAME, dir_fd=dir_fd)
+        except OSError as error:
+            raise LockUnavailable(
+                f"{LOCK_NAME} belongs to uid {st.st_uid} and cannot be replaced: {error.strerror}"
+            ) from None
+        fd = _open_lock_file(dir_fd)
+        st = os.fstat(fd)
     try:
-        fd = os.open(LOCK_NAME, _FLAGS, 0o644, dir_fd=dir_fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise LockUnavailable(f"{LOCK_NAME} is not a regular file")
+        if st.st_nlink != 1:
+            # A hard link to a file elsewhere: writing our record would change that file.
+            raise LockUnavailable(f"{LOCK_NAME} has other hard links: refusing to use it")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        raise LockHeld(holder) from None
+    except LockUnavailable:
+        os.close(fd)
+        raise
+    except OSError as error:  # ENOLCK on an NFS mount without a lock service, say
+        os.close(fd)
+        raise LockUnavailable(f"{LOCK_NAME}: cannot lock: {error.strerror}") from None
+    _write_holder(fd)
+    return fd
+
+
+def _open_lock_file(dir_fd: int) -> int:
+    try:
+        # 0600: a file others can open is a file others can flock, locking every guard out.
+        return os.open(LOCK_NAME, _FLAGS, 0o600, dir_fd=dir_fd)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise LockUnavailable(f"{LOCK_NAME} is a symlink: refusing to use it") from None
@@ -45,22 +82,10 @@ def acquire(dir_fd: int) -> int:
             hint = " (under systemd, is the directory in ReadWritePaths=?)"
         no_space = error.errno in (errno.ENOSPC, errno.EDQUOT)
         raise LockUnavailable(f"{LOCK_NAME}: {error.strerror}{hint}", no_space=no_space) from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise LockUnavailable(f"{LOCK_NAME} is not a regular file")
-    if st.st_nlink != 1:
-        # A hard link to a file elsewhere: writing our record would change that file.
-        os.close(fd)
-        raise LockUnavailable(f"{LOCK_NAME} has other hard links: refusing to use it")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_holder(fd)
-        os.close(fd)
-        raise LockHeld(holder) from None
-    _write_holder(fd)
-    return fd
+
+
+def _trusted_owners(dir_fd: int) -> set[int]:
+    return {0, os.geteuid(), os.fstat(dir_fd).st_uid}
 
 
 def release(lock_fd: int) -> None:

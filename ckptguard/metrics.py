@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,21 +42,30 @@ def load(path: str) -> MetricsTable:
     """Read `path` (CSV, trainer_state.json or JSON lines, told apart by content)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise MetricsError(f"{path}: not a regular file")
+            data = handle.read(MAX_BYTES + 1)
     except OSError as error:
         raise MetricsError(f"{path}: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise MetricsError(f"{path}: larger than {MAX_BYTES} bytes")
-    text = data.decode("utf-8", "replace")
-    stripped = text.lstrip()
     try:
-        if stripped.startswith("{") and '"log_history"' in text:
-            return _from_rows(json.loads(text).get("log_history", []))
-        if stripped.startswith("{"):
-            return _from_rows(json.loads(line) for line in text.splitlines() if line.strip())
-    except (json.JSONDecodeError, AttributeError) as error:
-        raise MetricsError(f"{path}: not valid JSON: {error}") from None
+        return _parse(data.decode("utf-8", "replace"))
+    # The file may be half-written, or written by anyone who can write to DIR.
+    except (ValueError, TypeError, AttributeError, RecursionError, csv.Error) as error:
+        raise MetricsError(f"{path}: not a metrics file: {error}") from None
+
+
+def _parse(text: str) -> MetricsTable:
+    stripped = text.lstrip()
+    if stripped.startswith("{") and '"log_history"' in text:
+        history = json.loads(text).get("log_history")
+        if not isinstance(history, list):
+            raise ValueError("log_history is not a list")
+        return _from_rows(history)
+    if stripped.startswith("{"):
+        return _from_rows(json.loads(line) for line in text.splitlines() if line.strip())
     return _from_rows(csv.DictReader(io.StringIO(text)))
 
 
@@ -121,7 +131,7 @@ class MetricsSource:
     def table(self) -> MetricsTable | None:
         """The current table; raises MetricsError only if it was never readable."""
         try:
-            st = os.stat(self.path)
+            st = os.stat(self.path, follow_symlinks=False)
             key = (st.st_ino, st.st_size, st.st_mtime_ns)
             if key != self._seen:
                 self._table = load(self.path)

@@ -25,6 +25,8 @@ class Integrity(enum.Enum):
     VALID = "valid"
     INVALID = "invalid"
     UNCHECKED = "unchecked"
+    # We may not read it: it cannot be verified, so it is neither counted nor deleted.
+    UNREADABLE = "unreadable"
 
 
 class State(enum.Enum):

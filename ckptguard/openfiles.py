@@ -18,9 +18,13 @@ PROC = "/proc"
 
 
 def holders(
-    wanted: Iterable[tuple[int, int]], *, proc: str = PROC
+    wanted: Iterable[tuple[int, int]], *, under: str | None = None, proc: str = PROC
 ) -> dict[tuple[int, int], tuple[int, ...]]:
-    """For each wanted (device, inode), the pids other than ours that hold it open."""
+    """For each wanted (device, inode), the pids other than ours that hold it open.
+
+    With `under`, only descriptors whose path lies below that directory are stat'ed:
+    following every open file of every process could hang on a dead NFS or FUSE mount.
+    """
     targets = set(wanted)
     found: dict[tuple[int, int], set[int]] = defaultdict(set)
     if not targets:
@@ -39,8 +43,11 @@ def holders(
         except OSError:
             continue  # gone, or not ours to look at
         for fd in fds:
+            link = f"{fd_dir}/{fd}"
             try:
-                st = os.stat(f"{fd_dir}/{fd}")
+                if under is not None and not os.readlink(link).startswith(under + "/"):
+                    continue
+                st = os.stat(link)
             except OSError:
                 continue
             key = (st.st_dev, st.st_ino)
@@ -67,10 +74,11 @@ def hidden_processes(*, proc: str = PROC) -> int:
     return hidden
 
 
-def with_holders(inventory: Inventory, *, proc: str = PROC) -> Inventory:
+def with_holders(inventory: Inventory, *, under: str | None = None, proc: str = PROC) -> Inventory:
     """The same inventory with `open_by` filled in for every regular checkpoint."""
     regular = [c for c in inventory.checkpoints if c.kind is Kind.REGULAR]
-    held = holders(((c.identity.device, c.identity.inode) for c in regular), proc=proc)
+    keys = ((c.identity.device, c.identity.inode) for c in regular)
+    held = holders(keys, under=under, proc=proc)
     if not held:
         return inventory
 

@@ -47,7 +47,7 @@ _OVERRIDE_TEXT = {
 
 def classify(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
     """The state of a checkpoint at time `now` (seconds since the epoch)."""
-    if checkpoint.kind is not Kind.REGULAR:
+    if checkpoint.kind is not Kind.REGULAR or checkpoint.integrity is Integrity.UNREADABLE:
         return State.IGNORED
     if checkpoint.pinned:
         return State.PINNED
@@ -136,7 +136,14 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
 
 def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
     checkpoint, state = draft.checkpoint, draft.state
-    if state is State.IGNORED:
+    if state is State.IGNORED and checkpoint.integrity is Integrity.UNREADABLE:
+        draft.reasons.append(
+            Reason(
+                ReasonCode.IGNORED,
+                "unreadable to ckptguard: cannot be verified, so never counted or deleted",
+            )
+        )
+    elif state is State.IGNORED:
         draft.reasons.append(
             Reason(
                 ReasonCode.IGNORED,

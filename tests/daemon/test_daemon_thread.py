@@ -221,3 +221,37 @@ def test_daemon_keeps_best_from_name_fields(tmp_path: Path, start_daemon) -> Non
         timeout=5,
         message="the best and the newest",
     )
+
+
+def test_signal_requests_take_no_lock(tmp_path: Path) -> None:
+    """Stop and reload requests work even while the loop holds its lock (as in a signal handler)."""
+    from ckptguard.daemon import Daemon
+
+    daemon = Daemon(settings_for(tmp_path))
+    try:
+        with daemon._mutex:  # a signal may arrive while the main thread holds it
+            daemon.request_reload()
+            daemon.request_stop()
+        assert daemon._stopping and daemon._reload_requested
+    finally:
+        daemon._waker.close()
+
+
+def test_bad_metrics_file_is_logged_once_and_guarding_goes_on(tmp_path: Path, start_daemon) -> None:
+    """A metrics file anyone could write garbage into never stops the daemon."""
+    from dataclasses import replace
+
+    (tmp_path / "m.csv").write_text('step,val_loss\n1,"' + "x" * 200_000 + '"\n')
+    settings = settings_for(tmp_path, keep=1, rescan_interval=0.05)
+    guard = replace(
+        settings.guards[0],
+        metrics_file=str(tmp_path / "m.csv"),
+        policy=replace(settings.guards[0].policy, keep_best=1, metric="val_loss"),
+    )
+    with capture_logs() as logs:
+        daemon = start_daemon(replace(settings, guards=(guard,)))
+        for step in range(1, 4):
+            write_checkpoint(tmp_path, step)
+        wait_for(lambda: steps_in(tmp_path) == [3], timeout=5, message="keep-1 still enforced")
+        wait_for(lambda: daemon.cycles >= 10, timeout=5, message="more cycles")
+    assert sum(1 for e in logs if e["event"] == "metrics_unavailable") == 1

@@ -199,3 +199,21 @@ def test_metrics_source_keeps_last_good_table(tmp_path: Path) -> None:
         MetricsSource(str(tmp_path / "missing.csv")).table()
     with pytest.raises(MetricsError):
         load(str(path))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param('step,val_loss\n1,"' + "x" * 200_000 + '"\n', id="csv-field-too-large"),
+        pytest.param('{"log_history": null}', id="log-history-null"),
+        pytest.param('{"log_history": 5}', id="log-history-number"),
+        pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
+        pytest.param('{"step": 1, "val_loss": 0.1}\n{"step": 2,', id="truncated-json-lines"),
+    ],
+)
+def test_malformed_metrics_files_raise_metrics_error(tmp_path: Path, content: str) -> None:
+    """Whatever is in the metrics file, reading it fails only with MetricsError."""
+    path = tmp_path / "m"
+    path.write_text(content)
+    with pytest.raises(MetricsError):
+        load(str(path))

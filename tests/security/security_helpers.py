@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +78,6 @@ def guard_settings(
     )
 
 
-def with_heartbeat(settings: Settings, directory: Path) -> Settings:
-    """`settings` plus a guard whose free-space target can never be met.
-
-    The free-space timer re-plans such a directory on every tick, so `daemon.cycles`
-    counts ticks: a test can wait for "N more chances to get it wrong" without sleeping.
-    """
-    directory.mkdir(exist_ok=True)
-    policy = Policy(min_free=MinFree(MinFreeUnit.BYTES, float(2**62)))
-    spec = GuardSpec(str(directory), Template.parse(TEMPLATE), policy)
-    return replace(settings, guards=(*settings.guards, spec))
-
-
 def events_named(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in logs if e.get("event") == name]
 
@@ -127,6 +115,12 @@ def wait_cycles(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:
     """Wait until the daemon has completed `more` further directory cycles."""
     target = daemon.cycles + more
     wait_for(lambda: daemon.cycles >= target, timeout=timeout, message=f"{more} more cycles")
+
+
+def wait_passes(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:
+    """Wait until the daemon's loop has turned `more` more times (each a chance to act)."""
+    target = daemon.passes + more
+    wait_for(lambda: daemon.passes >= target, timeout=timeout, message=f"{more} more passes")
 
 
 # --- `ckptguard run` as a real process ------------------------------------------------------

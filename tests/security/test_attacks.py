@@ -29,7 +29,7 @@ from security_helpers import (
     snapshot,
     steps_in,
     wait_cycles,
-    with_heartbeat,
+    wait_passes,
     write_old,
 )
 from structlog.testing import capture_logs
@@ -141,10 +141,7 @@ def test_directory_or_parent_swapped_for_symlink_is_not_followed(
     guarded.mkdir(parents=True)
     for step in range(1, 4):
         write_old(guarded, step)
-    settings = with_heartbeat(
-        guard_settings(guarded, keep=1, rescan_interval=3600, free_check_interval=0.02),
-        tmp_path / "heartbeat",
-    )
+    settings = guard_settings(guarded, keep=1, rescan_interval=3600, free_check_interval=0.02)
     with capture_logs() as logs:
         daemon = start_daemon(settings)
         assert steps_in(guarded) == [3]
@@ -159,7 +156,7 @@ def test_directory_or_parent_swapped_for_symlink_is_not_followed(
         wait_for(
             lambda: events_named(logs, "directory_moved"), timeout=10, message="directory_moved"
         )
-        wait_cycles(daemon, 20)  # many chances to (wrongly) follow the new path
+        wait_passes(daemon, 20)  # many chances to (wrongly) follow the new path
     assert {p.name: snapshot(p) for p in target.iterdir()} == expected
     moved = events_named(logs, "directory_moved")
     assert len(moved) == 1 and moved[0]["resolves_to"] == str(target)
@@ -418,13 +415,10 @@ def test_hostile_lock_file_is_refused(
         lock.mkdir()
     for step in range(1, 4):
         write_old(models, step)
-    settings = with_heartbeat(
-        guard_settings(models, keep=1, rescan_interval=3600, free_check_interval=0.02),
-        tmp_path / "heartbeat",
-    )
+    settings = guard_settings(models, keep=1, rescan_interval=3600, free_check_interval=0.02)
     with capture_logs() as logs:
         daemon = start_daemon(settings)  # READY: the FIFO did not block the start
-        wait_cycles(daemon, 20)
+        wait_passes(daemon, 20)
     assert snapshot(secret) == before, "the outside file was written through the lock"
     assert steps_in(models) == [1, 2, 3], "an unlocked directory must not be pruned"
     refused = [e for e in events_named(logs, "lock_unavailable") if e["path"] == str(models)]
@@ -471,7 +465,9 @@ def test_filling_the_disk_cannot_push_out_below_min_keep(
     fs = mounts.tmpfs(tmp_path / "fs", 4 << 20)
     for index, step in enumerate(range(1, 5)):
         os.utime(write_old(fs, step, keras_bytes(400 * 1024)), (OLD + index, OLD + index))
-    settings = guard_settings(fs, keep=4, min_keep=2, free_check_interval=0.02)
+    settings = guard_settings(
+        fs, keep=4, min_keep=2, free_check_interval=0.02, rescan_interval=0.02
+    )
     filler = fs / "attacker.bin"
     with capture_logs() as logs:
         daemon = start_daemon(settings)
@@ -490,3 +486,27 @@ def test_filling_the_disk_cannot_push_out_below_min_keep(
     assert [e["step"] for e in events_named(logs, "deleted")] == [1, 2]
     assert len(events_named(logs, "free_space_shortfall")) == 1
     assert free_bytes(fs) < 400 * 1024 and filler.stat().st_size > 0
+
+
+def test_lock_planted_and_held_by_another_user_is_replaced(models: Path) -> None:
+    """A lock file planted (and flock'ed) by an unprivileged user cannot keep the guard out."""
+    import fcntl
+
+    from ckptguard import lock
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to plant a file owned by another user")
+    planted = models / lock.LOCK_NAME
+    planted.write_text("pid 1 on host attacker\n")
+    os.chown(planted, 65534, 65534)
+    attacker = os.open(planted, os.O_RDONLY)
+    fcntl.flock(attacker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    dir_fd = os.open(models, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        held = lock.acquire(dir_fd)
+        st = os.fstat(held)
+        assert st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o600
+        lock.release(held)
+    finally:
+        os.close(attacker)
+        os.close(dir_fd)

@@ -1078,3 +1078,16 @@ def test_empty_corrupt_file_is_passed_over_as_occupying_no_space() -> None:
     empty = decision_for(plan, 300)
     assert empty.action is Action.KEEP
     assert "occupies no space" in empty.reasons[-1].text
+
+
+def test_unreadable_file_is_never_counted_nor_deleted() -> None:
+    """A file ckptguard may not read cannot be verified: ignored, whatever its step or age."""
+    plan = planner.plan(
+        inventory(*valid_run(100, 200, 300), ckpt(900, integrity=Integrity.UNREADABLE), free=0),
+        Policy(keep=1, min_free=min_bytes(10 * SIZE)),
+        now=NOW,
+    )
+    unreadable = decision_for(plan, 900)
+    assert unreadable.state is State.IGNORED and unreadable.action is Action.KEEP
+    assert decision_for(plan, 300).action is Action.KEEP  # still the newest valid
+    assert plan.target_free == 10 * SIZE
