@@ -1,0 +1,94 @@
+"""3. Idle cost: CPU and peak RSS of `ckptguard run` guarding 1,000 checkpoints, nothing happening.
+
+The directory holds 1,000 tiny valid `.keras` zips. With the default keep 3 the daemon
+would delete 997 of them at start and then guard only 3, so one option must change; two
+daemons run side by side over the same window, each on its own directory:
+`--keep 1000` (the headline figure) and `--keep-every 1` (keep 3, but every step is a
+milestone, so all 1,000 are kept too, through a different rule).
+
+CPU is utime + stime from /proc/<pid>/stat (all threads; clock ticks of 10 ms, so over
+65 s the resolution is 0.01 CPU-s/min), sampled every 5 s from READY=1 on; peak RSS is
+VmHWM from /proc/<pid>/status at the end, in MB of 10^6 bytes. The full window (65 s)
+includes one periodic rescan (every 60 s by default), as every minute of a real idle
+daemon does; a short window (--quick) does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import harness
+
+CHECKPOINTS = 1_000
+SAMPLE_EVERY = 5.0
+VARIANTS = (("keep", ["--keep", str(CHECKPOINTS)]), ("keep-every", ["--keep-every", "1"]))
+
+
+def _measure(daemon: harness.Daemon, samples: list[tuple[float, float]]) -> dict[str, Any]:
+    pid = daemon.pid
+    seconds = samples[-1][0]
+    cpu = samples[-1][1] - samples[0][1]
+    deltas = [(c1 - c0, t1 - t0) for (t0, c0), (t1, c1) in itertools.pairwise(samples) if t1 > t0]
+    busiest = max(deltas, default=(0.0, 0.0))
+    rest_seconds = seconds - busiest[1]
+    return {
+        "window_s": seconds,
+        "startup_cpu_s": samples[0][1],
+        "ready_after_s": daemon.ready_after,
+        "cpu_s": cpu,
+        "cpu_s_per_min": cpu / seconds * 60,
+        "cpu_resolution_s_per_min": 1 / harness.CLOCK_TICK / seconds * 60,
+        "window_cpu_s_per_min": harness.spread([c / t * 60 for c, t in deltas]),
+        # the 5 s window holding the periodic rescan (if any) is the busiest one
+        "busiest_window_cpu_s": busiest[0],
+        "other_windows_cpu_s_per_min": (cpu - busiest[0]) / rest_seconds * 60
+        if rest_seconds > 0
+        else None,
+        "sample_every_s": SAMPLE_EVERY,
+        "peak_rss_mb": harness.status_kib(pid, "VmHWM") * 1024 / 1e6,
+        "rss_end_mb": harness.status_kib(pid, "VmRSS") * 1024 / 1e6,
+        "threads": harness.thread_count(pid),
+        "alive": daemon.alive(),
+    }
+
+
+def run(*, python: str, workdir: Path, window: float) -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:
+        daemons: dict[str, tuple[harness.Daemon, Path]] = {}
+        for key, options in VARIANTS:
+            directory = stack.enter_context(harness.scratch_dir(workdir, f"idle-{key}", 64 << 20))
+            names = (harness.ckpt_name(s) for s in range(1, CHECKPOINTS + 1))
+            harness.write_files(directory, names, harness.TINY)
+            daemon = harness.Daemon(python, directory, workdir / f"idle-{key}.log", extra=options)
+            daemons[key] = (stack.enter_context(daemon), directory)
+        started = time.perf_counter()
+        samples: dict[str, list[tuple[float, float]]] = {
+            key: [(0.0, harness.cpu_seconds(d.pid))] for key, (d, _) in daemons.items()
+        }
+        while (elapsed := time.perf_counter() - started) < window:
+            time.sleep(min(SAMPLE_EVERY, window - elapsed))
+            now = time.perf_counter() - started
+            for key, (daemon, _) in daemons.items():
+                samples[key].append((now, harness.cpu_seconds(daemon.pid)))
+        results: dict[str, Any] = {}
+        for key, options in VARIANTS:
+            daemon, directory = daemons[key]
+            result = _measure(daemon, samples[key])
+            result["options"] = options
+            result["checkpoints"] = CHECKPOINTS
+            result["checkpoints_left"] = len(harness.checkpoint_steps(directory))
+            results[key] = result
+    for key, _ in VARIANTS:
+        daemon = daemons[key][0]
+        results[key]["exit_code"] = daemon.exit_code
+        harness.log(
+            f"idle ({' '.join(results[key]['options'])}): {results[key]['cpu_s_per_min']:.3f}"
+            f" CPU-s/min over {results[key]['window_s']:.0f} s, peak RSS"
+            f" {results[key]['peak_rss_mb']:.1f} MB"
+        )
+    # The headline figures are those of `--keep 1000`.
+    return {**results["keep"], "variants": results}
