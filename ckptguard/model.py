@@ -219,11 +219,17 @@ class Plan:
         return sum(d.checkpoint.reclaimable for d in self.deletions)
 
 
-_RANKS = {"corrupt_reclaim": 0, "beyond_keep": 1, "free_space": 2}
+# The order deletions are carried out in: reclaiming corrupt files first, then keep-N,
+# then free-space deletions.
+_DELETION_RANKS = {
+    ReasonCode.CORRUPT_RECLAIM: 0,
+    ReasonCode.BEYOND_KEEP: 1,
+    ReasonCode.FREE_SPACE: 2,
+}
 
 
 def _deletion_rank(decision: Decision) -> int:
-    return min((_RANKS.get(r.code.value, 3) for r in decision.reasons), default=3)
+    return min((_DELETION_RANKS.get(r.code, 3) for r in decision.reasons), default=3)
 
 
 class Status(enum.Enum):
