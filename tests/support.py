@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ckptguard.config import GuardSpec, Settings
 from ckptguard.model import MinFree, MinFreeUnit, Policy
@@ -171,3 +174,40 @@ def settings_for(
         free_check_interval=free_check_interval,
         poll=poll,
     )
+
+
+@contextlib.contextmanager
+def daemon_threads() -> Iterator[Any]:
+    """Yield `start(settings, **options)`, which runs a Daemon in a thread until READY.
+
+    On exit every daemon is stopped, and no thread or file descriptor may be left behind.
+    """
+    import threading
+
+    from ckptguard.daemon import Daemon
+
+    before = set(threading.enumerate())
+    fds_before = set(os.listdir("/proc/self/fd"))
+    running: list[tuple[Daemon, threading.Thread]] = []
+
+    def start(settings: Settings, *, wait_ready: bool = True, **options: Any) -> Daemon:
+        daemon = Daemon(settings, **options)
+        thread = threading.Thread(target=daemon.run, name="ckptguard-daemon-under-test")
+        thread.start()
+        running.append((daemon, thread))
+        if wait_ready:
+            assert daemon.ready.wait(10), "daemon did not become ready"
+        return daemon
+
+    yield start
+    for daemon, thread in running:
+        daemon.request_stop()
+        thread.join(10)
+        assert not thread.is_alive(), "daemon thread did not stop"
+    wait_for(
+        lambda: set(threading.enumerate()) <= before,
+        timeout=10,
+        message="threads started by the daemon to end",
+    )
+    leaked = set(os.listdir("/proc/self/fd")) - fds_before
+    assert not leaked, f"file descriptors left open: {leaked}"

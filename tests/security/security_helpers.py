@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEMPLATE, NotifyListener, keras_bytes, wait_for
+from support import TEMPLATE, NotifyListener, daemon_threads, keras_bytes, wait_for
 
-from ckptguard.config import GuardSpec, Settings
 from ckptguard.daemon import Daemon
-from ckptguard.model import MinFree, MinFreeUnit, Policy
+from ckptguard.model import MinFree, MinFreeUnit
 from ckptguard.naming import Template
 
 # Well outside any settle window: "old" files are judged by their content alone.
@@ -56,28 +54,6 @@ def snapshot(path: Path) -> tuple[bytes, int, int]:
     return path.read_bytes(), st.st_mtime_ns, st.st_ino
 
 
-def guard_settings(
-    *dirs: Path,
-    keep: int = 3,
-    min_free: MinFree | None = None,
-    min_keep: int = 1,
-    settle: float = 10.0,
-    rescan_interval: float = 60.0,
-    free_check_interval: float = 5.0,
-) -> Settings:
-    policy = Policy(
-        keep=keep,
-        min_free=min_free or MinFree(MinFreeUnit.MULTIPLE, 1.0),
-        min_keep=min_keep,
-        settle_seconds=settle,
-    )
-    return Settings(
-        guards=tuple(GuardSpec(str(d), Template.parse(TEMPLATE), policy) for d in dirs),
-        rescan_interval=rescan_interval,
-        free_check_interval=free_check_interval,
-    )
-
-
 def events_named(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in logs if e.get("event") == name]
 
@@ -85,30 +61,8 @@ def events_named(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def start_daemon() -> Iterator[Any]:
     """Start `Daemon(settings).run()` in a thread; stop it and check for leaked threads and fds."""
-    before = set(threading.enumerate())
-    fds_before = set(os.listdir("/proc/self/fd"))
-    running: list[tuple[Daemon, threading.Thread]] = []
-
-    def start(settings: Settings, **options: Any) -> Daemon:
-        daemon = Daemon(settings, **options)
-        thread = threading.Thread(target=daemon.run, name="ckptguard-security-daemon")
-        thread.start()
-        running.append((daemon, thread))
-        assert daemon.ready.wait(10), "daemon did not become ready"
-        return daemon
-
-    yield start
-    for daemon, thread in running:
-        daemon.request_stop()
-        thread.join(10)
-        assert not thread.is_alive(), "daemon thread did not stop"
-    wait_for(
-        lambda: set(threading.enumerate()) <= before,
-        timeout=10,
-        message="threads started by the daemon to end",
-    )
-    leaked = set(os.listdir("/proc/self/fd")) - fds_before
-    assert not leaked, f"file descriptors left open: {leaked}"
+    with daemon_threads() as start:
+        yield start
 
 
 def wait_cycles(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:

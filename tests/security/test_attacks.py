@@ -24,7 +24,6 @@ from security_helpers import (
     events_named,
     fill,
     free_bytes,
-    guard_settings,
     name_of,
     snapshot,
     steps_in,
@@ -33,7 +32,7 @@ from security_helpers import (
     write_old,
 )
 from structlog.testing import capture_logs
-from support import TEMPLATE, keras_bytes, run_cli, wait_for
+from support import TEMPLATE, keras_bytes, run_cli, settings_for, wait_for
 
 from ckptguard.engine import survey
 from ckptguard.events import log_outcome
@@ -141,7 +140,7 @@ def test_directory_or_parent_swapped_for_symlink_is_not_followed(
     guarded.mkdir(parents=True)
     for step in range(1, 4):
         write_old(guarded, step)
-    settings = guard_settings(guarded, keep=1, rescan_interval=3600, free_check_interval=0.02)
+    settings = settings_for(guarded, keep=1, rescan_interval=3600, free_check_interval=0.02)
     with capture_logs() as logs:
         daemon = start_daemon(settings)
         assert steps_in(guarded) == [3]
@@ -221,7 +220,7 @@ def test_forged_newest_checkpoints_push_nothing_out_under_the_daemon(
 ) -> None:
     """The daemon, with forged newest files present, keeps the real newest N and goes on."""
     forged = forge(models)
-    start_daemon(guard_settings(models, keep=3, min_free=NO_SPACE_RULE))
+    start_daemon(settings_for(models, keep=3, min_free=NO_SPACE_RULE))
     assert [s for s in steps_in(models) if s <= 60] == [30, 40, 50]
     write_old(models, 60)
     wait_for(
@@ -415,7 +414,7 @@ def test_hostile_lock_file_is_refused(
         lock.mkdir()
     for step in range(1, 4):
         write_old(models, step)
-    settings = guard_settings(models, keep=1, rescan_interval=3600, free_check_interval=0.02)
+    settings = settings_for(models, keep=1, rescan_interval=3600, free_check_interval=0.02)
     with capture_logs() as logs:
         daemon = start_daemon(settings)  # READY: the FIFO did not block the start
         wait_passes(daemon, 20)
@@ -435,7 +434,7 @@ def test_lock_hard_linked_to_outside_file_is_not_written(
     secret = outside / "secret"
     secret.write_text("precious\n")
     os.link(secret, models / LOCK_NAME)
-    start_daemon(guard_settings(models))
+    start_daemon(settings_for(models))
     assert secret.read_text() == "precious\n"
 
 
@@ -465,9 +464,7 @@ def test_filling_the_disk_cannot_push_out_below_min_keep(
     fs = mounts.tmpfs(tmp_path / "fs", 4 << 20)
     for index, step in enumerate(range(1, 5)):
         os.utime(write_old(fs, step, keras_bytes(400 * 1024)), (OLD + index, OLD + index))
-    settings = guard_settings(
-        fs, keep=4, min_keep=2, free_check_interval=0.02, rescan_interval=0.02
-    )
+    settings = settings_for(fs, keep=4, min_keep=2, free_check_interval=0.02, rescan_interval=0.02)
     filler = fs / "attacker.bin"
     with capture_logs() as logs:
         daemon = start_daemon(settings)

@@ -30,7 +30,6 @@ from security_helpers import (
     fill,
     fill_inodes,
     free_bytes,
-    guard_settings,
     name_of,
     needs_root,
     steps_in,
@@ -39,7 +38,15 @@ from security_helpers import (
     write_old,
 )
 from structlog.testing import capture_logs
-from support import TEMPLATE, NotifyListener, keras_bytes, run_cli, wait_for, write_checkpoint
+from support import (
+    TEMPLATE,
+    NotifyListener,
+    keras_bytes,
+    run_cli,
+    settings_for,
+    wait_for,
+    write_checkpoint,
+)
 
 from ckptguard.engine import survey
 from ckptguard.executor import Deleter
@@ -77,7 +84,7 @@ def test_immutable_checkpoint_fails_once_and_the_rest_proceeds(models: Path, sta
     if made.returncode != 0:
         pytest.skip(f"this filesystem has no immutable flag: {made.stderr.strip()}")
     try:
-        settings = guard_settings(
+        settings = settings_for(
             models, keep=1, min_free=NO_SPACE_RULE, rescan_interval=0.02, free_check_interval=3600
         )
         with capture_logs() as logs:
@@ -121,7 +128,7 @@ def test_read_only_directory_is_reported_once_and_others_are_guarded(
     writable.mkdir()
     for step in range(1, 4):
         write_old(writable, step)
-    settings = guard_settings(
+    settings = settings_for(
         read_only, writable, keep=1, min_free=NO_SPACE_RULE, rescan_interval=0.02
     )
     with capture_logs() as logs:
@@ -302,7 +309,7 @@ def test_directory_deleted_or_remounted_is_guarded_again(
         request.getfixturevalue("mounts").tmpfs(guarded, MiB)
     else:
         guarded.mkdir()
-    settings = guard_settings(
+    settings = settings_for(
         guarded,
         keep=1,
         min_free=NO_SPACE_RULE,
