@@ -1,7 +1,8 @@
 """The long-running guard: wake -> scan -> plan -> apply, for every guarded directory.
 
 One thread runs the loop; watchdog's threads only call `wake`, and signal handlers only
-set flags. A single `threading.Event.wait(timeout)` is both the sleep and the switch.
+set flags. One wait on a self-pipe (`Waker.wait(timeout)`) is both the sleep and the
+switch, and poking it takes no lock, so a signal can never deadlock the loop.
 Events are hints: a full rescan runs at start, every `rescan_interval`, and whenever
 events may have been lost; free space is re-read every `free_check_interval`.
 """
