@@ -26,12 +26,12 @@ from watchdog.observers.polling import PollingObserver
 
 from ckptguard import __version__, lock
 from ckptguard.config import ConfigError, GuardSpec, Settings
-from ckptguard.engine import survey
+from ckptguard.engine import plan_inventory, without_deleted
 from ckptguard.events import get_logger, log_result, log_shortfall
 from ckptguard.executor import AuditExecutor, Deleter, Executor
-from ckptguard.inventory import IntegrityCache, disk_state
+from ckptguard.inventory import IntegrityCache, disk_state, refresh, scan
 from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable
-from ckptguard.model import Plan, Status
+from ckptguard.model import Inventory, Plan, Status
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
 from ckptguard.openfiles import hidden_processes
@@ -63,6 +63,7 @@ class Guard:
     observer: BaseObserver | None = None
     cache: IntegrityCache = field(default_factory=IntegrityCache)
     last_plan: Plan | None = None
+    last_inventory: Inventory | None = None
     # The last logged problem per event name, so each is logged once until it changes.
     problems: dict[str, str] = field(default_factory=dict)
     next_retry: float = 0.0
@@ -98,7 +99,8 @@ class Daemon:
         self._rescan_requested = False
         self._waker = Waker()
         self._mutex = threading.Lock()  # guards _dirty, written by watcher threads only
-        self._dirty: set[str] = set()
+        # Directories with events: the checkpoint names they named, or None for "look at all".
+        self._dirty: dict[str, set[str] | None] = {}
         self._guards: dict[str, Guard] = {}
         self._observers: dict[str, BaseObserver] = {}
         self._status = ""
@@ -109,10 +111,15 @@ class Daemon:
 
     # -- called from other threads and signal handlers: set flags, wake the loop ----------
 
-    def wake(self, key: str) -> None:
-        """A watcher saw something in directory `key` (watcher threads only)."""
+    def wake(self, key: str, name: str | None = None) -> None:
+        """A watcher saw checkpoint `name` (None: anything) change in directory `key`."""
         with self._mutex:
-            self._dirty.add(key)
+            if name is None:
+                self._dirty[key] = None
+            else:
+                names = self._dirty.setdefault(key, set())
+                if names is not None:
+                    names.add(name)
         self._waker.poke()
 
     def request_rescan(self) -> None:
@@ -184,7 +191,7 @@ class Daemon:
             if self._stopping:
                 break
             with self._mutex:
-                dirty, self._dirty = self._dirty, set()
+                dirty, self._dirty = self._dirty, {}
             # Read, then clear: a request arriving in between is served by this very pass.
             rescan_all, reload = self._rescan_requested, self._reload_requested
             self._rescan_requested = self._reload_requested = False
@@ -198,13 +205,13 @@ class Daemon:
             if rescan_all:
                 self._cycle_all()
             else:
-                for key in dirty:
+                for key, names in dirty.items():
                     guard = self._guards.get(key)
                     if guard is not None:
-                        self._cycle(guard)
+                        self._cycle(guard, names)
             if now >= next_free_check:
                 next_free_check = now + self.settings.free_check_interval
-                self._free_check(exclude=set(self._guards) if rescan_all else dirty)
+                self._free_check(exclude=set(self._guards) if rescan_all else set(dirty))
             self._ping_if_due()
             self._update_status()
             self.passes += 1
@@ -222,8 +229,14 @@ class Daemon:
             self._notifier.watchdog()
             self._next_ping = time.monotonic() + interval
 
-    def _cycle(self, guard: Guard) -> None:
-        """Scan, plan and apply for one directory; never raises for directory trouble."""
+    def _cycle(self, guard: Guard, names: set[str] | None = None) -> None:
+        """Scan, plan and apply for one directory; never raises for directory trouble.
+
+        With `names` (from events) only those entries are looked at again, on top of the
+        last inventory: a save in a directory of 10,000 other files then costs a few
+        stats, not a listing. Full listings stay the truth: at start, every rescan
+        interval, after lost events, and whenever there is no inventory to build on.
+        """
         if not self._open(guard) or guard.dir_fd is None:
             return
         if not self._still_there(guard):
@@ -232,16 +245,23 @@ class Daemon:
             return
         spec = guard.spec
         try:
-            plan = survey(
-                guard.dir_fd,
-                spec.path,
-                spec.template,
+            if names is not None and guard.last_inventory is not None:
+                inventory = refresh(
+                    guard.dir_fd, guard.last_inventory, names, spec.template, guard.cache
+                )
+            else:
+                inventory = scan(guard.dir_fd, spec.path, spec.template, cache=guard.cache)
+            plan = plan_inventory(
+                inventory,
                 spec.policy,
+                guard.dir_fd,
                 now=self._clock(),
-                cache=guard.cache,
                 metrics=self._metrics(guard),
             )
             outcome = self._executor().apply(plan, guard.dir_fd)
+            guard.last_inventory = without_deleted(inventory, outcome)
+            if outcome.with_status(Status.SKIPPED):
+                self.wake(guard.key)  # it changed under us: look again on the next pass
         except OSError as error:
             self._problem(guard, "scan_failed", error=f"{error.strerror}", errno=error.errno)
             return
@@ -454,6 +474,7 @@ class Daemon:
             os.close(guard.dir_fd)
             guard.dir_fd = None
         guard.last_plan = None
+        guard.last_inventory = None
         guard.reported = set()
 
     def _problem(self, guard: Guard, event: str, **fields: Any) -> None:

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
-from ckptguard.inventory import disk_state, identity_of, kind_of
+from ckptguard.inventory import disk_state, entry_exists, identity_of, kind_of
 from ckptguard.model import Decision, Kind, Outcome, Plan, Result, Status
 from ckptguard.naming import pin_name
 
@@ -77,7 +77,7 @@ def _delete_checked(decision: Decision, dir_fd: int) -> Result:
         return Result(decision, Status.SKIPPED, f"now a {kind_of(st.st_mode).value}: not touched")
     if identity_of(st) != checkpoint.identity:
         return Result(decision, Status.SKIPPED, "changed since it was planned: not touched")
-    if _exists(pin_name(name), dir_fd):
+    if entry_exists(dir_fd, pin_name(name)):
         return Result(decision, Status.SKIPPED, f"pinned by {pin_name(name)} since planned")
     free_before = disk_state(dir_fd).free
     try:
@@ -89,18 +89,6 @@ def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     return Result(
         decision, Status.DELETED, free_before=free_before, free_after=disk_state(dir_fd).free
     )
-
-
-def _exists(name: str, dir_fd: int) -> bool:
-    try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    except OSError as error:
-        if error.errno == errno.ENAMETOOLONG:
-            return False  # such a sidecar cannot exist: the checkpoint's name is near the limit
-        raise
-    return True
 
 
 def _describe(error: OSError) -> str:

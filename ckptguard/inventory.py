@@ -78,43 +78,87 @@ def scan(
     """Every entry of the directory that matches `template`, with facts but no judgement."""
     cache = cache if cache is not None else IntegrityCache()
     names = set(os.listdir(dir_fd))
-    checkpoints: list[Checkpoint] = []
-    seen: set[tuple[str, FileIdentity]] = set()
     prefix, suffix = template.literal_ends
+    checkpoints = []
     for name in names:
         # A cheap test first: directories may hold many thousands of other files.
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
-        matched = template.match(name)
-        if matched is None:
-            continue
-        step, fields = matched
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # deleted since the listing: nothing to decide about
-        identity = identity_of(st)
-        kind = kind_of(st.st_mode)
-        integrity = Integrity.UNCHECKED
-        if kind is Kind.REGULAR and template.checks_zip:
-            integrity = _cached_check(dir_fd, name, identity, cache)
-            seen.add((name, identity))
-        checkpoints.append(
-            Checkpoint(
-                name=name,
-                step=step,
-                kind=kind,
-                identity=identity,
-                integrity=integrity,
-                pinned=pin_name(name) in names,
-                freeable=st.st_blocks * 512 if kind is Kind.REGULAR and st.st_nlink == 1 else 0,
-                links=st.st_nlink,
-                metrics=tuple(sorted(fields.items())),
-            )
+        checkpoint = _look_at(dir_fd, name, template, cache, pinned=pin_name(name) in names)
+        if checkpoint is not None:
+            checkpoints.append(checkpoint)
+    cache.retain({(c.name, c.identity) for c in checkpoints})
+    return _inventory(directory, checkpoints, dir_fd)
+
+
+def refresh(
+    dir_fd: int,
+    previous: Inventory,
+    names: set[str],
+    template: Template,
+    cache: IntegrityCache,
+) -> Inventory:
+    """The checkpoints of `previous` and the new `names` (events named them), looked at again.
+
+    No listing, so other files in the directory cost nothing; every known checkpoint is
+    still re-stat'ed, because a change no event reports (touch, chmod) alters identities.
+    """
+    kept: list[Checkpoint] = []
+    for name in names | {c.name for c in previous.checkpoints}:
+        checkpoint = _look_at(
+            dir_fd, name, template, cache, pinned=entry_exists(dir_fd, pin_name(name))
         )
-    cache.retain(seen)
+        if checkpoint is not None:
+            kept.append(checkpoint)
+    return _inventory(previous.directory, kept, dir_fd)
+
+
+def _inventory(directory: str, checkpoints: list[Checkpoint], dir_fd: int) -> Inventory:
     checkpoints.sort(key=lambda c: (c.step, c.name))
     return Inventory(directory=directory, checkpoints=tuple(checkpoints), disk=disk_state(dir_fd))
+
+
+def _look_at(
+    dir_fd: int, name: str, template: Template, cache: IntegrityCache, *, pinned: bool
+) -> Checkpoint | None:
+    """The checkpoint entry `name` is now, or None if it is gone or no checkpoint."""
+    matched = template.match(name)
+    if matched is None:
+        return None
+    step, fields = matched
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None  # deleted meanwhile: nothing to decide about
+    identity = identity_of(st)
+    kind = kind_of(st.st_mode)
+    integrity = Integrity.UNCHECKED
+    if kind is Kind.REGULAR and template.checks_zip:
+        integrity = _cached_check(dir_fd, name, identity, cache)
+    return Checkpoint(
+        name=name,
+        step=step,
+        kind=kind,
+        identity=identity,
+        integrity=integrity,
+        pinned=pinned,
+        freeable=st.st_blocks * 512 if kind is Kind.REGULAR and st.st_nlink == 1 else 0,
+        links=st.st_nlink,
+        metrics=tuple(sorted(fields.items())),
+    )
+
+
+def entry_exists(dir_fd: int, name: str) -> bool:
+    """Whether `name` exists in the directory (as anything; never followed)."""
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            return False  # such an entry cannot exist: e.g. a pin sidecar of a long name
+        raise
+    return True
 
 
 def _cached_check(

@@ -40,10 +40,18 @@ WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
 
 
 class WakeHandler(FileSystemEventHandler):
-    """Wakes the daemon for `key` when an event concerns a checkpoint name or the directory."""
+    """Wakes the daemon for `key` when an event concerns a checkpoint name or the directory.
+
+    `wake(key, name)` gets the checkpoint's name, or None when only a full look will do
+    (the directory itself was deleted or moved).
+    """
 
     def __init__(
-        self, key: str, watched_path: str, template: Template, wake: Callable[[str], None]
+        self,
+        key: str,
+        watched_path: str,
+        template: Template,
+        wake: Callable[[str, str | None], None],
     ) -> None:
         self._key = key
         self._watched = os.fsdecode(watched_path)
@@ -51,16 +59,16 @@ class WakeHandler(FileSystemEventHandler):
         self._wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        if any(self._relevant(os.fsdecode(p)) for p in paths if p):
-            self._wake(self._key)
-
-    def _relevant(self, path: str) -> bool:
-        if path == self._watched:
-            return True  # the directory itself was deleted or moved
-        name = os.path.basename(path)
-        name = name.removesuffix(PIN_SUFFIX)
-        return self._template.step_of(name) is not None
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if not raw:
+                continue
+            path = os.fsdecode(raw)
+            if path == self._watched:
+                self._wake(self._key, None)
+                continue
+            name = os.path.basename(path).removesuffix(PIN_SUFFIX)  # a pin concerns its checkpoint
+            if self._template.step_of(name) is not None:
+                self._wake(self._key, name)
 
 
 class WatchdogLogBridge(logging.Handler):

@@ -255,3 +255,13 @@ def test_bad_metrics_file_is_logged_once_and_guarding_goes_on(tmp_path: Path, st
         wait_for(lambda: steps_in(tmp_path) == [3], timeout=5, message="keep-1 still enforced")
         wait_for(lambda: daemon.cycles >= 10, timeout=5, message="more cycles")
     assert sum(1 for e in logs if e["event"] == "metrics_unavailable") == 1
+
+
+def test_changes_no_event_reports_do_not_leave_stale_plans(tmp_path: Path, start_daemon) -> None:
+    """A checkpoint touched without a watched event (utime) is still pruned on the next save."""
+    start_daemon(settings_for(tmp_path, keep=1, rescan_interval=3600, free_check_interval=3600))
+    first = write_checkpoint(tmp_path, 1)
+    wait_for(lambda: steps_in(tmp_path) == [1], timeout=5, message="first seen")
+    os.utime(first, (1_000_000, 1_000_000))  # IN_ATTRIB: not among the watched events
+    write_checkpoint(tmp_path, 2)
+    wait_for(lambda: steps_in(tmp_path) == [2], timeout=5, message="keep-1 despite the touch")
