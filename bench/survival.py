@@ -39,30 +39,7 @@ def checkpoint_file_size() -> int:
 def measure_save_interval(workdir: Path) -> dict[str, Any]:
     """Seconds between the starts of consecutive saves of bench/trainer.py (its defaults)."""
     with harness.scratch_dir(workdir, "calibrate", 64 << 20) as directory:
-        proc = harness.spawn(
-            [
-                sys.executable,
-                str(harness.TRAINER),
-                "--dir",
-                str(directory),
-                "--saves",
-                str(SAVES),
-                "--size",
-                str(PAYLOAD),
-                "--keep-in-process",
-                "3",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert proc.stdout is not None
-        stamps = []
-        for line in proc.stdout:
-            if line.startswith("saving checkpoint"):
-                stamps.append(time.perf_counter())
-        proc.stdout.close()
-        code = harness.reap(proc, timeout=TRAINER_TIMEOUT)
+        code, stamps, _ = _train(directory, ["--keep-in-process", "3"])
     if code != 0 or len(stamps) < 2:
         raise RuntimeError(f"calibration run of the trainer failed (exit {code})")
     gaps = [b - a for a, b in itertools.pairwise(stamps)]

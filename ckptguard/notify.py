@@ -19,7 +19,6 @@ class Notifier:
         self._address = "\0" + address[1:] if address.startswith("@") else address
         self.watchdog_interval = _watchdog_interval(env)
         self._socket: socket.socket | None = None
-        self.failed = False
 
     @property
     def enabled(self) -> bool:
@@ -38,7 +37,6 @@ class Notifier:
                 self._socket.setblocking(False)
             self._socket.sendto("\n".join(lines).encode(), self._address)
         except OSError:
-            self.failed = True
             return False
         return True
 

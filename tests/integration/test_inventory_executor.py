@@ -56,13 +56,6 @@ def name_of(step: int) -> str:
 
 
 @pytest.fixture
-def models(tmp_path: Path) -> Path:
-    directory = tmp_path / "models"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
 def outside(tmp_path: Path) -> Path:
     """A valid checkpoint outside the guarded directory, the target of forged symlinks."""
     directory = tmp_path / "elsewhere"

@@ -53,13 +53,6 @@ def plan_for(directory: Path, dir_fd: int, **policy: Any) -> Plan:
 
 
 @pytest.fixture
-def models(tmp_path: Path) -> Path:
-    directory = tmp_path / "models"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
 def outside(tmp_path: Path) -> Path:
     """A directory next to the guarded one: nothing in it may ever be touched."""
     directory = tmp_path / "outside"

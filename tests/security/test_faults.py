@@ -59,13 +59,6 @@ NOBODY = 65534
 MiB = 1 << 20
 
 
-@pytest.fixture
-def models(tmp_path: Path) -> Path:
-    directory = tmp_path / "models"
-    directory.mkdir()
-    return directory
-
-
 # --- deletions that fail ----------------------------------------------------------------------
 
 
