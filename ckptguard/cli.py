@@ -29,6 +29,7 @@ from ckptguard.engine import survey
 from ckptguard.events import log_outcome
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import open_directory
+from ckptguard.layouts import PRESETS
 from ckptguard.metrics import MetricsError, MetricsTable
 from ckptguard.metrics import load as load_metrics
 from ckptguard.model import Outcome
@@ -76,9 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep checkpoints whose step is a multiple of STEPS (off)",
     )
     group.add_argument(
+        "--preset",
+        metavar="NAME",
+        help=f"checkpoint layout: {', '.join(PRESETS)} (keras)",
+    )
+    group.add_argument(
         "--pattern",
         metavar="TEMPLATE",
-        help="file name template with one {step} (checkpoint_step_{step}.keras)",
+        help="checkpoint name template with one {step} (the preset's, e.g. "
+        "checkpoint_step_{step}.keras)",
     )
     group.add_argument(
         "--keep-best", metavar="N", help="also keep the N best checkpoints by --metric (0)"
@@ -278,9 +285,7 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
             raise ConfigError([f"--dir {guard.path}: {error.strerror}"]) from None
         try:
             metrics = _metrics_table(guard.metrics_file)
-            plan = survey(
-                dir_fd, guard.path, guard.template, guard.policy, now=now, metrics=metrics
-            )
+            plan = survey(dir_fd, guard.path, guard.layout, guard.policy, now=now, metrics=metrics)
             outcome = executor.apply(plan, dir_fd)
         finally:
             os.close(dir_fd)

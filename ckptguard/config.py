@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ckptguard.layouts import DEFAULT_PRESET, Layout, default_pattern, layout_for
 from ckptguard.model import MinFree, Policy
-from ckptguard.naming import DEFAULT_TEMPLATE, Template
+from ckptguard.naming import Template
 from ckptguard.units import parse_min_free
 
 if sys.version_info >= (3, 11):
@@ -26,6 +27,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 LogFormat = Literal["auto", "json", "console"]
+PresetName = Literal["keras", "torch", "lightning", "hf", "tf", "orbax", "dcp"]
 
 # The flag each config key corresponds to, for messages that name what the user typed.
 FLAGS = {
@@ -44,6 +46,7 @@ FLAGS = {
     "metric": "--metric",
     "mode": "--mode",
     "metrics_file": "--metrics-file",
+    "preset": "--preset",
 }
 
 
@@ -77,6 +80,7 @@ class PolicyOptions(BaseModel):
     metric: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     mode: Literal["min", "max"] | None = None
     metrics_file: str | None = Field(default=None, min_length=1)
+    preset: PresetName | None = None
 
     _reject_bools = field_validator(
         "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
@@ -126,10 +130,14 @@ class GuardSpec:
     """One guarded directory and its rules."""
 
     path: str
-    template: Template
+    layout: Layout
     policy: Policy
     # A file of metric values (absolute, or relative to `path`), for keep-best.
     metrics_file: str | None = None
+
+    @property
+    def template(self) -> Template:
+        return self.layout.template
 
 
 @dataclass(frozen=True)
@@ -223,10 +231,10 @@ def build_settings(
             continue
         seen[real] = path
         try:
-            template, policy, metrics_file = _resolve_policy(layers)
+            layout, policy, metrics_file = _resolve_policy(layers)
             if metrics_file is not None:
                 metrics_file = os.path.join(absolute, metrics_file)
-            guards.append(GuardSpec(absolute, template, policy, metrics_file))
+            guards.append(GuardSpec(absolute, layout, policy, metrics_file))
         except ConfigError as error:
             problems.extend(f"{path}: {p}" for p in error.problems)
     if problems:
@@ -253,7 +261,7 @@ def _matching(by_real: dict[str, DirectoryOptions], path: str) -> list[PolicyOpt
     return [entry] if entry is not None else []
 
 
-def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Template, Policy, str | None]:
+def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Layout, Policy, str | None]:
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(
@@ -268,12 +276,16 @@ def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Template, Policy, str 
     if min_keep > keep:
         raise ConfigError([f"--min-keep {min_keep} must not exceed --keep {keep}"])
     min_free: MinFree = parse_min_free(merged.get("min_free", "1x"))
-    template = Template.parse(merged.get("pattern", DEFAULT_TEMPLATE))
+    preset = merged.get("preset", DEFAULT_PRESET)
+    template = Template.parse(merged.get("pattern", default_pattern(preset)))
+    layout = layout_for(preset, template)
     metric, keep_best = merged.get("metric"), merged.get("keep_best", 0)
     metrics_file = merged.get("metrics_file")
     if keep_best and metric is None:
         raise ConfigError([f"--keep-best {keep_best} needs --metric NAME"])
-    if metric is not None and metric not in template.fields and metrics_file is None:
+    # Hugging Face checkpoints carry their metrics in their own trainer_state.json.
+    metric_known = metric in template.fields or metrics_file is not None or preset == "hf"
+    if metric is not None and not metric_known:
         raise ConfigError(
             [f"--metric {metric}: not a field of --pattern and no --metrics-file given"]
         )
@@ -287,7 +299,7 @@ def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Template, Policy, str 
         metric=metric,
         metric_mode=merged.get("mode") or default_mode(metric),
     )
-    return template, policy, metrics_file
+    return layout, policy, metrics_file
 
 
 def default_mode(metric: str | None) -> str:

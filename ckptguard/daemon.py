@@ -31,7 +31,7 @@ from ckptguard.events import get_logger, log_result, log_shortfall
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import IntegrityCache, disk_state, refresh, scan
 from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable
-from ckptguard.model import Inventory, Plan, Status
+from ckptguard.model import Inventory, Plan, Status, Unit
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
 from ckptguard.openfiles import hidden_processes
@@ -247,10 +247,10 @@ class Daemon:
         try:
             if names is not None and guard.last_inventory is not None:
                 inventory = refresh(
-                    guard.dir_fd, guard.last_inventory, names, spec.template, guard.cache
+                    guard.dir_fd, guard.last_inventory, names, spec.layout, guard.cache
                 )
             else:
-                inventory = scan(guard.dir_fd, spec.path, spec.template, cache=guard.cache)
+                inventory = scan(guard.dir_fd, spec.path, spec.layout, cache=guard.cache)
             plan = plan_inventory(
                 inventory,
                 spec.policy,
@@ -424,10 +424,15 @@ class Daemon:
         reason = "--poll" if self.settings.poll else polling_reason(real)
         kind = "poll" if reason else "inotify"
         observer = self._observer(kind)
-        handler = WakeHandler(guard.key, real, guard.spec.template, self.wake)
+        layout = guard.spec.layout
+        handler = WakeHandler(guard.key, real, layout, self.wake)
         try:
+            # A directory checkpoint is complete when a file inside it appears: watch inside.
             guard.watch = observer.schedule(
-                handler, real, recursive=False, event_filter=WATCHED_EVENTS
+                handler,
+                real,
+                recursive=layout.unit is Unit.DIRECTORY,
+                event_filter=WATCHED_EVENTS,
             )
             guard.observer = observer
         except OSError as error:
@@ -502,8 +507,8 @@ class Daemon:
         self._guards = {}
         for spec in new.guards:
             guard = old_guards.pop(spec.path, None) or Guard(spec)
-            if spec.template != guard.spec.template or new.poll != self.settings.poll:
-                self._close(guard)  # its watch filters on the old template: watch anew
+            if spec.layout != guard.spec.layout or new.poll != self.settings.poll:
+                self._close(guard)  # its watch filters on the old layout: watch anew
             guard.spec = spec
             guard.real_path = None if guard.dir_fd is None else guard.real_path
             guard.problems.clear()

@@ -9,9 +9,9 @@ import os
 from dataclasses import replace
 
 from ckptguard.inventory import IntegrityCache, scan
+from ckptguard.layouts import Layout
 from ckptguard.metrics import MetricsTable, with_metrics
 from ckptguard.model import Inventory, Outcome, Plan, Policy, ReasonCode, Status
-from ckptguard.naming import Template
 from ckptguard.openfiles import with_holders
 from ckptguard.planner import plan
 
@@ -21,7 +21,7 @@ _SPACE_CODES = frozenset({ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM})
 def survey(
     dir_fd: int,
     directory: str,
-    template: Template,
+    layout: Layout,
     policy: Policy,
     *,
     now: float,
@@ -33,7 +33,7 @@ def survey(
     Looking for processes that hold checkpoints open costs a walk of /proc, so it is
     only done when free space is short, which is also the only time it changes a plan.
     """
-    inventory = scan(dir_fd, directory, template, cache=cache)
+    inventory = scan(dir_fd, directory, layout, cache=cache)
     return plan_inventory(inventory, policy, dir_fd, now=now, metrics=metrics)
 
 

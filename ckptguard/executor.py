@@ -1,18 +1,45 @@
 """Carrying out a plan. The only module that deletes anything.
 
 Dry-run is not a flag here: it is `AuditExecutor`, which reports what `Deleter` would do.
+
+A checkpoint is deleted so that no moment shows a half-deleted one that still looks
+complete: a group loses its marker (`.index`) first; a directory is first renamed out of
+the checkpoint names, then emptied (markers first) through directory descriptors,
+never following a link and never entering another filesystem.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import stat
 from collections.abc import Callable
 from typing import Protocol
 
-from ckptguard.inventory import disk_state, entry_exists, identity_of, kind_of
-from ckptguard.model import Decision, Kind, Outcome, Plan, Result, Status
+from ckptguard.inventory import (
+    MAX_DEPTH,
+    Unwalkable,
+    disk_state,
+    entry_exists,
+    identity_of,
+    kind_of,
+    measure_tree,
+    protected_by,
+    read_pointers,
+)
+from ckptguard.layouts import MARKERS
+from ckptguard.model import Checkpoint, Decision, Kind, Outcome, Part, Plan, Result, Status, Unit
 from ckptguard.naming import pin_name
+
+# A directory being deleted is renamed to this prefix and its inode number first.
+TRASH_PREFIX = ".ckptguard-deleting-"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHANGED = "changed since it was planned: not touched"
+
+
+class PartlyDeleted(Exception):
+    """Deletion stopped after the checkpoint stopped looking complete; `detail` says where."""
 
 
 class Executor(Protocol):
@@ -37,10 +64,11 @@ class AuditExecutor:
 class Deleter:
     """Deletes planned checkpoints through the directory's file descriptor.
 
-    Right before each `unlinkat` the entry is stat'ed again without following links; it
-    is deleted only if it is still the regular file the plan was made from (device,
-    inode, size, mtime) and has not been pinned since. `should_stop` is asked between
-    deletions, never during one.
+    Right before deleting, every entry of the checkpoint is stat'ed again without
+    following links (a directory's whole tree is measured again); it is deleted only if
+    it is still what the plan was made from (device, inode, size, newest mtime), and has
+    neither been pinned nor named by a "latest" pointer since. `should_stop` is asked
+    between deletions, never during one.
     """
 
     def __init__(self, should_stop: Callable[[], bool] | None = None) -> None:
@@ -67,28 +95,156 @@ def delete_one(decision: Decision, dir_fd: int) -> Result:
 def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     checkpoint = decision.checkpoint
     name = checkpoint.name
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return Result(decision, Status.SKIPPED, "already gone")
-    except OSError as error:
-        return Result(decision, Status.FAILED, _describe(error))
-    if kind_of(st.st_mode) is not Kind.REGULAR:
-        return Result(decision, Status.SKIPPED, f"now a {kind_of(st.st_mode).value}: not touched")
-    if identity_of(st) != checkpoint.identity:
-        return Result(decision, Status.SKIPPED, "changed since it was planned: not touched")
-    if entry_exists(dir_fd, pin_name(name)):
-        return Result(decision, Status.SKIPPED, f"pinned by {pin_name(name)} since planned")
+    if checkpoint.unit is Unit.GROUP:
+        refusal = _group_changed(checkpoint, dir_fd)
+    else:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return Result(decision, Status.SKIPPED, "already gone")
+        except OSError as error:
+            return Result(decision, Status.FAILED, _describe(error))
+        refusal = _entry_changed(checkpoint, st)
+    if refusal is None and entry_exists(dir_fd, pin_name(name)):
+        refusal = f"pinned by {pin_name(name)} since planned"
+    if refusal is None:
+        pointer = protected_by(checkpoint, read_pointers(dir_fd))
+        if pointer is not None:
+            refusal = f"named by {pointer} since planned"
+    if refusal is not None:
+        return Result(decision, Status.SKIPPED, refusal)
     free_before = disk_state(dir_fd).free
     try:
-        os.unlink(name, dir_fd=dir_fd)
+        if checkpoint.unit is Unit.DIRECTORY:
+            refusal = _delete_directory(checkpoint, dir_fd)
+        else:
+            _delete_files(checkpoint, dir_fd)
     except FileNotFoundError:
         return Result(decision, Status.SKIPPED, "already gone")
     except OSError as error:
         return Result(decision, Status.FAILED, _describe(error), free_before=free_before)
+    except PartlyDeleted as partly:
+        return Result(decision, Status.FAILED, str(partly), free_before=free_before)
+    if refusal is not None:
+        return Result(decision, Status.SKIPPED, refusal)
     return Result(
         decision, Status.DELETED, free_before=free_before, free_after=disk_state(dir_fd).free
     )
+
+
+def _delete_files(checkpoint: Checkpoint, dir_fd: int) -> None:
+    """Unlink a file, or a group's files with the marker first."""
+    parts = checkpoint.parts or (Part(checkpoint.name, Kind.REGULAR, checkpoint.identity),)
+    os.unlink(parts[0].name, dir_fd=dir_fd)
+    for part in parts[1:]:
+        try:
+            os.unlink(part.name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise PartlyDeleted(
+                f"{_describe(error)} on {part.name}; {parts[0].name} is already deleted, "
+                "so the rest no longer counts as a checkpoint"
+            ) from None
+
+
+def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
+    """Delete a directory checkpoint if its tree is still the one planned on.
+
+    None when deleted; else why it was left alone.
+    """
+    try:
+        fd = os.open(checkpoint.name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            return _CHANGED  # swapped for a symlink or a file since the stat
+        raise
+    try:
+        st = os.fstat(fd)
+        planned = (checkpoint.identity.device, checkpoint.identity.inode)
+        if (st.st_dev, st.st_ino) != planned:
+            return _CHANGED
+        try:
+            if measure_tree(fd).identity != checkpoint.identity:
+                return _CHANGED
+        except Unwalkable as error:
+            return f"{error}: not touched"
+        trash = f"{TRASH_PREFIX}{st.st_ino}"
+        if entry_exists(dir_fd, trash):
+            raise OSError(errno.EEXIST, f"{trash} is in the way", trash)
+        os.rename(checkpoint.name, trash, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        moved = os.stat(trash, dir_fd=dir_fd, follow_symlinks=False)
+        if (moved.st_dev, moved.st_ino) != planned:
+            # Swapped between our open and the rename: put back what we moved.
+            os.rename(trash, checkpoint.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return "changed while being deleted: not touched"
+        try:
+            _empty_tree(fd, st.st_dev, depth=0)
+            os.rmdir(trash, dir_fd=dir_fd)
+        except (OSError, Unwalkable) as error:
+            why = _describe(error) if isinstance(error, OSError) else str(error)
+            raise PartlyDeleted(
+                f"{why}; stopped partway, the rest is in {trash} (no longer a checkpoint)"
+            ) from None
+    finally:
+        os.close(fd)
+    return None
+
+
+def _empty_tree(fd: int, device: int, *, depth: int) -> None:
+    """Delete everything below the open directory `fd`, completeness markers first."""
+    with os.scandir(fd) as scanned:
+        entries = sorted(scanned, key=lambda e: (e.name not in MARKERS, e.name))
+    for entry in entries:
+        st = entry.stat(follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            _unlink_quietly(entry.name, fd)
+            continue
+        if st.st_dev != device:
+            raise Unwalkable(f"{entry.name} is a mount point")
+        if depth + 1 >= MAX_DEPTH:
+            raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
+        child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+        try:
+            if (os.fstat(child).st_dev, os.fstat(child).st_ino) != (st.st_dev, st.st_ino):
+                raise Unwalkable(f"{entry.name} changed while being deleted")
+            _empty_tree(child, device, depth=depth + 1)
+        finally:
+            os.close(child)
+        os.rmdir(entry.name, dir_fd=fd)
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    # Removed by someone else meanwhile: what we wanted.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _entry_changed(checkpoint: Checkpoint, st: os.stat_result) -> str | None:
+    """Why the entry is no longer the one planned on, or None if it still is."""
+    kind = kind_of(st.st_mode)
+    if kind is not checkpoint.unit.expected_kind:
+        return f"now a {kind.value}: not touched"
+    if checkpoint.unit is Unit.DIRECTORY:
+        planned = (checkpoint.identity.device, checkpoint.identity.inode)
+        if (st.st_dev, st.st_ino) != planned:
+            return "changed since it was planned: not touched"
+        return None  # its contents are compared once it is open
+    if identity_of(st) != checkpoint.identity:
+        return "changed since it was planned: not touched"
+    return None
+
+
+def _group_changed(checkpoint: Checkpoint, dir_fd: int) -> str | None:
+    """Every file of a group must still be the one planned on before any is deleted."""
+    for part in checkpoint.parts:
+        try:
+            st = os.stat(part.name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return f"{part.name} is gone: not touched"
+        if kind_of(st.st_mode) is not Kind.REGULAR or identity_of(st) != part.identity:
+            return f"{part.name} changed since it was planned: not touched"
+    return None
 
 
 def _describe(error: OSError) -> str:

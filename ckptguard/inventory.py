@@ -1,7 +1,8 @@
-"""Looking at a directory: which entries match the template, what they are, and the disk.
+"""Looking at a directory: which entries make checkpoints, what they are, and the disk.
 
-Everything is read through a directory file descriptor with no-follow stats, so a
-symlink named like a checkpoint is reported as such and never followed.
+Everything is read through directory file descriptors with no-follow stats and opens,
+so a symlink named like a checkpoint (or inside a checkpoint directory) is reported as
+such and never followed, and a directory tree is never left for another filesystem.
 """
 
 from __future__ import annotations
@@ -9,8 +10,17 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, replace
 
+from ckptguard.formats import (
+    MAX_STATE_BYTES,
+    check_file,
+    check_tf_index,
+    tf_shards_complete,
+    trainer_state_metrics,
+)
+from ckptguard.layouts import POINTER_FILES, Content, Layout, tf_shard
 from ckptguard.model import (
     Checkpoint,
     DiskState,
@@ -18,29 +28,45 @@ from ckptguard.model import (
     Integrity,
     Inventory,
     Kind,
+    Part,
+    Unit,
 )
-from ckptguard.naming import Template, pin_name
+from ckptguard.naming import pin_name
 
-# Members every Keras 3 `.keras` archive holds; a zip without them is not a model.
-KERAS_MEMBERS = frozenset({"metadata.json", "config.json"})
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Deeper than this is no checkpoint: it is left alone rather than walked without end.
+MAX_DEPTH = 32
+MAX_POINTER_BYTES = 4096
+
+Metrics = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    integrity: Integrity
+    metrics: Metrics = ()
 
 
 class IntegrityCache:
-    """Remembers content checks by file identity, so rescans do not reread unchanged files."""
+    """Remembers content checks by identity, so rescans do not reread unchanged checkpoints."""
 
     def __init__(self) -> None:
-        self._results: dict[tuple[str, FileIdentity], Integrity] = {}
+        self._results: dict[tuple[str, FileIdentity], Verdict] = {}
 
-    def get(self, name: str, identity: FileIdentity) -> Integrity | None:
+    def get(self, name: str, identity: FileIdentity) -> Verdict | None:
         return self._results.get((name, identity))
 
-    def put(self, name: str, identity: FileIdentity, integrity: Integrity) -> None:
-        self._results[(name, identity)] = integrity
+    def put(self, name: str, identity: FileIdentity, verdict: Verdict) -> None:
+        self._results[(name, identity)] = verdict
 
     def retain(self, seen: set[tuple[str, FileIdentity]]) -> None:
-        """Forget files that are gone, so the cache never outgrows the directory."""
+        """Forget checkpoints that are gone, so the cache never outgrows the directory."""
         self._results = {k: v for k, v in self._results.items() if k in seen}
+
+
+class Unwalkable(Exception):
+    """A directory tree that is no checkpoint: too deep, or crossing into another mount."""
 
 
 def open_directory(path: str) -> int:
@@ -71,20 +97,27 @@ def disk_state(dir_fd: int) -> DiskState:
 def scan(
     dir_fd: int,
     directory: str,
-    template: Template,
+    layout: Layout,
     *,
     cache: IntegrityCache | None = None,
 ) -> Inventory:
-    """Every entry of the directory that matches `template`, with facts but no judgement."""
+    """Every checkpoint in the directory, with facts but no judgement."""
     cache = cache if cache is not None else IntegrityCache()
     names = set(os.listdir(dir_fd))
-    prefix, suffix = template.literal_ends
-    checkpoints = []
+    prefix = layout.template.literal_ends[0]
+    entries: dict[str, list[str]] = defaultdict(list)
     for name in names:
         # A cheap test first: directories may hold many thousands of other files.
-        if not (name.startswith(prefix) and name.endswith(suffix)):
+        if not name.startswith(prefix):
             continue
-        checkpoint = _look_at(dir_fd, name, template, cache, pinned=pin_name(name) in names)
+        key = layout.key_of(name)
+        if key is not None:
+            entries[key].append(name)
+    checkpoints = []
+    for key, members in entries.items():
+        checkpoint = _look_at(
+            dir_fd, key, layout, cache, pinned=pin_name(key) in names, members=members
+        )
         if checkpoint is not None:
             checkpoints.append(checkpoint)
     cache.retain({(c.name, c.identity) for c in checkpoints})
@@ -95,18 +128,22 @@ def refresh(
     dir_fd: int,
     previous: Inventory,
     names: set[str],
-    template: Template,
+    layout: Layout,
     cache: IntegrityCache,
 ) -> Inventory:
-    """The checkpoints of `previous` and the new `names` (events named them), looked at again.
+    """The checkpoints of `previous` and those events named (`names`), looked at again.
 
     No listing, so other files in the directory cost nothing; every known checkpoint is
     still re-stat'ed, because a change no event reports (touch, chmod) alters identities.
+    A group's members can only be found by listing, so groups are always scanned.
     """
+    if layout.unit is Unit.GROUP:
+        return scan(dir_fd, previous.directory, layout, cache=cache)
+    keys = {k for k in (layout.key_of(n) for n in names) if k is not None}
     kept: list[Checkpoint] = []
-    for name in names | {c.name for c in previous.checkpoints}:
+    for key in keys | {c.name for c in previous.checkpoints}:
         checkpoint = _look_at(
-            dir_fd, name, template, cache, pinned=entry_exists(dir_fd, pin_name(name))
+            dir_fd, key, layout, cache, pinned=entry_exists(dir_fd, pin_name(key)), members=[key]
         )
         if checkpoint is not None:
             kept.append(checkpoint)
@@ -114,38 +151,320 @@ def refresh(
 
 
 def _inventory(directory: str, checkpoints: list[Checkpoint], dir_fd: int) -> Inventory:
+    pointers = read_pointers(dir_fd)
+    checkpoints = [
+        replace(c, protected_by=protected_by(c, pointers)) if pointers else c for c in checkpoints
+    ]
     checkpoints.sort(key=lambda c: (c.step, c.name))
     return Inventory(directory=directory, checkpoints=tuple(checkpoints), disk=disk_state(dir_fd))
 
 
 def _look_at(
-    dir_fd: int, name: str, template: Template, cache: IntegrityCache, *, pinned: bool
+    dir_fd: int,
+    key: str,
+    layout: Layout,
+    cache: IntegrityCache,
+    *,
+    pinned: bool,
+    members: list[str],
 ) -> Checkpoint | None:
-    """The checkpoint entry `name` is now, or None if it is gone or no checkpoint."""
-    matched = template.match(name)
+    """The checkpoint `key` is now, or None if it is gone or no checkpoint."""
+    matched = layout.template.match(key)
     if matched is None:
         return None
     step, fields = matched
+    base = Checkpoint(
+        name=key,
+        step=step,
+        kind=Kind.REGULAR,
+        identity=FileIdentity(0, 0, 0, 0),
+        pinned=pinned,
+        metrics=tuple(sorted(fields.items())),
+        unit=layout.unit,
+    )
+    if layout.unit is Unit.GROUP:
+        return _look_at_group(dir_fd, base, members, cache)
     try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        st = os.stat(key, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing to decide about
-    identity = identity_of(st)
     kind = kind_of(st.st_mode)
-    integrity = Integrity.UNCHECKED
-    if kind is Kind.REGULAR and template.checks_zip:
-        integrity = _cached_check(dir_fd, name, identity, cache)
-    return Checkpoint(
-        name=name,
-        step=step,
-        kind=kind,
-        identity=identity,
-        integrity=integrity,
-        pinned=pinned,
-        freeable=st.st_blocks * 512 if kind is Kind.REGULAR and st.st_nlink == 1 else 0,
-        links=st.st_nlink,
-        metrics=tuple(sorted(fields.items())),
+    checkpoint = replace(base, kind=kind, identity=identity_of(st))
+    if kind is not layout.unit.expected_kind:
+        return checkpoint  # a symlink or other impostor: reported, never followed
+    if layout.unit is Unit.DIRECTORY:
+        return _look_at_directory(dir_fd, checkpoint, layout, cache)
+    checkpoint = replace(checkpoint, links=st.st_nlink)
+    freeable = st.st_blocks * 512 if st.st_nlink == 1 else 0
+    checkpoint = replace(checkpoint, freeable=freeable)
+    if layout.content is Content.NONE:
+        return checkpoint
+    verdict = cache.get(key, checkpoint.identity)
+    if verdict is None:
+        verdict = _check_regular(dir_fd, key, checkpoint.identity, layout.content)
+        if verdict is None:
+            # Changed while we looked: decide again on the next scan.
+            return replace(checkpoint, integrity=Integrity.INVALID)
+        cache.put(key, checkpoint.identity, verdict)
+    return replace(checkpoint, integrity=verdict.integrity)
+
+
+def _open_checked(dir_fd: int, name: str, identity: FileIdentity) -> int | Verdict | None:
+    """An fd for the entry if it still has `identity`; a Verdict if we may not read it."""
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return Verdict(Integrity.UNREADABLE)
+        if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
+            return None  # swapped for a symlink or removed since lstat
+        raise
+    if identity_of(os.fstat(fd)) != identity:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _check_regular(
+    dir_fd: int, name: str, identity: FileIdentity, content: Content
+) -> Verdict | None:
+    """The content check of a regular file; None if it changed while we looked."""
+    opened = _open_checked(dir_fd, name, identity)
+    if not isinstance(opened, int):
+        return opened
+    with os.fdopen(opened, "rb") as handle:
+        if content is Content.TF_GROUP:
+            return Verdict(check_tf_index(handle, identity.size))
+        return Verdict(check_file(handle, identity.size, content))
+
+
+def check_keras_zip(dir_fd: int, name: str, identity: FileIdentity) -> Integrity | None:
+    """VALID when `name` is a readable Keras archive; None if it changed while we looked."""
+    verdict = _check_regular(dir_fd, name, identity, Content.KERAS_ZIP)
+    return None if verdict is None else verdict.integrity
+
+
+def _look_at_group(
+    dir_fd: int, base: Checkpoint, members: list[str], cache: IntegrityCache
+) -> Checkpoint | None:
+    """A TensorFlow checkpoint: `<stem>.index` (the marker) and its data shards."""
+    index_name = base.name + ".index"
+    parts: list[Part] = []
+    blocks = 0
+    for name in sorted(members, key=lambda n: (n != index_name, n)):
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        parts.append(Part(name, kind_of(st.st_mode), identity_of(st)))
+        blocks += st.st_blocks * 512 if st.st_nlink == 1 else 0
+    if not parts:
+        return None
+    odd = next((p for p in parts if p.kind is not Kind.REGULAR), None)
+    identity = FileIdentity(
+        parts[0].identity.device,
+        parts[0].identity.inode,
+        sum(p.identity.size for p in parts),
+        max(p.identity.mtime_ns for p in parts),
     )
+    checkpoint = replace(
+        base,
+        kind=Kind.REGULAR if odd is None else odd.kind,
+        identity=identity,
+        parts=tuple(parts),
+        freeable=blocks,
+    )
+    if odd is not None:
+        return checkpoint
+    shards = [s for s in (tf_shard(p.name) for p in parts) if s is not None]
+    if parts[0].name != index_name or not tf_shards_complete(shards):
+        return replace(checkpoint, integrity=Integrity.INVALID)
+    verdict = cache.get(base.name, identity)
+    if verdict is None:
+        verdict = _check_regular(dir_fd, index_name, parts[0].identity, Content.TF_GROUP)
+        if verdict is None:
+            return replace(checkpoint, integrity=Integrity.INVALID)
+        cache.put(base.name, identity, verdict)
+    return replace(checkpoint, integrity=verdict.integrity)
+
+
+@dataclass(frozen=True)
+class Tree:
+    """What a directory tree holds: its summed identity and the bytes deleting it frees."""
+
+    identity: FileIdentity
+    freeable: int
+    files: int
+
+
+def measure_tree(fd: int) -> Tree:
+    """Walk the open directory `fd` (never following links, never leaving its filesystem)."""
+    top = os.fstat(fd)
+    size, freeable, newest, files = 0, top.st_blocks * 512, top.st_mtime_ns, 0
+    stack: list[tuple[int, int]] = [(os.dup(fd), 0)]
+    try:
+        while stack:
+            current, depth = stack.pop()
+            try:
+                with os.scandir(current) as entries:
+                    for entry in entries:
+                        st = entry.stat(follow_symlinks=False)
+                        newest = max(newest, st.st_mtime_ns)
+                        if stat.S_ISDIR(st.st_mode):
+                            if st.st_dev != top.st_dev:
+                                raise Unwalkable("holds a mount point")
+                            if depth + 1 >= MAX_DEPTH:
+                                raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
+                            child = os.open(entry.name, _DIR_FLAGS, dir_fd=current)
+                            stack.append((child, depth + 1))
+                            freeable += st.st_blocks * 512
+                        elif stat.S_ISREG(st.st_mode):
+                            files += 1
+                            size += st.st_size
+                            freeable += st.st_blocks * 512 if st.st_nlink == 1 else 0
+            finally:
+                os.close(current)
+    finally:
+        for leftover, _ in stack:
+            os.close(leftover)
+    return Tree(FileIdentity(top.st_dev, top.st_ino, size, newest), freeable, files)
+
+
+def _look_at_directory(
+    dir_fd: int, checkpoint: Checkpoint, layout: Layout, cache: IntegrityCache
+) -> Checkpoint | None:
+    """A directory checkpoint, measured whole; complete per its layout's marker or name."""
+    try:
+        fd = os.open(checkpoint.name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return replace(checkpoint, integrity=Integrity.UNREADABLE)
+        if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENOTDIR):
+            return None  # replaced since lstat: the next look decides
+        raise
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (checkpoint.identity.device, checkpoint.identity.inode):
+            return None
+        try:
+            tree = measure_tree(fd)
+        except (PermissionError, Unwalkable):
+            return replace(checkpoint, integrity=Integrity.UNREADABLE)
+        except OSError as error:
+            if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return None  # changing under us: being written or deleted
+            raise
+        checkpoint = replace(checkpoint, identity=tree.identity, freeable=tree.freeable)
+        verdict = cache.get(checkpoint.name, tree.identity)
+        if verdict is None:
+            verdict = _directory_verdict(fd, checkpoint.step, layout, tree)
+            cache.put(checkpoint.name, tree.identity, verdict)
+    finally:
+        os.close(fd)
+    return replace(
+        checkpoint,
+        integrity=verdict.integrity,
+        metrics=_merged(checkpoint.metrics, verdict.metrics),
+    )
+
+
+def _directory_verdict(fd: int, step: int, layout: Layout, tree: Tree) -> Verdict:
+    found = next((m for m in layout.markers if _regular_in(fd, m)), None)
+    if layout.content is Content.IN_PLACE:
+        # Renamed into place when finished; the marker is for stores without renames.
+        complete = found is not None or tree.files > 0
+        return Verdict(Integrity.VALID if complete else Integrity.INVALID)
+    if found is None:
+        return Verdict(Integrity.INVALID)
+    if found != "trainer_state.json":
+        return Verdict(Integrity.VALID)
+    data = _read_small(fd, found, MAX_STATE_BYTES)
+    metrics = None if data is None else trainer_state_metrics(data, step)
+    if metrics is None:
+        return Verdict(Integrity.INVALID)  # still being written, or not JSON
+    return Verdict(Integrity.VALID, metrics)
+
+
+def _merged(from_name: Metrics, from_content: Metrics) -> Metrics:
+    return tuple(sorted({**dict(from_content), **dict(from_name)}.items()))
+
+
+def _regular_in(fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
+    """At most `limit` bytes of a regular file, never following a link; None otherwise."""
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = handle.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
+@dataclass(frozen=True)
+class Pointers:
+    """What the "latest" pointer files name: entry names and steps, with the file's name."""
+
+    names: dict[str, str]
+    steps: dict[int, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.steps)
+
+
+def read_pointers(dir_fd: int) -> Pointers:
+    """Read every pointer file present; unreadable or odd ones name nothing."""
+    names: dict[str, str] = {}
+    steps: dict[int, str] = {}
+    for pointer in POINTER_FILES:
+        try:
+            st = os.stat(pointer, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(pointer, dir_fd=dir_fd)
+            except OSError:
+                continue
+            names.setdefault(_last_component(target), pointer)
+            continue
+        if pointer == "last.ckpt" or not stat.S_ISREG(st.st_mode):
+            continue  # Lightning's regular last.ckpt is a copy: it names nothing
+        data = _read_small(dir_fd, pointer, MAX_POINTER_BYTES)
+        if data is None:
+            continue
+        text = data.decode("utf-8", "replace")
+        if pointer == "latest_checkpointed_iteration.txt":
+            if text.strip().isascii() and text.strip().isdigit():
+                steps.setdefault(int(text.strip()), pointer)
+        elif pointer == "checkpoint":
+            for line in text.splitlines():
+                key, _, value = line.partition(":")
+                if key.strip() == "model_checkpoint_path":
+                    names.setdefault(_last_component(value.strip().strip('"')), pointer)
+        elif text.strip():
+            names.setdefault(_last_component(text.strip()), pointer)
+    return Pointers(names, steps)
+
+
+def _last_component(target: str) -> str:
+    return os.path.basename(target.rstrip("/"))
+
+
+def protected_by(checkpoint: Checkpoint, pointers: Pointers) -> str | None:
+    """The pointer file that names `checkpoint` (by its name, a part's name, or its step)."""
+    for name in (checkpoint.name, *(p.name for p in checkpoint.parts)):
+        if name in pointers.names:
+            return pointers.names[name]
+    return pointers.steps.get(checkpoint.step)
 
 
 def entry_exists(dir_fd: int, name: str) -> bool:
@@ -159,41 +478,3 @@ def entry_exists(dir_fd: int, name: str) -> bool:
             return False  # such an entry cannot exist: e.g. a pin sidecar of a long name
         raise
     return True
-
-
-def _cached_check(
-    dir_fd: int, name: str, identity: FileIdentity, cache: IntegrityCache
-) -> Integrity:
-    known = cache.get(name, identity)
-    if known is not None:
-        return known
-    result = check_keras_zip(dir_fd, name, identity)
-    if result is None:
-        return Integrity.INVALID  # changed while we looked: decide again on the next scan
-    cache.put(name, identity, result)
-    return result
-
-
-def check_keras_zip(dir_fd: int, name: str, identity: FileIdentity) -> Integrity | None:
-    """VALID when `name` is a readable Keras archive; None if it changed while we looked.
-
-    A Keras save streams a zip into the final path and writes the central directory
-    last, so a file still being written, truncated or forged fails to open as one.
-    """
-    try:
-        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
-    except OSError as error:
-        if error.errno in (errno.EACCES, errno.EPERM):
-            return Integrity.UNREADABLE
-        if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
-            return None  # swapped for a symlink or removed since lstat
-        raise
-    with os.fdopen(fd, "rb") as handle:
-        if identity_of(os.fstat(fd)) != identity:
-            return None
-        try:
-            with zipfile.ZipFile(handle) as archive:
-                members = set(archive.namelist())
-        except Exception:  # noqa: BLE001 - any malformed input just means "not valid"
-            return Integrity.INVALID
-    return Integrity.VALID if members >= KERAS_MEMBERS else Integrity.INVALID

@@ -54,12 +54,35 @@ class FileIdentity:
     mtime_ns: int
 
 
+class Unit(enum.Enum):
+    """What one checkpoint is made of on disk."""
+
+    FILE = "file"  # one regular file: `checkpoint_step_100.keras`
+    DIRECTORY = "directory"  # one directory tree: `checkpoint-100/`
+    GROUP = "group"  # regular files sharing a stem: `ckpt-7.index` + `ckpt-7.data-*`
+
+    @property
+    def expected_kind(self) -> Kind:
+        return Kind.DIRECTORY if self is Unit.DIRECTORY else Kind.REGULAR
+
+
+@dataclass(frozen=True)
+class Part:
+    """One entry of the guarded directory that belongs to a checkpoint made of several."""
+
+    name: str
+    kind: Kind
+    identity: FileIdentity
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    """One unit of retention: today one directory entry matching the template.
+    """One unit of retention: a file, a directory or a group of files (see `Unit`).
 
-    `name` is the entry's name inside the guarded directory, never a path, so that
-    nothing built from it can point outside that directory.
+    `name` is an entry's name inside the guarded directory (a group's common stem), never
+    a path, so that nothing built from it can point outside that directory. `identity`
+    sums a directory's or group's contents: its size is what deletion frees at most and
+    its mtime is the newest of them, so any write inside shows as a change.
     """
 
     name: str
@@ -76,6 +99,11 @@ class Checkpoint:
     links: int = 1
     # Metric values known for this checkpoint (from its name or a metrics file).
     metrics: tuple[tuple[str, float], ...] = ()
+    unit: Unit = Unit.FILE
+    # A group's files, completeness marker first (the order deletion goes in).
+    parts: tuple[Part, ...] = ()
+    # The "latest" pointer file that names this checkpoint: never deleted while it does.
+    protected_by: str | None = None
 
     def metric(self, name: str) -> float | None:
         return dict(self.metrics).get(name)
@@ -150,6 +178,7 @@ class Policy:
 class ReasonCode(enum.Enum):
     """Why a checkpoint is kept or deleted; each code reads as a sentence in `Reason.text`."""
 
+    POINTER = "pointer"
     NEWEST_VALID = "newest_valid"
     NEWEST_N = "newest_n"
     MILESTONE = "milestone"

@@ -89,11 +89,6 @@ class Template:
     def name_for(self, step: int) -> str:
         return _FIELD.sub(lambda m: str(step) if m.group(1) == "step" else m.group(0), self.text)
 
-    @property
-    def checks_zip(self) -> bool:
-        """Keras `.keras` files are zips whose central directory is written last."""
-        return self.text.endswith(".keras")
-
 
 def pin_name(name: str) -> str:
     """The sidecar whose presence pins checkpoint `name`."""

@@ -24,7 +24,6 @@ from ckptguard.model import (
     DiskState,
     Integrity,
     Inventory,
-    Kind,
     MinFree,
     MinFreeUnit,
     Plan,
@@ -32,6 +31,7 @@ from ckptguard.model import (
     Reason,
     ReasonCode,
     State,
+    Unit,
 )
 from ckptguard.naming import pin_name
 from ckptguard.units import format_age, format_size
@@ -47,7 +47,10 @@ _OVERRIDE_TEXT = {
 
 def classify(checkpoint: Checkpoint, policy: Policy, now: float) -> State:
     """The state of a checkpoint at time `now` (seconds since the epoch)."""
-    if checkpoint.kind is not Kind.REGULAR or checkpoint.integrity is Integrity.UNREADABLE:
+    if (
+        checkpoint.kind is not checkpoint.unit.expected_kind
+        or checkpoint.integrity is Integrity.UNREADABLE
+    ):
         return State.IGNORED
     if checkpoint.pinned:
         return State.PINNED
@@ -104,6 +107,13 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
 
     for draft in drafts:
         _explain_state(draft, policy, now)
+        if draft.checkpoint.protected_by is not None:
+            draft.reasons.append(
+                Reason(
+                    ReasonCode.POINTER,
+                    f"named by the pointer file {draft.checkpoint.protected_by}: never deleted",
+                )
+            )
     _apply_keep_n(valid, policy)
     _apply_keep_best(valid, policy)
 
@@ -144,10 +154,11 @@ def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
             )
         )
     elif state is State.IGNORED:
+        expected = "regular file" if checkpoint.unit is not Unit.DIRECTORY else "directory"
         draft.reasons.append(
             Reason(
                 ReasonCode.IGNORED,
-                f"not a regular file ({checkpoint.kind.value}): never followed, counted or deleted",
+                f"not a {expected} ({checkpoint.kind.value}): never followed, counted or deleted",
             )
         )
     elif state is State.PINNED:
@@ -264,8 +275,10 @@ def _free_space(
     available: int,
 ) -> int:
     """Delete more, in the documented order, until `available` reaches `target`."""
-    corrupt = [d for d in drafts if d.state is State.CORRUPT]
-    kept_valid = [d for d in valid if d.action is Action.KEEP and d is not newest]
+    corrupt = [d for d in drafts if d.state is State.CORRUPT and not _protected(d)]
+    kept_valid = [
+        d for d in valid if d.action is Action.KEEP and d is not newest and not _protected(d)
+    ]
     best = sorted((d for d in kept_valid if _has(d, ReasonCode.BEST)), key=lambda d: -(d.rank or 0))
     rest = [d for d in kept_valid if not _has(d, ReasonCode.BEST)]
     ordinary = [d for d in rest if not _has(d, ReasonCode.MILESTONE)]
@@ -302,6 +315,10 @@ def _free_space(
         available += checkpoint.reclaimable
         remaining_valid -= int(is_valid)
     return available
+
+
+def _protected(draft: _Draft) -> bool:
+    return draft.checkpoint.protected_by is not None
 
 
 def _has(draft: _Draft, code: ReasonCode) -> bool:

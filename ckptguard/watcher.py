@@ -1,7 +1,8 @@
 """Filesystem events as wake-up hints. Nothing here scans, plans or deletes.
 
 Each guarded directory gets a watchdog handler that calls `wake(key)` for events on
-names that can matter: checkpoints, their pin sidecars, and the directory itself. The
+names that can matter: checkpoints (and, for directory checkpoints, anything inside
+them), their pin sidecars, "latest" pointer files, and the directory itself. The
 kernel is asked only for create, move, delete and close-after-write events, so the
 write() calls of an 84 MB save and our own read-only opens cost nothing.
 Lost events (inotify queue overflow, which watchdog only logs) ask for a full rescan.
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 import structlog
 from watchdog.events import (
+    DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
     FileClosedEvent,
@@ -25,9 +27,11 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from ckptguard.naming import PIN_SUFFIX, Template
+from ckptguard.layouts import POINTER_FILES, Layout
+from ckptguard.naming import PIN_SUFFIX
 
 WATCHED_EVENTS = [
+    DirCreatedEvent,
     FileCreatedEvent,
     FileClosedEvent,
     FileMovedEvent,
@@ -40,22 +44,23 @@ WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
 
 
 class WakeHandler(FileSystemEventHandler):
-    """Wakes the daemon for `key` when an event concerns a checkpoint name or the directory.
+    """Wakes the daemon for `key` when an event concerns a checkpoint or the directory.
 
-    `wake(key, name)` gets the checkpoint's name, or None when only a full look will do
-    (the directory itself was deleted or moved).
+    `wake(key, name)` gets the name of the directory entry concerned (a checkpoint's, a
+    group member's, a pointer file's), or None when only a full look will do (the
+    directory itself was deleted or moved).
     """
 
     def __init__(
         self,
         key: str,
         watched_path: str,
-        template: Template,
+        layout: Layout,
         wake: Callable[[str, str | None], None],
     ) -> None:
         self._key = key
         self._watched = os.fsdecode(watched_path)
-        self._template = template
+        self._layout = layout
         self._wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -66,8 +71,17 @@ class WakeHandler(FileSystemEventHandler):
             if path == self._watched:
                 self._wake(self._key, None)
                 continue
-            name = os.path.basename(path).removesuffix(PIN_SUFFIX)  # a pin concerns its checkpoint
-            if self._template.step_of(name) is not None:
+            relative = os.path.relpath(path, self._watched)
+            if relative.startswith(".."):
+                continue
+            # Inside a directory checkpoint, the event concerns that checkpoint.
+            entry = relative.split(os.sep, 1)[0]
+            name = entry.removesuffix(PIN_SUFFIX)  # a pin concerns its checkpoint
+            if (
+                name in POINTER_FILES
+                or self._layout.key_of(name) is not None
+                or self._layout.template.step_of(name) is not None  # a group's pin
+            ):
                 self._wake(self._key, name)
 
 

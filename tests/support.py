@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ckptguard.config import GuardSpec, Settings
+from ckptguard.layouts import layout_for
 from ckptguard.model import MinFree, MinFreeUnit, Policy
 from ckptguard.naming import Template
 
 TEMPLATE = "checkpoint_step_{step}.keras"
+KERAS = layout_for("keras", Template.parse(TEMPLATE))
 
 
 def keras_bytes(payload_size: int = 4096, *, seed: int = 0) -> bytes:
@@ -169,7 +171,7 @@ def settings_for(
         settle_seconds=settle,
     )
     return Settings(
-        guards=tuple(GuardSpec(str(d), Template.parse(TEMPLATE), policy) for d in dirs),
+        guards=tuple(GuardSpec(str(d), KERAS, policy) for d in dirs),
         rescan_interval=rescan_interval,
         free_check_interval=free_check_interval,
         poll=poll,

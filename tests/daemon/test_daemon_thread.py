@@ -12,6 +12,7 @@ from pathlib import Path
 from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, settings_for, wait_for, write_checkpoint
 
+from ckptguard.layouts import layout_for
 from ckptguard.watcher import WATCHDOG_LOGGER
 
 
@@ -207,7 +208,7 @@ def test_daemon_keeps_best_from_name_fields(tmp_path: Path, start_daemon) -> Non
     guard = settings.guards[0]
     guard = replace(
         guard,
-        template=Template.parse("ckpt_{step}_val_loss_{val_loss}.keras"),
+        layout=layout_for("keras", Template.parse("ckpt_{step}_val_loss_{val_loss}.keras")),
         policy=replace(guard.policy, keep_best=1, metric="val_loss", metric_mode="min"),
     )
     start_daemon(replace(settings, guards=(guard,)))

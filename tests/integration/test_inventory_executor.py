@@ -24,6 +24,7 @@ from support import TEMPLATE, keras_bytes, write_checkpoint, write_truncated
 from ckptguard.engine import survey
 from ckptguard.executor import AuditExecutor, Deleter
 from ckptguard.inventory import check_keras_zip, identity_of, open_directory, scan
+from ckptguard.layouts import layout_for
 from ckptguard.model import (
     Action,
     Checkpoint,
@@ -44,6 +45,7 @@ from ckptguard.openfiles import holders
 from ckptguard.planner import plan
 
 TEMPLATE_ = Template.parse(TEMPLATE)
+LAYOUT = layout_for("keras", TEMPLATE_)
 # Well outside any settle window: "old" files are judged by content alone.
 OLD = time.time() - 3600
 NO_SPACE_RULE = MinFree(MinFreeUnit.BYTES, 0)
@@ -73,7 +75,7 @@ def dir_fd(models: Path) -> Iterator[int]:
 
 
 def inventory_of(models: Path, fd: int) -> Inventory:
-    return scan(fd, str(models), TEMPLATE_)
+    return scan(fd, str(models), LAYOUT)
 
 
 def entries(models: Path, fd: int) -> dict[str, Checkpoint]:
@@ -82,7 +84,7 @@ def entries(models: Path, fd: int) -> dict[str, Checkpoint]:
 
 def survey_of(models: Path, fd: int, **policy: Any) -> Plan:
     options: dict[str, Any] = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(fd, str(models), TEMPLATE_, Policy(**options), now=time.time())
+    return survey(fd, str(models), LAYOUT, Policy(**options), now=time.time())
 
 
 def write_steps(models: Path, steps: range | list[int]) -> None:
@@ -546,7 +548,7 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
     blind = plan(inventory_of(models, dir_fd), policy, now=time.time())
     assert [d.checkpoint.step for d in blind.deletions] == [100, 200]
 
-    result = survey(dir_fd, str(models), TEMPLATE_, policy, now=time.time())
+    result = survey(dir_fd, str(models), LAYOUT, policy, now=time.time())
     decisions = {d.checkpoint.step: d for d in result.decisions}
     held = decisions[100]
     assert held.action is Action.KEEP

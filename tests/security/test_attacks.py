@@ -38,18 +38,20 @@ from ckptguard.engine import survey
 from ckptguard.events import log_outcome
 from ckptguard.executor import Deleter
 from ckptguard.inventory import open_directory, scan
+from ckptguard.layouts import layout_for
 from ckptguard.lock import LOCK_NAME
 from ckptguard.model import Action, MinFree, MinFreeUnit, Plan, Policy, ReasonCode, Status
 from ckptguard.naming import Template
 
 TEMPLATE_ = Template.parse(TEMPLATE)
+LAYOUT = layout_for("keras", TEMPLATE_)
 # A target no filesystem can reach: the free-space rule deletes all that it may.
 UNREACHABLE = MinFree(MinFreeUnit.BYTES, float(2**62))
 
 
 def plan_for(directory: Path, dir_fd: int, **policy: Any) -> Plan:
     options = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(dir_fd, str(directory), TEMPLATE_, Policy(**options), now=time.time())
+    return survey(dir_fd, str(directory), LAYOUT, Policy(**options), now=time.time())
 
 
 @pytest.fixture
@@ -306,7 +308,7 @@ def test_name_outcome(models: Path, name: bytes, step: int | None) -> None:
     assert TEMPLATE_.step_of(os.fsdecode(name)) == step
     fd = open_directory(str(models))
     try:
-        found = {c.name: c.step for c in scan(fd, str(models), TEMPLATE_).checkpoints}
+        found = {c.name: c.step for c in scan(fd, str(models), LAYOUT).checkpoints}
     finally:
         os.close(fd)
     assert found == ({} if step is None else {os.fsdecode(name): step})

@@ -39,7 +39,6 @@ from security_helpers import (
 )
 from structlog.testing import capture_logs
 from support import (
-    TEMPLATE,
     NotifyListener,
     keras_bytes,
     run_cli,
@@ -51,9 +50,9 @@ from support import (
 from ckptguard.engine import survey
 from ckptguard.executor import Deleter
 from ckptguard.inventory import open_directory
+from ckptguard.layouts import layout_for
 from ckptguard.lock import LOCK_NAME
 from ckptguard.model import Policy, Status
-from ckptguard.naming import Template
 
 NOBODY = 65534
 MiB = 1 << 20
@@ -144,7 +143,7 @@ def test_checkpoint_deleted_by_someone_else_first_is_skipped(models: Path) -> No
     fd = open_directory(str(models))
     try:
         policy = Policy(keep=1, min_free=NO_SPACE_RULE)
-        plan = survey(fd, str(models), Template.parse(TEMPLATE), policy, now=time.time())
+        plan = survey(fd, str(models), layout_for("keras"), policy, now=time.time())
         (models / name_of(2)).unlink()
         outcome = Deleter().apply(plan, fd)
     finally:

@@ -132,19 +132,6 @@ def test_name_for_default_template() -> None:
     assert DEFAULT.name_for(25300) == "checkpoint_step_25300.keras"
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param("checkpoint_step_{step}.keras", True, id="keras"),
-        pytest.param("ckpt_{step}.h5", False, id="h5"),
-        pytest.param("ckpt_{step}.keras.bak", False, id="keras-not-last"),
-    ],
-)
-def test_checks_zip(text: str, expected: bool) -> None:
-    """Only templates ending in .keras are checked as zips."""
-    assert Template.parse(text).checks_zip is expected
-
-
 def test_pin_name() -> None:
     """The pin sidecar of a checkpoint is its name plus `.keep`."""
     assert pin_name("checkpoint_step_7.keras") == "checkpoint_step_7.keras.keep"

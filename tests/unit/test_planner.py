@@ -21,6 +21,7 @@ from ckptguard.model import (
     Policy,
     ReasonCode,
     State,
+    Unit,
 )
 
 NOW = 1_700_000_000.0
@@ -48,6 +49,8 @@ def ckpt(
     open_by: tuple[int, ...] = (),
     name: str | None = None,
     metrics: tuple[tuple[str, float], ...] = (),
+    unit: Unit = Unit.FILE,
+    protected_by: str | None = None,
 ) -> Checkpoint:
     """A checkpoint for `step`, last modified `age` seconds before NOW."""
     return Checkpoint(
@@ -65,6 +68,8 @@ def ckpt(
         freeable=size if freeable is None else freeable,
         open_by=open_by,
         metrics=metrics,
+        unit=unit,
+        protected_by=protected_by,
     )
 
 
@@ -219,6 +224,55 @@ CASES = [
             shortfall=True,
         ),
         id="pinned-never-deleted-for-space",
+    ),
+    # ---- pointer files ("latest") --------------------------------------------------------
+    pytest.param(
+        case(
+            [ckpt(100, protected_by="latest"), *valid_run(200, 300, 400)],
+            Policy(keep=2),
+            {200},
+            reasons={100: {ReasonCode.POINTER}, 400: {ReasonCode.NEWEST_VALID}},
+            states={100: State.COMPLETE},
+        ),
+        id="pointer-target-kept-beyond-keep-n",
+    ),
+    pytest.param(
+        case(
+            [ckpt(100, protected_by="checkpoint"), *valid_run(200, 300)],
+            Policy(keep=3, min_free=min_bytes(TOTAL), min_keep=1),
+            {200},
+            free=0,
+            reasons={100: {ReasonCode.POINTER}, 200: {ReasonCode.FREE_SPACE}},
+            shortfall=True,
+        ),
+        id="pointer-target-never-deleted-for-space",
+    ),
+    pytest.param(
+        case(
+            [ckpt(100, protected_by="latest", integrity=INVALID), ckpt(200)],
+            Policy(keep=1, min_free=min_bytes(TOTAL)),
+            set(),
+            free=0,
+            states={100: State.CORRUPT},
+            reasons={100: {ReasonCode.POINTER, ReasonCode.CORRUPT_LEFT}},
+            shortfall=True,
+        ),
+        id="pointer-target-corrupt-never-reclaimed",
+    ),
+    # ---- directory checkpoints -----------------------------------------------------------
+    pytest.param(
+        case(
+            [
+                *valid_run(100, 200, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
+                ckpt(300, kind=Kind.SYMLINK, unit=Unit.DIRECTORY),
+                ckpt(400, kind=Kind.REGULAR, unit=Unit.DIRECTORY),
+            ],
+            Policy(keep=1),
+            {100},
+            states={200: State.COMPLETE, 300: State.IGNORED, 400: State.IGNORED},
+            reasons={200: {ReasonCode.NEWEST_VALID}, 400: {ReasonCode.IGNORED}},
+        ),
+        id="directory-checkpoints-only-count-directories",
     ),
     # ---- in progress ---------------------------------------------------------------------
     pytest.param(
