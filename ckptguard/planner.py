@@ -182,7 +182,7 @@ def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
         draft.reasons.append(
             Reason(
                 ReasonCode.CORRUPT_LEFT,
-                "corrupt or truncated: never counted as a checkpoint; deleted only when "
+                "incomplete, corrupt or truncated: never counted as a checkpoint; deleted only when "
                 "space is needed",
             )
         )
@@ -198,7 +198,7 @@ def _apply_keep_n(valid: list[_Draft], policy: Policy) -> None:
                 Reason(ReasonCode.NEWEST_VALID, "newest valid checkpoint: never deleted")
             )
         if id(draft) in newest_ids:
-            draft.reasons.append(Reason(ReasonCode.NEWEST_N, f"one of the {_newest(policy.keep)}"))
+            draft.reasons.append(Reason(ReasonCode.NEWEST_N, _one_of_newest(policy.keep)))
         if policy.keep_every and step % policy.keep_every == 0:
             draft.reasons.append(
                 Reason(
@@ -213,6 +213,10 @@ def _apply_keep_n(valid: list[_Draft], policy: Policy) -> None:
                     f"older than the {_newest(policy.keep)}",
                 )
             )
+
+
+def _one_of_newest(keep: int) -> str:
+    return "kept by --keep 1" if keep == 1 else f"one of the {_newest(keep)}"
 
 
 def _newest(keep: int) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ckptguard.model import Outcome, Result, Status
+from ckptguard.model import Outcome, Result, Status, Unit
 from ckptguard.planner import age_of
 from ckptguard.units import format_age, format_size
 
-_HEADER = ("STEP", "FILE", "SIZE", "AGE", "STATE", "ACTION", "REASONS")
+_HEADER = ("STEP", "CHECKPOINT", "SIZE", "AGE", "STATE", "ACTION", "REASONS")
 
 
 def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
@@ -29,6 +29,12 @@ def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
             "reasons": [r.text for r in decision.reasons],
             "reason_codes": [r.code.value for r in decision.reasons],
         }
+        if checkpoint.unit is not Unit.FILE:
+            row["unit"] = checkpoint.unit.value
+        if checkpoint.parts:
+            row["parts"] = [p.name for p in checkpoint.parts]
+        if checkpoint.protected_by is not None:
+            row["protected_by"] = checkpoint.protected_by
         if checkpoint.metrics:
             row["metrics"] = dict(checkpoint.metrics)
         if decision.rank is not None:
@@ -82,7 +88,7 @@ def to_table(outcome: Outcome, now: float) -> str:
     for entry in entry_rows(outcome, now):
         cells = [
             str(entry["step"]),
-            os.path.basename(entry["path"]),
+            _shown_name(entry),
             format_size(entry["size"]),
             format_age(entry["age_seconds"]),
             entry["state"],
@@ -106,6 +112,17 @@ def to_table(outcome: Outcome, now: float) -> str:
     lines.append("  " + _summary_line(outcome))
     lines.extend(f"  WARNING: {warning}" for warning in plan.warnings)
     return "\n".join(lines)
+
+
+def _shown_name(row: dict[str, Any]) -> str:
+    """A directory ends in `/`; a group shows its stem and how many files it has."""
+    name = os.path.basename(row["path"])
+    if row.get("unit") == Unit.DIRECTORY.value:
+        return name + "/"
+    if row.get("unit") == Unit.GROUP.value:
+        count = len(row.get("parts", []))
+        return f"{name}.* ({count} file{'s' if count != 1 else ''})"
+    return name
 
 
 def _metric_cell(row: dict[str, Any], metric: str) -> str:

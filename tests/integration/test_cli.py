@@ -96,7 +96,7 @@ def table_rows(out: str) -> dict[int, tuple[str, str]]:
     """Step -> (action cell, reasons) parsed from the table by the header's column offsets."""
     lines = out.splitlines()
     header = next(line for line in lines if line.lstrip().startswith("STEP"))
-    file_at, action_at = header.index("FILE"), header.index("ACTION")
+    file_at, action_at = header.index("CHECKPOINT"), header.index("ACTION")
     reasons_at = header.index("REASONS")
     rows = {}
     for line in lines[lines.index(header) + 1 :]:
