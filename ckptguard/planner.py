@@ -3,6 +3,7 @@
 The rules run in a fixed order and each one only adds to the decisions before it:
 
 1. States: ignored, pinned, in progress and corrupt entries are never counted as valid.
+   A checkpoint named by a "latest" pointer file is never deleted, whatever its state.
 2. Keep-N: keep the `keep` newest valid checkpoints by step, and every milestone; the
    rest of the valid ones are deleted (unless rule 3 keeps them).
 3. Keep-best: with a metric, also keep the `keep_best` best-ranked valid checkpoints.
@@ -182,8 +183,8 @@ def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
         draft.reasons.append(
             Reason(
                 ReasonCode.CORRUPT_LEFT,
-                "incomplete, corrupt or truncated: never counted as a checkpoint; deleted only when "
-                "space is needed",
+                "incomplete, corrupt or truncated: never counted as a checkpoint; deleted "
+                "only when space is needed",
             )
         )
 

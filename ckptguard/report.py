@@ -116,7 +116,7 @@ def to_table(outcome: Outcome, now: float) -> str:
 
 def _shown_name(row: dict[str, Any]) -> str:
     """A directory ends in `/`; a group shows its stem and how many files it has."""
-    name = os.path.basename(row["path"])
+    name = os.path.basename(str(row["path"]))
     if row.get("unit") == Unit.DIRECTORY.value:
         return name + "/"
     if row.get("unit") == Unit.GROUP.value:
