@@ -439,3 +439,84 @@ def test_unknown_preset_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "--preset" in done.stderr
+
+
+# ---- pointer files and config ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pointer", "content", "protected"),
+    [
+        pytest.param("checkpoint", 'model_checkpoint_path: "/abs/run/ckpt-1"\n', 1, id="tf-abs"),
+        pytest.param("latest", "ckpt-1", 1, id="latest-text"),
+        pytest.param("latest", "ckpt-1" + " " * 5000, None, id="latest-too-long"),
+        pytest.param("latest", "", None, id="latest-empty"),
+        pytest.param("latest_checkpointed_iteration.txt", "2", 2, id="megatron-step"),
+        pytest.param("latest_checkpointed_iteration.txt", "release", None, id="megatron-release"),
+        pytest.param("checkpoint", "garbage without a path", None, id="tf-garbage"),
+    ],
+)
+def test_pointer_contents(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    pointer: str,
+    content: str,
+    protected: int | None,
+) -> None:
+    """What each pointer file names; unreadable, oversized or odd contents name nothing."""
+    for n in (1, 2, 3):
+        tf_checkpoint(tmp_path, n)
+    (tmp_path / pointer).write_text(content)
+    for entry in tmp_path.iterdir():
+        age(entry)
+    entries = audit(capsys, "--preset", "tf", "--dir", str(tmp_path), "--keep", "1")
+    named = {n for n, e in entries.items() if e.get("protected_by") == pointer}
+    assert named == (set() if protected is None else {f"ckpt-{protected}"})
+
+
+def test_pointer_that_is_a_fifo_or_directory_names_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO named `latest` must not block the scan; a directory named `checkpoint` is no file."""
+    for n in (1, 2):
+        tf_checkpoint(tmp_path, n)
+    os.mkfifo(tmp_path / "latest")
+    (tmp_path / "checkpoint").mkdir()
+    for entry in tmp_path.iterdir():
+        age(entry)
+    entries = audit(capsys, "--preset", "tf", "--dir", str(tmp_path), "--keep", "1")
+    assert states(entries) == {"ckpt-1": ("complete", "delete"), "ckpt-2": ("complete", "keep")}
+
+
+def test_latest_symlink_to_a_directory_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `latest` symlink (with a trailing slash) protects the directory it names."""
+    for step in (100, 200, 300):
+        hf_checkpoint(tmp_path, step)
+    (tmp_path / "latest").symlink_to("checkpoint-100/")
+    entries = audit(capsys, "--preset", "hf", "--dir", str(tmp_path), "--keep", "1")
+    assert entries["checkpoint-100"]["protected_by"] == "latest"
+    assert entries["checkpoint-100"]["action"] == "keep"
+
+
+def test_config_file_sets_a_preset_per_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`preset` in a [[directory]] entry applies to that directory only."""
+    hf_out, keras_out = tmp_path / "hf", tmp_path / "keras"
+    hf_out.mkdir()
+    keras_out.mkdir()
+    for step in (1, 2):
+        hf_checkpoint(hf_out, step)
+    config = tmp_path / "ckptguard.toml"
+    config.write_text(
+        'keep = 1\n[[directory]]\npath = "hf"\npreset = "hf"\n[[directory]]\npath = "keras"\n'
+    )
+    capsys.readouterr()
+    assert main(["audit", "--json", "--config", str(config)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [os.path.basename(e["path"]) for e in document["entries"]] == [
+        "checkpoint-1",
+        "checkpoint-2",
+    ]
