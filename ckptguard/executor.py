@@ -28,7 +28,7 @@ from ckptguard.inventory import (
     protected_by,
     read_pointers,
 )
-from ckptguard.layouts import MARKERS
+from ckptguard.layouts import MARKERS, group_stem
 from ckptguard.model import Checkpoint, Decision, Kind, Outcome, Part, Plan, Result, Status, Unit
 from ckptguard.naming import pin_name
 
@@ -236,7 +236,17 @@ def _entry_changed(checkpoint: Checkpoint, st: os.stat_result) -> str | None:
 
 
 def _group_changed(checkpoint: Checkpoint, dir_fd: int) -> str | None:
-    """Every file of a group must still be the one planned on before any is deleted."""
+    """Every file of a group must still be the one planned on before any is deleted.
+
+    A file that joined the group since (a shard of a save reusing the stem) also
+    counts as a change: deleting the rest would leave it behind as a broken group.
+    """
+    prefix = checkpoint.name + "."
+    members = {
+        n for n in os.listdir(dir_fd) if n.startswith(prefix) and group_stem(n) == checkpoint.name
+    }
+    if members != {p.name for p in checkpoint.parts}:
+        return "its files changed since it was planned: not touched"
     for part in checkpoint.parts:
         try:
             st = os.stat(part.name, dir_fd=dir_fd, follow_symlinks=False)

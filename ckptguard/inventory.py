@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -298,36 +299,69 @@ class Tree:
 
 
 def measure_tree(fd: int) -> Tree:
-    """Walk the open directory `fd` (never following links, never leaving its filesystem)."""
+    """Walk the open directory `fd` (never following links, never leaving its filesystem).
+
+    Depth first, holding one descriptor per level (at most MAX_DEPTH), so a checkpoint
+    with thousands of subdirectories cannot exhaust the descriptor limit.
+    """
     top = os.fstat(fd)
-    size, freeable, newest, files = 0, top.st_blocks * 512, top.st_mtime_ns, 0
-    stack: list[tuple[int, int]] = [(os.dup(fd), 0)]
-    try:
-        while stack:
-            current, depth = stack.pop()
-            try:
-                with os.scandir(current) as entries:
-                    for entry in entries:
-                        st = entry.stat(follow_symlinks=False)
-                        newest = max(newest, st.st_mtime_ns)
-                        if stat.S_ISDIR(st.st_mode):
-                            if st.st_dev != top.st_dev:
-                                raise Unwalkable("holds a mount point")
-                            if depth + 1 >= MAX_DEPTH:
-                                raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
-                            child = os.open(entry.name, _DIR_FLAGS, dir_fd=current)
-                            stack.append((child, depth + 1))
-                            freeable += st.st_blocks * 512
-                        elif stat.S_ISREG(st.st_mode):
-                            files += 1
-                            size += st.st_size
-                            freeable += st.st_blocks * 512 if st.st_nlink == 1 else 0
-            finally:
-                os.close(current)
-    finally:
-        for leftover, _ in stack:
-            os.close(leftover)
+    if mounts_at_or_below(fd):
+        raise Unwalkable("holds a mount point")
+    totals = [0, top.st_blocks * 512, top.st_mtime_ns, 0]  # size, freeable, newest, files
+    _measure_level(fd, top.st_dev, 0, totals)
+    size, freeable, newest, files = totals
     return Tree(FileIdentity(top.st_dev, top.st_ino, size, newest), freeable, files)
+
+
+def _measure_level(fd: int, device: int, depth: int, totals: list[int]) -> None:
+    with os.scandir(fd) as scanned:
+        entries = [(e.name, e.stat(follow_symlinks=False)) for e in scanned]
+    for name, st in entries:
+        totals[2] = max(totals[2], st.st_mtime_ns)
+        if stat.S_ISREG(st.st_mode):
+            totals[0] += st.st_size
+            totals[1] += st.st_blocks * 512 if st.st_nlink == 1 else 0
+            totals[3] += 1
+        elif stat.S_ISDIR(st.st_mode):
+            if st.st_dev != device:
+                raise Unwalkable("holds a mount point")
+            if depth + 1 >= MAX_DEPTH:
+                raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
+            totals[1] += st.st_blocks * 512
+            child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            try:
+                _measure_level(child, device, depth + 1, totals)
+            finally:
+                os.close(child)
+
+
+def mounts_at_or_below(fd: int, *, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points at or inside the open directory `fd`.
+
+    A bind mount of the same filesystem keeps its device number, so comparing `st_dev`
+    cannot see it; the kernel's mount table can. Deleting through one would delete
+    whatever is mounted there.
+    """
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+        with open(mountinfo, "rb") as handle:
+            table = handle.read()
+    except OSError:
+        return []  # no /proc: only the device comparison protects us
+    found = []
+    for line in table.decode("utf-8", "surrogateescape").splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = _unescape_mount_path(fields[4])
+        if point == where or point.startswith(where.rstrip("/") + "/"):
+            found.append(point)
+    return found
+
+
+def _unescape_mount_path(text: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in paths as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
 
 
 def _look_at_directory(

@@ -40,10 +40,10 @@ class Layout:
     def key_of(self, entry: str) -> str | None:
         """The checkpoint an entry of the guarded directory belongs to, or None."""
         if self.unit is Unit.GROUP:
-            found = _TF_PART.fullmatch(entry)
-            if found is None:
+            stem = group_stem(entry)
+            if stem is None:
                 return None
-            entry = found.group("stem")
+            entry = stem
         return entry if self.template.step_of(entry) is not None else None
 
     @property
@@ -55,6 +55,12 @@ class Layout:
 # TensorFlow writes `<stem>.index` last, after every `<stem>.data-<i>-of-<n>` shard.
 _TF_PART = re.compile(r"(?P<stem>.+)\.(?P<part>index|data-(?P<i>[0-9]{5})-of-(?P<n>[0-9]{5}))")
 TF_INDEX_SUFFIX = ".index"
+
+
+def group_stem(entry: str) -> str | None:
+    """The stem a `<stem>.index` or `<stem>.data-i-of-n` entry belongs to, else None."""
+    found = _TF_PART.fullmatch(entry)
+    return None if found is None else found.group("stem")
 
 
 def tf_shard(entry: str) -> tuple[int, int] | None:
