@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ckptguard.layouts import DEFAULT_PRESET, Layout, default_pattern, layout_for
+from ckptguard.layouts import DEFAULT_PRESET, PRESETS, Layout, default_pattern, layout_for
 from ckptguard.model import MinFree, Policy
 from ckptguard.naming import Template
 from ckptguard.units import parse_min_free
@@ -27,7 +27,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 LogFormat = Literal["auto", "json", "console"]
-PresetName = Literal["keras", "torch", "lightning", "hf", "tf", "orbax", "dcp"]
 
 # The flag each config key corresponds to, for messages that name what the user typed.
 FLAGS = {
@@ -80,7 +79,7 @@ class PolicyOptions(BaseModel):
     metric: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     mode: Literal["min", "max"] | None = None
     metrics_file: str | None = Field(default=None, min_length=1)
-    preset: PresetName | None = None
+    preset: str | None = None
 
     _reject_bools = field_validator(
         "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
@@ -91,6 +90,13 @@ class PolicyOptions(BaseModel):
     def _check_min_free(cls, value: str | None) -> str | None:
         if value is not None:
             parse_min_free(value)
+        return value
+
+    @field_validator("preset")
+    @classmethod
+    def _check_preset(cls, value: str | None) -> str | None:
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"must be one of {', '.join(PRESETS)}")
         return value
 
     @field_validator("pattern")
@@ -284,7 +290,7 @@ def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Layout, Policy, str | 
     if keep_best and metric is None:
         raise ConfigError([f"--keep-best {keep_best} needs --metric NAME"])
     # Hugging Face checkpoints carry their metrics in their own trainer_state.json.
-    metric_known = metric in template.fields or metrics_file is not None or preset == "hf"
+    metric_known = metric in template.fields or metrics_file is not None or layout.metrics_inside
     if metric is not None and not metric_known:
         raise ConfigError(
             [f"--metric {metric}: not a field of --pattern and no --metrics-file given"]

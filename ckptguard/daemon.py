@@ -507,6 +507,10 @@ class Daemon:
         self._guards = {}
         for spec in new.guards:
             guard = old_guards.pop(spec.path, None) or Guard(spec)
+            if spec.layout != guard.spec.layout:
+                # What was learnt about entries under the old layout means nothing now.
+                guard.cache = IntegrityCache()
+                guard.last_inventory = None
             if spec.layout != guard.spec.layout or new.poll != self.settings.poll:
                 self._close(guard)  # its watch filters on the old layout: watch anew
             guard.spec = spec

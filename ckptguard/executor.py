@@ -5,7 +5,7 @@ Dry-run is not a flag here: it is `AuditExecutor`, which reports what `Deleter` 
 A checkpoint is deleted so that no moment shows a half-deleted one that still looks
 complete: a group loses its marker (`.index`) first; a directory is first renamed out of
 the checkpoint names, then emptied (markers first) through directory descriptors,
-never following a link and never entering another filesystem.
+never following a link and never entering another mount (see `trees`).
 """
 
 from __future__ import annotations
@@ -13,28 +13,26 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
 from collections.abc import Callable
 from typing import Protocol
 
 from ckptguard.inventory import (
-    MAX_DEPTH,
-    Unwalkable,
     disk_state,
     entry_exists,
     identity_of,
     kind_of,
-    measure_tree,
     protected_by,
     read_pointers,
 )
 from ckptguard.layouts import MARKERS, group_stem
 from ckptguard.model import Checkpoint, Decision, Kind, Outcome, Part, Plan, Result, Status, Unit
 from ckptguard.naming import pin_name
+from ckptguard.trees import DIR_FLAGS, Unwalkable, measure_tree, walk
 
-# A directory being deleted is renamed to this prefix and its inode number first.
+# A directory being deleted is first renamed to this prefix, its inode and a random tag.
 TRASH_PREFIX = ".ckptguard-deleting-"
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHANGED = "changed since it was planned: not touched"
 
 
@@ -154,7 +152,7 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
     None when deleted; else why it was left alone.
     """
     try:
-        fd = os.open(checkpoint.name, _DIR_FLAGS, dir_fd=dir_fd)
+        fd = os.open(checkpoint.name, DIR_FLAGS, dir_fd=dir_fd)
     except OSError as error:
         if error.errno in (errno.ELOOP, errno.ENOTDIR):
             return _CHANGED  # swapped for a symlink or a file since the stat
@@ -165,11 +163,12 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
         if (st.st_dev, st.st_ino) != planned:
             return _CHANGED
         try:
-            if measure_tree(fd).identity != checkpoint.identity:
+            if measure_tree(fd, dir_fd).identity != checkpoint.identity:
                 return _CHANGED
         except Unwalkable as error:
             return f"{error}: not touched"
-        trash = f"{TRASH_PREFIX}{st.st_ino}"
+        # Unpredictable, so nobody can squat the name to block the deletion.
+        trash = f"{TRASH_PREFIX}{st.st_ino}-{secrets.token_hex(6)}"
         if entry_exists(dir_fd, trash):
             raise OSError(errno.EEXIST, f"{trash} is in the way", trash)
         os.rename(checkpoint.name, trash, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -179,7 +178,7 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
             os.rename(trash, checkpoint.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             return "changed while being deleted: not touched"
         try:
-            _empty_tree(fd, st.st_dev, depth=0)
+            walk(fd, dir_fd, _unlink_unless_directory, _remove_directory, first=MARKERS)
             os.rmdir(trash, dir_fd=dir_fd)
         except (OSError, Unwalkable) as error:
             why = _describe(error) if isinstance(error, OSError) else str(error)
@@ -191,33 +190,15 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
     return None
 
 
-def _empty_tree(fd: int, device: int, *, depth: int) -> None:
-    """Delete everything below the open directory `fd`, completeness markers first."""
-    with os.scandir(fd) as scanned:
-        entries = sorted(scanned, key=lambda e: (e.name not in MARKERS, e.name))
-    for entry in entries:
-        st = entry.stat(follow_symlinks=False)
-        if not stat.S_ISDIR(st.st_mode):
-            _unlink_quietly(entry.name, fd)
-            continue
-        if st.st_dev != device:
-            raise Unwalkable(f"{entry.name} is a mount point")
-        if depth + 1 >= MAX_DEPTH:
-            raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
-        child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
-        try:
-            if (os.fstat(child).st_dev, os.fstat(child).st_ino) != (st.st_dev, st.st_ino):
-                raise Unwalkable(f"{entry.name} changed while being deleted")
-            _empty_tree(child, device, depth=depth + 1)
-        finally:
-            os.close(child)
-        os.rmdir(entry.name, dir_fd=fd)
+def _unlink_unless_directory(dir_fd: int, name: str, st: os.stat_result) -> None:
+    if not stat.S_ISDIR(st.st_mode):
+        # Removed by someone else meanwhile: what we wanted.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=dir_fd)
 
 
-def _unlink_quietly(name: str, dir_fd: int) -> None:
-    # Removed by someone else meanwhile: what we wanted.
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(name, dir_fd=dir_fd)
+def _remove_directory(dir_fd: int, name: str) -> None:
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 def _entry_changed(checkpoint: Checkpoint, st: os.stat_result) -> str | None:
@@ -228,10 +209,10 @@ def _entry_changed(checkpoint: Checkpoint, st: os.stat_result) -> str | None:
     if checkpoint.unit is Unit.DIRECTORY:
         planned = (checkpoint.identity.device, checkpoint.identity.inode)
         if (st.st_dev, st.st_ino) != planned:
-            return "changed since it was planned: not touched"
+            return _CHANGED
         return None  # its contents are compared once it is open
     if identity_of(st) != checkpoint.identity:
-        return "changed since it was planned: not touched"
+        return _CHANGED
     return None
 
 

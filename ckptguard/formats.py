@@ -2,8 +2,8 @@
 
 Each check reads as little as it can from a handle the caller opened without following
 links, and answers VALID, INVALID or (for a format it cannot judge) UNCHECKED. Any
-malformed input means INVALID, never an exception: anyone who may write to the guarded
-directory can write these files.
+malformed input means INVALID (or None for metrics), never an exception: anyone who may
+write to the guarded directory can write these files.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The magic number that ends every TensorFlow table (`.index`) file, after its footer.
 TF_TABLE_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 TF_FOOTER_SIZE = 48
-MAX_STATE_BYTES = 64 * 2**20  # a trainer_state.json larger than this is not one
+# Larger marker files are not parsed (a trainer_state.json of a very long run can be).
+MAX_STATE_BYTES = 64 * 2**20
 
 
 def check_file(handle: IO[bytes], size: int, content: Content) -> Integrity:
@@ -36,7 +37,7 @@ def check_file(handle: IO[bytes], size: int, content: Content) -> Integrity:
             return check_torch(handle)
         if content is Content.HDF5:
             return check_hdf5(handle, size)
-    except (OSError, ValueError, EOFError, struct.error):
+    except Exception:  # noqa: BLE001 - hostile input must mean "not valid", never a crash
         return Integrity.INVALID
     return Integrity.UNCHECKED
 
@@ -68,10 +69,11 @@ def _is_data_pkl(member: str) -> bool:
 
 
 def check_hdf5(handle: IO[bytes], size: int) -> Integrity:
-    """The HDF5 signature and a superblock whose end-of-file address is the file's end.
+    """The HDF5 signature and a superblock whose end-of-file address is the file's size.
 
     HDF5 writes that address when the file is closed; while it is being written, or
-    when it was cut short, the address and the size differ.
+    when it was cut short, the address and the size differ. (libhdf5 writes it as an
+    absolute offset, user block included.)
     """
     for offset in _signature_offsets(size):
         handle.seek(offset)
@@ -91,6 +93,8 @@ def _signature_offsets(size: int) -> list[int]:
 
 
 def _superblock_verdict(block: bytes, size: int) -> Integrity:
+    if len(block) < 16:
+        return Integrity.INVALID
     version = block[8]
     if version in (0, 1):
         width, start = block[13], 24 + (4 if version == 1 else 0)
@@ -100,12 +104,13 @@ def _superblock_verdict(block: bytes, size: int) -> Integrity:
         return Integrity.INVALID
     if width not in (2, 4, 8):
         return Integrity.INVALID
+    if len(block) < start + 3 * width:
+        return Integrity.INVALID
     fmt = {2: "<H", 4: "<I", 8: "<Q"}[width]
-    base = struct.unpack_from(fmt, block, start)[0]
     end_of_file = struct.unpack_from(fmt, block, start + 2 * width)[0]
     if end_of_file == 2 ** (8 * width) - 1:  # "undefined": never closed
         return Integrity.INVALID
-    return Integrity.VALID if base + end_of_file == size else Integrity.INVALID
+    return Integrity.VALID if end_of_file == size else Integrity.INVALID
 
 
 def check_tf_index(handle: IO[bytes], size: int) -> Integrity:
@@ -126,16 +131,18 @@ def tf_shards_complete(shards: list[tuple[int, int]]) -> bool:
 
 
 def trainer_state_metrics(data: bytes, step: int) -> tuple[tuple[str, float], ...] | None:
-    """Metrics logged at `step` in a Hugging Face `trainer_state.json`; None if unreadable.
+    """Metrics logged at `step` in a Hugging Face `trainer_state.json` of that step.
 
-    `log_history` holds every logged row up to the checkpoint; the rows for its own
-    step (training loss, then evaluation) are merged, later rows winning.
+    None when it is no finished state of this checkpoint: unreadable, not JSON, or its
+    `global_step` is another step. `log_history` holds every logged row up to the
+    checkpoint; the rows of its own step (training loss, then evaluation) are merged,
+    later rows winning.
     """
     try:
         state = json.loads(data)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(state, Mapping):
+    if not isinstance(state, Mapping) or state.get("global_step") != step:
         return None
     history = state.get("log_history", [])
     if not isinstance(history, list):
@@ -143,12 +150,19 @@ def trainer_state_metrics(data: bytes, step: int) -> tuple[tuple[str, float], ..
     values: dict[str, float] = {}
     for row in history:
         if isinstance(row, Mapping) and row.get("step") == step:
-            values.update(
-                (str(k), float(v))
-                for k, v in row.items()
-                if k != "step"
-                and isinstance(v, int | float)
-                and not isinstance(v, bool)
-                and math.isfinite(v)
-            )
+            for key, value in row.items():
+                number = _finite(value)
+                if key != "step" and number is not None:
+                    values[str(key)] = number
     return tuple(sorted(values.items()))
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (bools, NaN, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

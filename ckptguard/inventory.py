@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -21,7 +20,14 @@ from ckptguard.formats import (
     tf_shards_complete,
     trainer_state_metrics,
 )
-from ckptguard.layouts import POINTER_FILES, Content, Layout, tf_shard
+from ckptguard.layouts import (
+    DCP_METADATA,
+    POINTER_FILES,
+    TRAINER_STATE,
+    Content,
+    Layout,
+    tf_shard,
+)
 from ckptguard.model import (
     Checkpoint,
     DiskState,
@@ -33,11 +39,9 @@ from ckptguard.model import (
     Unit,
 )
 from ckptguard.naming import pin_name
+from ckptguard.trees import DIR_FLAGS, Tree, Unwalkable, measure_tree
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# Deeper than this is no checkpoint: it is left alone rather than walked without end.
-MAX_DEPTH = 32
 MAX_POINTER_BYTES = 4096
 
 Metrics = tuple[tuple[str, float], ...]
@@ -64,10 +68,6 @@ class IntegrityCache:
     def retain(self, seen: set[tuple[str, FileIdentity]]) -> None:
         """Forget checkpoints that are gone, so the cache never outgrows the directory."""
         self._results = {k: v for k, v in self._results.items() if k in seen}
-
-
-class Unwalkable(Exception):
-    """A directory tree that is no checkpoint: too deep, or crossing into another mount."""
 
 
 def open_directory(path: str) -> int:
@@ -135,20 +135,43 @@ def refresh(
     """The checkpoints of `previous` and those events named (`names`), looked at again.
 
     No listing, so other files in the directory cost nothing; every known checkpoint is
-    still re-stat'ed, because a change no event reports (touch, chmod) alters identities.
-    A group's members can only be found by listing, so groups are always scanned.
+    still re-stat'ed, because a change no event reports (touch, chmod) alters identities
+    (a directory is walked again only when named or visibly changed). A group's members
+    can only be found by listing, so groups are always scanned.
     """
     if layout.unit is Unit.GROUP:
         return scan(dir_fd, previous.directory, layout, cache=cache)
     keys = {k for k in (layout.key_of(n) for n in names) if k is not None}
+    known = {c.name: c for c in previous.checkpoints}
     kept: list[Checkpoint] = []
-    for key in keys | {c.name for c in previous.checkpoints}:
-        checkpoint = _look_at(
-            dir_fd, key, layout, cache, pinned=entry_exists(dir_fd, pin_name(key)), members=[key]
-        )
+    for key in keys | set(known):
+        pinned = entry_exists(dir_fd, pin_name(key))
+        unchanged = None if key in keys else _unchanged_directory(dir_fd, known[key])
+        if unchanged is not None:
+            kept.append(replace(unchanged, pinned=pinned))
+            continue
+        checkpoint = _look_at(dir_fd, key, layout, cache, pinned=pinned, members=[key])
         if checkpoint is not None:
             kept.append(checkpoint)
     return _inventory(previous.directory, kept, dir_fd)
+
+
+def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
+    """`known` itself if it is a directory that no event named and that visibly did not change.
+
+    Walking every checkpoint directory on every event would cost as much as a rescan.
+    Files written inside one raise events that name it (the watch is recursive), and a
+    new entry at its top moves its mtime past the newest one seen; changes no event
+    reports (a touch) are still caught by the re-measure before deletion and by rescans.
+    """
+    if known.unit is not Unit.DIRECTORY or known.kind is not Kind.DIRECTORY:
+        return None
+    try:
+        st = os.stat(known.name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return None
+    same = (st.st_dev, st.st_ino) == (known.identity.device, known.identity.inode)
+    return known if same and st.st_mtime_ns <= known.identity.mtime_ns else None
 
 
 def _inventory(directory: str, checkpoints: list[Checkpoint], dir_fd: int) -> Inventory:
@@ -202,7 +225,7 @@ def _look_at(
         return checkpoint
     verdict = cache.get(key, checkpoint.identity)
     if verdict is None:
-        verdict = _check_regular(dir_fd, key, checkpoint.identity, layout.content)
+        verdict = check_regular(dir_fd, key, checkpoint.identity, layout.content)
         if verdict is None:
             # Changed while we looked: decide again on the next scan.
             return replace(checkpoint, integrity=Integrity.INVALID)
@@ -226,7 +249,7 @@ def _open_checked(dir_fd: int, name: str, identity: FileIdentity) -> int | Verdi
     return fd
 
 
-def _check_regular(
+def check_regular(
     dir_fd: int, name: str, identity: FileIdentity, content: Content
 ) -> Verdict | None:
     """The content check of a regular file; None if it changed while we looked."""
@@ -237,12 +260,6 @@ def _check_regular(
         if content is Content.TF_GROUP:
             return Verdict(check_tf_index(handle, identity.size))
         return Verdict(check_file(handle, identity.size, content))
-
-
-def check_keras_zip(dir_fd: int, name: str, identity: FileIdentity) -> Integrity | None:
-    """VALID when `name` is a readable Keras archive; None if it changed while we looked."""
-    verdict = _check_regular(dir_fd, name, identity, Content.KERAS_ZIP)
-    return None if verdict is None else verdict.integrity
 
 
 def _look_at_group(
@@ -282,86 +299,11 @@ def _look_at_group(
         return replace(checkpoint, integrity=Integrity.INVALID)
     verdict = cache.get(base.name, identity)
     if verdict is None:
-        verdict = _check_regular(dir_fd, index_name, parts[0].identity, Content.TF_GROUP)
+        verdict = check_regular(dir_fd, index_name, parts[0].identity, Content.TF_GROUP)
         if verdict is None:
             return replace(checkpoint, integrity=Integrity.INVALID)
         cache.put(base.name, identity, verdict)
     return replace(checkpoint, integrity=verdict.integrity)
-
-
-@dataclass(frozen=True)
-class Tree:
-    """What a directory tree holds: its summed identity and the bytes deleting it frees."""
-
-    identity: FileIdentity
-    freeable: int
-    files: int
-
-
-def measure_tree(fd: int) -> Tree:
-    """Walk the open directory `fd` (never following links, never leaving its filesystem).
-
-    Depth first, holding one descriptor per level (at most MAX_DEPTH), so a checkpoint
-    with thousands of subdirectories cannot exhaust the descriptor limit.
-    """
-    top = os.fstat(fd)
-    if mounts_at_or_below(fd):
-        raise Unwalkable("holds a mount point")
-    totals = [0, top.st_blocks * 512, top.st_mtime_ns, 0]  # size, freeable, newest, files
-    _measure_level(fd, top.st_dev, 0, totals)
-    size, freeable, newest, files = totals
-    return Tree(FileIdentity(top.st_dev, top.st_ino, size, newest), freeable, files)
-
-
-def _measure_level(fd: int, device: int, depth: int, totals: list[int]) -> None:
-    with os.scandir(fd) as scanned:
-        entries = [(e.name, e.stat(follow_symlinks=False)) for e in scanned]
-    for name, st in entries:
-        totals[2] = max(totals[2], st.st_mtime_ns)
-        if stat.S_ISREG(st.st_mode):
-            totals[0] += st.st_size
-            totals[1] += st.st_blocks * 512 if st.st_nlink == 1 else 0
-            totals[3] += 1
-        elif stat.S_ISDIR(st.st_mode):
-            if st.st_dev != device:
-                raise Unwalkable("holds a mount point")
-            if depth + 1 >= MAX_DEPTH:
-                raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
-            totals[1] += st.st_blocks * 512
-            child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            try:
-                _measure_level(child, device, depth + 1, totals)
-            finally:
-                os.close(child)
-
-
-def mounts_at_or_below(fd: int, *, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points at or inside the open directory `fd`.
-
-    A bind mount of the same filesystem keeps its device number, so comparing `st_dev`
-    cannot see it; the kernel's mount table can. Deleting through one would delete
-    whatever is mounted there.
-    """
-    try:
-        where = os.readlink(f"/proc/self/fd/{fd}")
-        with open(mountinfo, "rb") as handle:
-            table = handle.read()
-    except OSError:
-        return []  # no /proc: only the device comparison protects us
-    found = []
-    for line in table.decode("utf-8", "surrogateescape").splitlines():
-        fields = line.split(" ")
-        if len(fields) < 5:
-            continue
-        point = _unescape_mount_path(fields[4])
-        if point == where or point.startswith(where.rstrip("/") + "/"):
-            found.append(point)
-    return found
-
-
-def _unescape_mount_path(text: str) -> str:
-    """mountinfo writes space, tab, newline and backslash in paths as octal escapes."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
 
 
 def _look_at_directory(
@@ -369,7 +311,7 @@ def _look_at_directory(
 ) -> Checkpoint | None:
     """A directory checkpoint, measured whole; complete per its layout's marker or name."""
     try:
-        fd = os.open(checkpoint.name, _DIR_FLAGS, dir_fd=dir_fd)
+        fd = os.open(checkpoint.name, DIR_FLAGS, dir_fd=dir_fd)
     except OSError as error:
         if error.errno in (errno.EACCES, errno.EPERM):
             return replace(checkpoint, integrity=Integrity.UNREADABLE)
@@ -381,7 +323,7 @@ def _look_at_directory(
         if (st.st_dev, st.st_ino) != (checkpoint.identity.device, checkpoint.identity.inode):
             return None
         try:
-            tree = measure_tree(fd)
+            tree = measure_tree(fd, dir_fd)
         except (PermissionError, Unwalkable):
             return replace(checkpoint, integrity=Integrity.UNREADABLE)
         except OSError as error:
@@ -408,15 +350,37 @@ def _directory_verdict(fd: int, step: int, layout: Layout, tree: Tree) -> Verdic
         # Renamed into place when finished; the marker is for stores without renames.
         complete = found is not None or tree.files > 0
         return Verdict(Integrity.VALID if complete else Integrity.INVALID)
-    if found is None:
-        return Verdict(Integrity.INVALID)
-    if found != "trainer_state.json":
-        return Verdict(Integrity.VALID)
-    data = _read_small(fd, found, MAX_STATE_BYTES)
-    metrics = None if data is None else trainer_state_metrics(data, step)
+    if found == TRAINER_STATE:
+        return _trainer_state_verdict(fd, step)
+    if found == DCP_METADATA:
+        # DCP pickles its metadata, then renames it into place: a pickle ends in STOP.
+        data = read_small(fd, found, MAX_STATE_BYTES)
+        complete = data is not None and data.endswith(b".")
+        return Verdict(Integrity.VALID if complete else Integrity.INVALID)
+    return Verdict(Integrity.INVALID if found is None else Integrity.VALID)
+
+
+def _trainer_state_verdict(fd: int, step: int) -> Verdict:
+    """Complete when trainer_state.json parses and says this step; metrics from its rows.
+
+    One too big to parse here still marks a finished save (it is written last), but
+    then tells no metrics.
+    """
+    data = read_small(fd, TRAINER_STATE, MAX_STATE_BYTES)
+    if data is None:
+        too_big = _regular_size(fd, TRAINER_STATE) > MAX_STATE_BYTES
+        return Verdict(Integrity.VALID if too_big else Integrity.INVALID)
+    metrics = trainer_state_metrics(data, step)
     if metrics is None:
-        return Verdict(Integrity.INVALID)  # still being written, or not JSON
+        return Verdict(Integrity.INVALID)  # still being written, or not this checkpoint's
     return Verdict(Integrity.VALID, metrics)
+
+
+def _regular_size(fd: int, name: str) -> int:
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False).st_size
+    except OSError:
+        return 0
 
 
 def _merged(from_name: Metrics, from_content: Metrics) -> Metrics:
@@ -430,16 +394,29 @@ def _regular_in(fd: int, name: str) -> bool:
         return False
 
 
-def _read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
-    """At most `limit` bytes of a regular file, never following a link; None otherwise."""
+def read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
+    """At most `limit` bytes of a regular file, never following a link; None otherwise.
+
+    None too for a file larger than `limit`, or one that vanished or turned into a
+    directory since it was listed (anyone may swap entries under our feet).
+    """
     try:
         fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
             return None
-        data = handle.read(limit + 1)
+        handle = os.fdopen(fd, "rb")
+    except OSError:
+        os.close(fd)
+        return None
+    with handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError:
+            return None
     return data if len(data) <= limit else None
 
 
@@ -472,7 +449,7 @@ def read_pointers(dir_fd: int) -> Pointers:
             continue
         if pointer == "last.ckpt" or not stat.S_ISREG(st.st_mode):
             continue  # Lightning's regular last.ckpt is a copy: it names nothing
-        data = _read_small(dir_fd, pointer, MAX_POINTER_BYTES)
+        data = read_small(dir_fd, pointer, MAX_POINTER_BYTES)
         if data is None:
             continue
         text = data.decode("utf-8", "replace")

@@ -33,8 +33,7 @@ class Layout:
     template: Template
     unit: Unit
     content: Content
-    # A directory checkpoint is complete when it holds one of these regular files; the
-    # first is also deleted first, so a half-deleted checkpoint never looks complete.
+    # A directory checkpoint is complete when it holds one of these regular files.
     markers: tuple[str, ...] = ()
 
     def key_of(self, entry: str) -> str | None:
@@ -47,14 +46,14 @@ class Layout:
         return entry if self.template.step_of(entry) is not None else None
 
     @property
-    def describes(self) -> str:
-        """What the audit calls one checkpoint of this layout."""
-        return {Unit.FILE: "file", Unit.DIRECTORY: "directory", Unit.GROUP: "file group"}[self.unit]
+    def metrics_inside(self) -> bool:
+        """Whether checkpoints carry their own metrics (Hugging Face's trainer_state.json)."""
+        return TRAINER_STATE in self.markers
 
 
-# TensorFlow writes `<stem>.index` last, after every `<stem>.data-<i>-of-<n>` shard.
-_TF_PART = re.compile(r"(?P<stem>.+)\.(?P<part>index|data-(?P<i>[0-9]{5})-of-(?P<n>[0-9]{5}))")
-TF_INDEX_SUFFIX = ".index"
+# TensorFlow writes `<stem>.index` last, after every `<stem>.data-<i>-of-<n>` shard;
+# TF1's Saver adds the graph as `<stem>.meta`.
+_TF_PART = re.compile(r"(?P<stem>.+)\.(?P<part>index|meta|data-(?P<i>[0-9]{5})-of-(?P<n>[0-9]{5}))")
 
 
 def group_stem(entry: str) -> str | None:
@@ -81,18 +80,20 @@ POINTER_FILES = (
 )
 
 DEFAULT_PRESET = "keras"
+TRAINER_STATE = "trainer_state.json"  # Hugging Face: written last, holds the metrics
+DCP_METADATA = ".metadata"  # torch.distributed.checkpoint: renamed into place last
 
 _DEFAULTS: dict[str, tuple[str, Unit, Content, tuple[str, ...]]] = {
     "keras": ("checkpoint_step_{step}.keras", Unit.FILE, Content.KERAS_ZIP, ()),
     "torch": ("checkpoint_{step}.pt", Unit.FILE, Content.TORCH, ()),
     "lightning": ("epoch={epoch}-step={step}.ckpt", Unit.FILE, Content.TORCH, ()),
-    "hf": ("checkpoint-{step}", Unit.DIRECTORY, Content.MARKER, ("trainer_state.json",)),
+    "hf": ("checkpoint-{step}", Unit.DIRECTORY, Content.MARKER, (TRAINER_STATE,)),
     "tf": ("ckpt-{step}", Unit.GROUP, Content.TF_GROUP, ()),
     "orbax": ("{step}", Unit.DIRECTORY, Content.IN_PLACE, ("commit_success.txt",)),
-    "dcp": ("step-{step}", Unit.DIRECTORY, Content.MARKER, (".metadata",)),
+    "dcp": ("step-{step}", Unit.DIRECTORY, Content.MARKER, (DCP_METADATA,)),
 }
 PRESETS = tuple(_DEFAULTS)
-# Every layout's completeness markers: deleted first wherever they appear.
+# Every layout's completeness markers: deleted first wherever they appear in a tree.
 MARKERS = frozenset(m for *_, markers in _DEFAULTS.values() for m in markers)
 
 

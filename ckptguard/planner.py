@@ -65,9 +65,13 @@ def integrity_state(checkpoint: Checkpoint, policy: Policy, now: float) -> State
     check: a forged zero-byte "newest" file must not push real checkpoints out.
     """
     settling = age_of(checkpoint, now) < policy.settle_seconds
-    if checkpoint.integrity is Integrity.VALID:
+    # A file that passed its content check has bytes; a directory or group whose files
+    # hold none (an empty marker, say) is no checkpoint, whatever its marker says.
+    if checkpoint.integrity is Integrity.VALID and (
+        checkpoint.size or checkpoint.unit is Unit.FILE
+    ):
         return State.COMPLETE
-    if checkpoint.integrity is Integrity.INVALID or checkpoint.size == 0:
+    if checkpoint.integrity is not Integrity.UNCHECKED or checkpoint.size == 0:
         return State.IN_PROGRESS if settling else State.CORRUPT
     return State.IN_PROGRESS if settling else State.COMPLETE
 
@@ -103,6 +107,7 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
     """Decide, for every checkpoint in `inventory`, whether to keep or delete it and why."""
     ordered = sorted(inventory.checkpoints, key=lambda c: (c.step, c.name))
     drafts = [_Draft(c, classify(c, policy, now), Action.KEEP, []) for c in ordered]
+    _resume_quiet_saves(drafts)
     valid = [d for d in drafts if d.state is State.COMPLETE]
     newest = valid[-1] if valid else None
 
@@ -145,6 +150,26 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
     )
 
 
+def _resume_quiet_saves(drafts: list[_Draft]) -> None:
+    """An unfinished directory or group newer than every complete checkpoint is a save.
+
+    Such saves pause between files for longer than any settle window (gathering
+    optimizer state, planning shards), so age alone cannot call them abandoned; a
+    newer complete checkpoint can.
+    """
+    newest_complete = max(
+        (d.checkpoint.step for d in drafts if d.state is State.COMPLETE), default=-1
+    )
+    for draft in drafts:
+        checkpoint = draft.checkpoint
+        if (
+            draft.state is State.CORRUPT
+            and checkpoint.unit is not Unit.FILE
+            and checkpoint.step > newest_complete
+        ):
+            draft.state = State.IN_PROGRESS
+
+
 def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
     checkpoint, state = draft.checkpoint, draft.state
     if state is State.IGNORED and checkpoint.integrity is Integrity.UNREADABLE:
@@ -165,6 +190,15 @@ def _explain_state(draft: _Draft, policy: Policy, now: float) -> None:
     elif state is State.PINNED:
         draft.reasons.append(
             Reason(ReasonCode.PINNED, f"pinned by {pin_name(checkpoint.name)}: never deleted")
+        )
+    elif state is State.IN_PROGRESS and age_of(checkpoint, now) >= policy.settle_seconds:
+        draft.reasons.append(
+            Reason(
+                ReasonCode.IN_PROGRESS,
+                f"being written: not complete yet, newer than every complete checkpoint "
+                f"(quiet for {format_age(age_of(checkpoint, now))}; a {checkpoint.unit.value} "
+                "save may pause between files)",
+            )
         )
     elif state is State.IN_PROGRESS:
         what = (

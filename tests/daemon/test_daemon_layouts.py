@@ -59,7 +59,7 @@ def test_unfinished_hf_checkpoint_is_left_alone(tmp_path: Path, start_daemon: An
     for step in (100, 200):
         directory = tmp_path / f"checkpoint-{step}"
         directory.mkdir()
-        (directory / "trainer_state.json").write_text("{}")
+        (directory / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
     wait_for(
         lambda: listing(tmp_path) == ["checkpoint-200", "checkpoint-500"],
         timeout=10,

@@ -23,8 +23,8 @@ from support import TEMPLATE, keras_bytes, write_checkpoint, write_truncated
 
 from ckptguard.engine import survey
 from ckptguard.executor import AuditExecutor, Deleter
-from ckptguard.inventory import check_keras_zip, identity_of, open_directory, scan
-from ckptguard.layouts import layout_for
+from ckptguard.inventory import check_regular, identity_of, open_directory, scan
+from ckptguard.layouts import Content, layout_for
 from ckptguard.model import (
     Action,
     Checkpoint,
@@ -219,8 +219,9 @@ def test_content_check_never_reads_through_a_symlink(
     moved = tmp_path / "moved.keras"
     path.rename(moved)
     path.symlink_to(moved)
-    assert check_keras_zip(dir_fd, path.name, identity) is None
-    assert check_keras_zip(dir_fd, name_of(555), identity) is None  # vanished entirely
+    assert check_regular(dir_fd, path.name, identity, Content.KERAS_ZIP) is None
+    # vanished entirely
+    assert check_regular(dir_fd, name_of(555), identity, Content.KERAS_ZIP) is None
 
 
 def test_directory_named_like_a_checkpoint_is_reported_not_entered(

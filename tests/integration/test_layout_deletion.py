@@ -10,7 +10,9 @@ with `os.utime` instead of waiting for the settle window.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pickle
 import resource
 import shutil
 import stat
@@ -29,7 +31,7 @@ from hypothesis import strategies as st
 
 from ckptguard.engine import survey
 from ckptguard.executor import TRASH_PREFIX, Deleter
-from ckptguard.inventory import MAX_DEPTH, mounts_at_or_below, open_directory, scan
+from ckptguard.inventory import open_directory, scan
 from ckptguard.layouts import Layout, layout_for
 from ckptguard.model import (
     Action,
@@ -44,6 +46,7 @@ from ckptguard.model import (
     State,
     Status,
 )
+from ckptguard.trees import MAX_DEPTH, Unwalkable, mount_id, walk
 
 HF = layout_for("hf")
 TF = layout_for("tf")
@@ -52,7 +55,22 @@ OLD = time.time() - 3600
 NO_SPACE_RULE = MinFree(MinFreeUnit.BYTES, 0)
 # A target no filesystem can reach: the free-space rule deletes everything it may.
 PRESSURE = MinFree(MinFreeUnit.BYTES, 10**18)
-STATE = b'{"global_step": 0, "log_history": []}'
+
+
+def state(step: int) -> bytes:
+    """A finished trainer_state.json of checkpoint `step`."""
+    return json.dumps({"global_step": step, "log_history": []}).encode()
+
+
+def marker_bytes(marker: str, step: int) -> bytes:
+    """What each framework writes as its completeness marker."""
+    if marker == "trainer_state.json":
+        return state(step)
+    if marker == ".metadata":
+        return pickle.dumps({"state_dict_metadata": {}})  # DCP pickles its metadata
+    return b"ok"
+
+
 TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 VICTIM = b"data outside the guarded directory\n"
 
@@ -95,7 +113,7 @@ def write_hf(models: Path, step: int, *, weights: int = 2048) -> Path:
     """A complete Hugging Face checkpoint directory with a nested subdirectory, back-dated."""
     path = models / f"checkpoint-{step}"
     path.mkdir()
-    (path / "trainer_state.json").write_bytes(STATE)
+    (path / "trainer_state.json").write_bytes(state(step))
     (path / "model.safetensors").write_bytes(bytes(weights))
     (path / "rng").mkdir()
     (path / "rng" / "rng_state.pth").write_bytes(b"rng" * 10)
@@ -229,7 +247,7 @@ def cases(draw: st.DrawFn) -> Case:
 
 def _build(checkpoint: Path, case: Case, outside: Path) -> None:
     checkpoint.mkdir()
-    (checkpoint / "trainer_state.json").write_bytes(STATE)
+    (checkpoint / "trainer_state.json").write_bytes(state(100))
     for where in case.dirs:
         checkpoint.joinpath(*where).mkdir(exist_ok=True)
     for rel, (size, _) in case.files.items():
@@ -319,7 +337,7 @@ def test_successful_directory_deletion_leaves_nothing_behind(
     for step in (10, 20, 30):
         path = models / pattern.format(step)
         (path / "shards" / "deep").mkdir(parents=True)
-        (path / marker).write_bytes(STATE)
+        (path / marker).write_bytes(marker_bytes(marker, step))
         (path / "shards" / "deep" / "weights.bin").write_bytes(bytes(5000))
         (path / "shards" / "empty").mkdir()
         backdate(path)
@@ -397,18 +415,18 @@ def test_group_deletion_failing_partway_removed_the_index_first(models: Path, di
         assert decision_of(again, "ckpt-1") == (State.CORRUPT, Action.KEEP)
 
 
-def test_trash_name_in_the_way_fails_before_touching_anything(models: Path, dir_fd: int) -> None:
-    """If the trash name is taken, the deletion FAILS with EEXIST and nothing is touched."""
+def test_a_squatted_trash_name_does_not_block_deletion(models: Path, dir_fd: int) -> None:
+    """The trash name is unpredictable: a squatter on `<prefix><inode>` blocks nothing."""
     write_hf(models, 200)
     checkpoint = write_hf(models, 100)
     plan = survey_of(models, dir_fd, HF, keep=1)
-    blocker = models / f"{TRASH_PREFIX}{checkpoint.stat().st_ino}"
-    blocker.write_bytes(b"someone else's")
-    before = snapshot(models)
+    squatter = models / f"{TRASH_PREFIX}{checkpoint.stat().st_ino}"
+    squatter.mkdir()
+    (squatter / "mine").write_bytes(b"someone else's")
     (result,) = Deleter().apply(plan, dir_fd).results
-    assert result.status is Status.FAILED
-    assert "EEXIST" in result.detail
-    assert snapshot(models) == before
+    assert result.status is Status.DELETED, result.detail
+    assert not checkpoint.exists()
+    assert (squatter / "mine").read_bytes() == b"someone else's"
 
 
 def _mount_points_under(base: Path) -> list[str]:
@@ -468,24 +486,80 @@ def test_checkpoint_holding_a_mount_point_is_never_touched(
 
 
 @pytest.mark.root
+@pytest.mark.parametrize("how", ["tmpfs", "bind"])
 def test_mount_appearing_after_planning_stops_the_deletion(
-    tmp_path: Path, models: Path, dir_fd: int
+    tmp_path: Path, models: Path, dir_fd: int, outside: Path, how: str
 ) -> None:
-    """A tmpfs mounted inside a planned checkpoint before applying: SKIPPED, nothing touched."""
+    """A mount made inside a planned checkpoint before applying: SKIPPED, nothing touched."""
     write_hf(models, 200)
     checkpoint = write_hf(models, 100)
     plan = survey_of(models, dir_fd, HF, keep=1)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
     inner = checkpoint / "rng"
     before = snapshot(inner)
-    with mounted("tmpfs", inner, inner, tmp_path):
-        (inner / "victim.bin").write_bytes(VICTIM)
+    outside_before = snapshot(outside)
+    with mounted(how, inner, outside, tmp_path):
+        if how == "tmpfs":
+            (inner / "victim.bin").write_bytes(VICTIM)
         mounted_tree = snapshot(checkpoint)
         (result,) = Deleter().apply(plan, dir_fd).results
         assert result.status is Status.SKIPPED
         assert "not touched" in result.detail
         assert snapshot(checkpoint) == mounted_tree
     assert snapshot(inner) == before  # what the mount covered is intact too
+    assert snapshot(outside) == outside_before
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("when", ["before-listing", "after-listing"])
+def test_deleting_walk_never_enters_a_bind_mount(
+    tmp_path: Path, models: Path, dir_fd: int, outside: Path, when: str
+) -> None:
+    """The deleting walk stops at a bind mount made after the tree was measured.
+
+    Before its directory is listed, the mount keeps the device number and shows the
+    same inode when opened: only the mount id of the opened descriptor tells. After it
+    was listed, the opened directory is another inode than the one listed.
+    """
+    checkpoint = write_hf(models, 100)
+    inner = checkpoint / "rng"
+    outside_before = snapshot(outside)
+    bind = mounted("bind", inner, outside, tmp_path)
+    if when == "before-listing":
+        bind.__enter__()
+
+    def unlink_files(parent: int, name: str, st: os.stat_result) -> None:
+        if name == "rng" and when == "after-listing":
+            bind.__enter__()  # listed already; only now does it become a bind mount
+        elif not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=parent)  # as the Deleter does
+
+    top = os.open(checkpoint, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(Unwalkable, match=r"mount point|changed during the walk"):
+            walk(top, dir_fd, unlink_files, first=["rng"])
+    finally:
+        os.close(top)
+        bind.__exit__(None, None, None)
+    assert snapshot(outside) == outside_before
+
+
+@pytest.mark.root
+def test_mount_id_tells_mounts_apart(tmp_path: Path) -> None:
+    """Two directories of one filesystem share a mount id; a bind mount of one does not."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir()
+    target.mkdir()
+    with mounted("bind", target, source, tmp_path):
+        fds = [os.open(p, os.O_RDONLY | os.O_DIRECTORY) for p in (tmp_path, source, target)]
+        try:
+            ids = [mount_id(fd) for fd in fds]
+            stats = [os.fstat(fd) for fd in fds]
+        finally:
+            for fd in fds:
+                os.close(fd)
+    assert ids[0] == ids[1] != ids[2]
+    assert stats[1].st_dev == stats[2].st_dev  # what a device comparison alone would miss
 
 
 # --- 3. a symlink named like a directory checkpoint ------------------------------------
@@ -833,21 +907,3 @@ def test_checkpoint_wider_than_the_fd_limit_is_scanned_and_deleted(
         (result,) = Deleter().apply(plan, dir_fd).results
     assert result.status is Status.DELETED, result.detail
     assert names_in(models) == ["checkpoint-200"]
-
-
-def test_mount_table_paths_with_escaped_spaces_are_matched(tmp_path: Path) -> None:
-    """mountinfo writes a space as \\040: a mount below `my models/` is still found."""
-    guarded = tmp_path / "my models"
-    (guarded / "checkpoint-1").mkdir(parents=True)
-    escaped = str(guarded / "checkpoint-1" / "shard").replace(" ", "\\040")
-    table = tmp_path / "mountinfo"
-    table.write_text(
-        f"36 35 98:0 / {escaped} rw,noatime master:1 - ext3 /dev/root rw\n"
-        "37 35 98:0 / /elsewhere rw - ext3 /dev/root rw\n"
-    )
-    fd = os.open(guarded, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        found = mounts_at_or_below(fd, mountinfo=str(table))
-    finally:
-        os.close(fd)
-    assert found == [str(guarded / "checkpoint-1" / "shard")]

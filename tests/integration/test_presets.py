@@ -22,6 +22,7 @@ import pytest
 from support import run_cli
 
 from ckptguard.cli import main
+from ckptguard.inventory import IntegrityCache, open_directory, read_small, refresh, scan
 from ckptguard.layouts import PRESETS, layout_for
 
 OLD = time.time() - 3600
@@ -72,21 +73,32 @@ def hf_checkpoint(
 
 
 def test_hf_states_sizes_and_reasons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """hf: complete dirs counted and sized whole; no trainer_state.json means not complete."""
+    """hf: complete dirs counted and sized whole; no trainer_state.json means not complete.
+
+    An unfinished one older than a complete one was abandoned (corrupt); newer than every
+    complete one it is a save that may pause between files, however long ago it moved.
+    """
     for step in (100, 200, 300):
         hf_checkpoint(tmp_path, step)
-    hf_checkpoint(tmp_path, 400, complete=False)  # crashed mid-save, long ago
+    hf_checkpoint(tmp_path, 250, complete=False)  # crashed mid-save, then training went on
+    hf_checkpoint(tmp_path, 400, complete=False)  # quiet: gathering optimizer state, say
     hf_checkpoint(tmp_path, 500, complete=False)
     age(tmp_path / "checkpoint-500", time.time())  # being written now
     (tmp_path / "runs").mkdir()  # TensorBoard logs: not a checkpoint
+    (tmp_path / "checkpoint-600").mkdir()
+    (tmp_path / "checkpoint-600" / "trainer_state.json").write_text('{"global_step": 1}')
+    age(tmp_path / "checkpoint-600")  # a state that is not this checkpoint's
     entries = audit(capsys, "--preset", "hf", "--dir", str(tmp_path), "--keep", "2")
     assert states(entries) == {
         "checkpoint-100": ("complete", "delete"),
         "checkpoint-200": ("complete", "keep"),
+        "checkpoint-250": ("corrupt", "keep"),
         "checkpoint-300": ("complete", "keep"),
-        "checkpoint-400": ("corrupt", "keep"),
+        "checkpoint-400": ("in_progress", "keep"),
         "checkpoint-500": ("in_progress", "keep"),
+        "checkpoint-600": ("in_progress", "keep"),
     }
+    assert "may pause between files" in entries["checkpoint-400"]["reasons"][0]
     files = list((tmp_path / "checkpoint-100").iterdir())
     assert entries["checkpoint-100"]["size"] == sum(f.stat().st_size for f in files)
     assert entries["checkpoint-100"]["unit"] == "directory"
@@ -173,17 +185,20 @@ def dcp_save(directory: Path) -> None:
 
 def test_dcp_real_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """dcp: real torch.distributed.checkpoint saves; without .metadata a save is unfinished."""
-    for step in (10, 20, 30, 40):
+    for step in (10, 20, 30, 40, 50):
         dcp_save(tmp_path / f"step-{step}")
-    (tmp_path / "step-40" / ".metadata").unlink()  # the last thing DCP writes
-    for step in (10, 20, 30, 40):
+    (tmp_path / "step-20" / ".metadata").unlink()  # the last thing DCP writes
+    (tmp_path / "step-50" / ".metadata").unlink()
+    (tmp_path / "step-40" / ".metadata").write_bytes(b"\x80\x04")  # not a whole pickle
+    for step in (10, 20, 30, 40, 50):
         age(tmp_path / f"step-{step}")
     entries = audit(capsys, "--preset", "dcp", "--dir", str(tmp_path), "--keep", "1")
     assert states(entries) == {
         "step-10": ("complete", "delete"),
-        "step-20": ("complete", "delete"),
+        "step-20": ("corrupt", "keep"),
         "step-30": ("complete", "keep"),
-        "step-40": ("corrupt", "keep"),
+        "step-40": ("in_progress", "keep"),
+        "step-50": ("in_progress", "keep"),
     }
 
 
@@ -215,6 +230,7 @@ def test_tf_groups(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tf_checkpoint(tmp_path, 1)
     tf_checkpoint(tmp_path, 2, shards=2)
     tf_checkpoint(tmp_path, 3)
+    tf_checkpoint(tmp_path, 7)
     tf_checkpoint(tmp_path, 4, shards=3)
     (tmp_path / "ckpt-4.data-00001-of-00003").unlink()  # a shard missing
     tf_checkpoint(tmp_path, 5, index=False)  # died before the index
@@ -229,10 +245,11 @@ def test_tf_groups(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert states(entries) == {
         "ckpt-1": ("complete", "keep"),
         "ckpt-2": ("complete", "delete"),
-        "ckpt-3": ("complete", "keep"),
+        "ckpt-3": ("complete", "delete"),
         "ckpt-4": ("corrupt", "keep"),
         "ckpt-5": ("corrupt", "keep"),
         "ckpt-6": ("corrupt", "keep"),
+        "ckpt-7": ("complete", "keep"),
     }
     assert entries["ckpt-1"]["protected_by"] == "checkpoint"
     assert entries["ckpt-2"]["parts"][0] == "ckpt-2.index"  # the marker goes first
@@ -271,14 +288,14 @@ def test_orbax_ignores_temporary_directories(
         (tmp_path / str(step) / "_CHECKPOINT_METADATA").write_text("{}")
         age(tmp_path / str(step))
     (tmp_path / "4000.orbax-checkpoint-tmp-1700000000").mkdir()
-    (tmp_path / "5000").mkdir()  # an empty step directory: not a checkpoint
-    age(tmp_path / "5000")
+    (tmp_path / "500").mkdir()  # an empty step directory: not a checkpoint
+    age(tmp_path / "500")
     entries = audit(capsys, "--preset", "orbax", "--dir", str(tmp_path), "--keep", "2")
     assert states(entries) == {
         "1000": ("complete", "delete"),
         "2000": ("complete", "keep"),
         "3000": ("complete", "keep"),
-        "5000": ("corrupt", "keep"),
+        "500": ("corrupt", "keep"),
     }
 
 
@@ -520,3 +537,46 @@ def test_config_file_sets_a_preset_per_directory(
         "checkpoint-1",
         "checkpoint-2",
     ]
+
+
+# ---- inventory details ------------------------------------------------------------------------
+
+
+def test_event_refresh_walks_only_named_or_visibly_changed_directories(tmp_path: Path) -> None:
+    """An event re-walks the checkpoint it names; others are re-walked only if they changed."""
+    for step in (100, 200):
+        hf_checkpoint(tmp_path, step)
+    layout = layout_for("hf")
+    cache = IntegrityCache()
+    fd = open_directory(str(tmp_path))
+    try:
+        first = scan(fd, str(tmp_path), layout, cache=cache)
+        sizes = {c.name: c.size for c in first.checkpoints}
+        with open(tmp_path / "checkpoint-100" / "optimizer.pt", "ab") as handle:
+            handle.write(b"x" * 10)  # a write inside: its close event names the checkpoint
+        quiet = refresh(fd, first, set(), layout, cache)
+        named = refresh(fd, first, {"checkpoint-100"}, layout, cache)
+        (tmp_path / "checkpoint-200" / "extra.bin").write_bytes(b"y" * 7)  # top mtime moves
+        moved = refresh(fd, first, set(), layout, cache)
+    finally:
+        os.close(fd)
+    by_name = {c.name: c.size for c in quiet.checkpoints}
+    assert by_name == sizes  # not named, top unchanged: the last walk stands
+    assert {c.name: c.size for c in named.checkpoints}["checkpoint-100"] == sizes[
+        "checkpoint-100"
+    ] + 10
+    assert {c.name: c.size for c in moved.checkpoints}["checkpoint-200"] == sizes[
+        "checkpoint-200"
+    ] + 7
+
+
+def test_pointer_read_never_raises_on_a_directory(tmp_path: Path) -> None:
+    """A pointer swapped for a directory between its stat and its open reads as nothing."""
+    (tmp_path / "latest").mkdir()
+    fd = open_directory(str(tmp_path))
+    before = len(os.listdir("/proc/self/fd"))
+    try:
+        assert read_small(fd, "latest", 4096) is None
+        assert len(os.listdir("/proc/self/fd")) == before  # and no descriptor leaked
+    finally:
+        os.close(fd)

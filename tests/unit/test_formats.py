@@ -74,8 +74,8 @@ def test_hdf5_never_closed_or_forged() -> None:
 
 
 def test_hdf5_after_a_user_block() -> None:
-    """The superblock may follow a 512-byte user block; its base address says so."""
-    body = superblock(0, end_of_file=4096 - 512, base=512)
+    """After a 512-byte user block the end-of-file address still counts from the file's start."""
+    body = superblock(0, end_of_file=4096, base=512)
     data = (b"\0" * 512 + body).ljust(4096, b"\1")
     assert verdict(data, Content.HDF5) is VALID
 
@@ -135,18 +135,34 @@ def test_tf_shards(shards: list[tuple[int, int]], complete: bool) -> None:
 def test_trainer_state_rows_of_the_step() -> None:
     """Rows at the checkpoint's step merge; other steps, bools, NaN and non-numbers are dropped."""
     state = {
+        "global_step": 200,
         "log_history": [
             {"step": 100, "loss": 3.0, "eval_loss": 9.0},
             {"step": 200, "loss": 2.0, "learning_rate": 1e-4, "done": True},
             {"step": 200, "eval_loss": 0.5, "eval_accuracy": float("nan"), "note": "x"},
-        ]
+        ],
     }
     found = trainer_state_metrics(json.dumps(state).encode(), 200)
     assert found == (("eval_loss", 0.5), ("learning_rate", 1e-4), ("loss", 2.0))
-    assert trainer_state_metrics(b'{"log_history": 3}', 200) is None
+    assert trainer_state_metrics(b'{"global_step": 200, "log_history": 3}', 200) is None
     assert trainer_state_metrics(b"[1, 2]", 200) is None
     assert trainer_state_metrics(b'{"global_step": 200', 200) is None  # still being written
-    assert trainer_state_metrics(b"{}", 200) == ()
+    assert trainer_state_metrics(b'{"global_step": 200}', 200) == ()
+    assert trainer_state_metrics(json.dumps({**state, "global_step": 100}).encode(), 200) is None
+    assert trainer_state_metrics(b"{}", 200) is None  # no step: not this checkpoint's state
+
+
+def test_trainer_state_numbers_too_big_for_a_float_are_dropped() -> None:
+    """An integer beyond float range is no metric, and no crash (it once stopped the guard)."""
+    huge = json.dumps({"global_step": 30, "log_history": [{"step": 30, "x": 10**400, "y": 1}]})
+    assert trainer_state_metrics(huge.encode(), 30) == (("y", 1.0),)
+
+
+@pytest.mark.parametrize("length", range(0, 40))
+def test_hdf5_files_shorter_than_a_superblock(length: int) -> None:
+    """Any prefix of a superblock is invalid, never an exception (it once stopped the guard)."""
+    whole = superblock(2, end_of_file=4096).ljust(4096, b"\1")
+    assert verdict(whole[:length], Content.HDF5) is INVALID
 
 
 def test_group_member_names() -> None:

@@ -274,6 +274,46 @@ CASES = [
         ),
         id="directory-checkpoints-only-count-directories",
     ),
+    pytest.param(
+        case(
+            [
+                ckpt(100, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
+                ckpt(150, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID),
+                ckpt(200, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
+                ckpt(300, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID),
+            ],
+            Policy(keep=1, min_free=min_bytes(TOTAL)),
+            {100, 150},
+            free=0,
+            states={150: State.CORRUPT, 300: State.IN_PROGRESS},
+            reasons={150: {ReasonCode.CORRUPT_RECLAIM}, 300: {ReasonCode.IN_PROGRESS}},
+            shortfall=True,
+        ),
+        id="quiet-directory-save-newer-than-every-complete-one-is-in-progress",
+    ),
+    pytest.param(
+        case(
+            [ckpt(100), ckpt(200, integrity=INVALID)],
+            Policy(keep=1, min_free=min_bytes(TOTAL)),
+            {200},
+            free=0,
+            states={200: State.CORRUPT},
+            shortfall=True,
+        ),
+        id="an-old-truncated-newest-file-is-corrupt",
+    ),
+    pytest.param(
+        case(
+            [
+                ckpt(100, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
+                ckpt(200, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, size=0, freeable=4096),
+            ],
+            Policy(keep=1),
+            set(),
+            states={100: State.COMPLETE, 200: State.IN_PROGRESS},
+        ),
+        id="a-directory-holding-no-bytes-is-never-complete",
+    ),
     # ---- in progress ---------------------------------------------------------------------
     pytest.param(
         case(
