@@ -22,8 +22,9 @@ import pytest
 from support import run_cli
 
 from ckptguard.cli import main
-from ckptguard.inventory import IntegrityCache, open_directory, read_small, refresh, scan
+from ckptguard.inventory import IntegrityCache, open_directory, refresh, scan
 from ckptguard.layouts import PRESETS, layout_for
+from ckptguard.pointers import read_small
 
 OLD = time.time() - 3600
 TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)

@@ -1,0 +1,102 @@
+"""Pointer files frameworks keep to name their latest checkpoint, and reading small files.
+
+Pointer files (see `layouts.POINTER_FILES`) are read without following links, only when
+regular and small; what they name is protected from deletion. They can only protect,
+never cause a deletion, so a forged one costs at most one checkpoint kept too many.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from ckptguard.layouts import POINTER_FILES
+from ckptguard.model import Checkpoint
+
+MAX_POINTER_BYTES = 4096
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
+    """At most `limit` bytes of a regular file, never following a link; None otherwise.
+
+    None too for a file larger than `limit`, or one that vanished or turned into a
+    directory since it was listed (anyone may swap entries under our feet).
+    """
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        handle = os.fdopen(fd, "rb")
+    except OSError:
+        os.close(fd)
+        return None
+    with handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit else None
+
+
+@dataclass(frozen=True)
+class Pointers:
+    """What the "latest" pointer files name: entry names and steps, with the file's name."""
+
+    names: dict[str, str]
+    steps: dict[int, str]
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.steps)
+
+
+def read_pointers(dir_fd: int) -> Pointers:
+    """Read every pointer file present; unreadable or odd ones name nothing."""
+    names: dict[str, str] = {}
+    steps: dict[int, str] = {}
+    for pointer in POINTER_FILES:
+        try:
+            st = os.stat(pointer, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(pointer, dir_fd=dir_fd)
+            except OSError:
+                continue
+            names.setdefault(_last_component(target), pointer)
+            continue
+        if pointer == "last.ckpt" or not stat.S_ISREG(st.st_mode):
+            continue  # Lightning's regular last.ckpt is a copy: it names nothing
+        data = read_small(dir_fd, pointer, MAX_POINTER_BYTES)
+        if data is None:
+            continue
+        text = data.decode("utf-8", "replace")
+        if pointer == "latest_checkpointed_iteration.txt":
+            if text.strip().isascii() and text.strip().isdigit():
+                steps.setdefault(int(text.strip()), pointer)
+        elif pointer == "checkpoint":
+            for line in text.splitlines():
+                key, _, value = line.partition(":")
+                if key.strip() == "model_checkpoint_path":
+                    names.setdefault(_last_component(value.strip().strip('"')), pointer)
+        elif text.strip():
+            names.setdefault(_last_component(text.strip()), pointer)
+    return Pointers(names, steps)
+
+
+def _last_component(target: str) -> str:
+    return os.path.basename(target.rstrip("/"))
+
+
+def protected_by(checkpoint: Checkpoint, pointers: Pointers) -> str | None:
+    """The pointer file that names `checkpoint` (by its name, a part's name, or its step)."""
+    for name in (checkpoint.name, *(p.name for p in checkpoint.parts)):
+        if name in pointers.names:
+            return pointers.names[name]
+    return pointers.steps.get(checkpoint.step)
