@@ -39,7 +39,7 @@ from ckptguard.model import (
 )
 from ckptguard.naming import pin_name
 from ckptguard.pointers import protected_by, read_pointers, read_small
-from ckptguard.trees import DIR_FLAGS, Tree, Unwalkable, measure_tree
+from ckptguard.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -321,14 +321,10 @@ def _look_at_directory(
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (checkpoint.identity.device, checkpoint.identity.inode):
             return None
-        try:
-            tree = measure_tree(fd, dir_fd)
-        except (PermissionError, Unwalkable):
-            return replace(checkpoint, integrity=Integrity.UNREADABLE)
-        except OSError as error:
-            if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return None  # changing under us: being written or deleted
-            raise
+        tree = _measure(fd, dir_fd)
+        if isinstance(tree, Integrity):
+            # Kept in the inventory either way, so the next event looks at it again.
+            return replace(checkpoint, integrity=tree)
         checkpoint = replace(checkpoint, identity=tree.identity, freeable=tree.freeable)
         verdict = cache.get(checkpoint.name, tree.identity)
         if verdict is None:
@@ -341,6 +337,22 @@ def _look_at_directory(
         integrity=verdict.integrity,
         metrics=_merged(checkpoint.metrics, verdict.metrics),
     )
+
+
+def _measure(fd: int, dir_fd: int, attempts: int = 3) -> Tree | Integrity:
+    """The tree of a checkpoint directory; UNREADABLE if it is no checkpoint to walk,
+    INVALID if it kept changing under every walk (a save still writing it)."""
+    for _ in range(attempts):
+        try:
+            return measure_tree(fd, dir_fd)
+        except TreeChanged:
+            continue
+        except (PermissionError, Unwalkable):
+            return Integrity.UNREADABLE
+        except OSError as error:
+            if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                raise
+    return Integrity.INVALID
 
 
 def _directory_verdict(fd: int, step: int, layout: Layout, tree: Tree) -> Verdict:

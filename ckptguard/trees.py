@@ -25,7 +25,11 @@ Leave = Callable[[int, str], None]
 
 
 class Unwalkable(Exception):
-    """A tree that is no checkpoint: too deep, crossing into another mount, or changing."""
+    """A tree that is no checkpoint: too deep, or crossing into another mount."""
+
+
+class TreeChanged(Unwalkable):
+    """The tree changed while it was walked: it is being written (or deleted)."""
 
 
 def mount_id(fd: int) -> int | None:
@@ -97,7 +101,7 @@ def _open_child(parent: int, name: str, listed: os.stat_result, bounds: _Bounds)
     try:
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (listed.st_dev, listed.st_ino):
-            raise Unwalkable(f"{name} changed during the walk")
+            raise TreeChanged(f"{name} changed during the walk")
         if bounds.mount is not None and mount_id(fd) != bounds.mount:
             raise Unwalkable(f"holds a mount point ({name})")
     except BaseException:
@@ -118,7 +122,8 @@ class Tree:
 def measure_tree(top: int, parent: int) -> Tree:
     """The identity of the open directory `top`: its files' total size, newest mtime.
 
-    Raises Unwalkable for a tree that must not be treated as a checkpoint.
+    Raises Unwalkable for a tree that must not be treated as a checkpoint, TreeChanged
+    (or FileNotFoundError) when it changed under the walk.
     """
     here = os.fstat(top)
     totals = {"size": 0, "freeable": here.st_blocks * 512, "newest": here.st_mtime_ns, "files": 0}

@@ -81,6 +81,18 @@ def train_under_guard(
         listener.close()
 
 
+def settle_on(out: Path, expected: list[str], daemon: subprocess.Popen[str]) -> None:
+    """Wait for the directory to hold `expected`; on timeout, say what it held and logged."""
+    try:
+        wait_for(lambda: listing(out) == expected, timeout=15, message=str(expected))
+    except AssertionError:
+        daemon.send_signal(signal.SIGTERM)
+        _, log = daemon.communicate(timeout=60)
+        raise AssertionError(
+            f"expected {expected}, found {listing(out)}\n--- ckptguard:\n{tail(log)}"
+        ) from None
+
+
 def stop(daemon: subprocess.Popen[str]) -> list[dict[str, object]]:
     """SIGTERM the guard; it must exit 0. Its JSON log events."""
     daemon.send_signal(signal.SIGTERM)
@@ -101,14 +113,8 @@ def test_hf_trainer_keeps_newest_and_best_by_eval_loss(tmp_path: Path) -> None:
     losses = {int(step): loss for step, loss in summary["eval_loss"].items()}  # type: ignore[attr-defined]
     best = min(sorted(losses, reverse=True), key=lambda step: losses[step])
     expected = sorted({f"checkpoint-{s}" for s in (35, 40, best)})
-    try:
-        wait_for(
-            lambda: listing(out) == expected,
-            timeout=15,
-            message=f"{expected} (best eval_loss at step {best})",
-        )
-    finally:
-        events = stop(daemon)
+    settle_on(out, expected, daemon)
+    events = stop(daemon)
     assert best not in (35, 40), "the run should make an early checkpoint the best"
     deleted = sorted(str(e["path"]) for e in events if e["event"] == "deleted")
     assert len(deleted) == 8 - len(expected)
@@ -123,8 +129,6 @@ def test_lightning_keeps_newest_and_last_link(tmp_path: Path) -> None:
     out = tmp_path / "ckpts"
     _, daemon = train_under_guard("lightning", out, "--preset", "lightning", "--keep", "2")
     expected = ["epoch=0-step=35.ckpt", "epoch=0-step=40.ckpt", "last.ckpt"]
-    try:
-        wait_for(lambda: listing(out) == expected, timeout=15, message=str(expected))
-    finally:
-        stop(daemon)
+    settle_on(out, expected, daemon)
+    stop(daemon)
     assert os.readlink(out / "last.ckpt") == "epoch=0-step=40.ckpt"

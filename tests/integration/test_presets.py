@@ -24,7 +24,9 @@ from support import run_cli
 from ckptguard.cli import main
 from ckptguard.inventory import IntegrityCache, open_directory, refresh, scan
 from ckptguard.layouts import PRESETS, layout_for
+from ckptguard.model import Integrity
 from ckptguard.pointers import read_small
+from ckptguard.trees import measure_tree
 
 OLD = time.time() - 3600
 TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
@@ -581,3 +583,34 @@ def test_pointer_read_never_raises_on_a_directory(tmp_path: Path) -> None:
         assert len(os.listdir("/proc/self/fd")) == before  # and no descriptor leaked
     finally:
         os.close(fd)
+
+
+def test_a_directory_changing_under_every_walk_stays_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree that keeps changing while walked is a save in progress, kept in the inventory.
+
+    Dropping it would leave it unseen until the next full rescan if no other event came;
+    a walk that keeps meeting vanishing entries cannot be staged reliably, so it is
+    injected here.
+    """
+    import ckptguard.inventory as inventory
+
+    hf_checkpoint(tmp_path, 100)
+    hf_checkpoint(tmp_path, 200)
+    age(tmp_path / "checkpoint-200", time.time())
+
+    def always_changing(top: int, parent: int) -> object:
+        if os.readlink(f"/proc/self/fd/{top}").endswith("checkpoint-200"):
+            raise FileNotFoundError(2, "vanished mid-walk")
+        return measure_tree(top, parent)
+
+    monkeypatch.setattr(inventory, "measure_tree", always_changing)
+    fd = open_directory(str(tmp_path))
+    try:
+        found = {c.name: c for c in scan(fd, str(tmp_path), layout_for("hf")).checkpoints}
+    finally:
+        os.close(fd)
+    assert found["checkpoint-200"].integrity is Integrity.INVALID
+    assert found["checkpoint-200"].reclaimable == 0  # never deleted on such a reading
+    assert found["checkpoint-100"].integrity is Integrity.VALID
