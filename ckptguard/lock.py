@@ -14,7 +14,7 @@ import socket
 import stat
 
 LOCK_NAME = ".ckptguard.lock"
-_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class LockHeld(Exception):
@@ -35,6 +35,7 @@ class LockUnavailable(Exception):
 
 def acquire(dir_fd: int) -> int:
     """Take the directory's lock without waiting; returns the lock file's descriptor."""
+    _remove_planted_lock(dir_fd)
     fd = _open_lock_file(dir_fd)
     st = os.fstat(fd)
     if st.st_uid not in _trusted_owners(dir_fd):
@@ -70,10 +71,38 @@ def acquire(dir_fd: int) -> int:
     return fd
 
 
+def _remove_planted_lock(dir_fd: int) -> None:
+    """Unlink a regular lock file planted by an untrusted user, before opening anything.
+
+    It must go before any open: in a sticky, world-writable DIR the kernel's
+    protected_regular rule (a systemd default) refuses even root an O_CREAT open of
+    another user's file, and a file under a lease refuses a non-blocking open.
+    """
+    try:
+        st = os.stat(LOCK_NAME, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return  # absent, or trouble the open will name
+    if stat.S_ISREG(st.st_mode) and st.st_uid not in _trusted_owners(dir_fd):
+        try:
+            os.unlink(LOCK_NAME, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise LockUnavailable(
+                f"{LOCK_NAME} belongs to uid {st.st_uid} and cannot be replaced: {error.strerror}"
+            ) from None
+
+
 def _open_lock_file(dir_fd: int) -> int:
     try:
-        # 0600: a file others can open is a file others can flock, locking every guard out.
-        return os.open(LOCK_NAME, _FLAGS, 0o600, dir_fd=dir_fd)
+        try:
+            # Existing: opened without O_CREAT, which protected_regular may refuse.
+            return os.open(LOCK_NAME, _FLAGS, dir_fd=dir_fd)
+        except FileNotFoundError:
+            # 0600: a file others can open is one others can flock, locking guards out.
+            return os.open(LOCK_NAME, _FLAGS | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dir_fd)
+    except FileExistsError:
+        return os.open(LOCK_NAME, _FLAGS, dir_fd=dir_fd)  # created by a racing guard
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise LockUnavailable(f"{LOCK_NAME} is a symlink: refusing to use it") from None

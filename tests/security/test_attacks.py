@@ -480,14 +480,20 @@ def test_filling_the_disk_cannot_push_out_below_min_keep(
     assert free_bytes(fs) < 400 * 1024 and filler.stat().st_size > 0
 
 
-def test_lock_planted_and_held_by_another_user_is_replaced(models: Path) -> None:
-    """A lock file planted (and flock'ed) by an unprivileged user cannot keep the guard out."""
+@pytest.mark.parametrize("mode", [0o755, 0o1777], ids=["private", "sticky-world-writable"])
+def test_lock_planted_and_held_by_another_user_is_replaced(models: Path, mode: int) -> None:
+    """A lock file planted (and flock'ed) by an unprivileged user cannot keep the guard out.
+
+    Also in a sticky world-writable directory, where protected_regular (a systemd
+    default) refuses even root an O_CREAT open of another user's file.
+    """
     import fcntl
 
     from ckptguard import lock
 
     if os.geteuid() != 0:
         pytest.skip("needs root to plant a file owned by another user")
+    os.chmod(models, mode)
     planted = models / lock.LOCK_NAME
     planted.write_text("pid 1 on host attacker\n")
     os.chown(planted, 65534, 65534)
