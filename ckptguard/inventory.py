@@ -211,6 +211,10 @@ def _look_at(
         st = os.stat(key, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing to decide about
+    except OSError:
+        # One entry we cannot even stat (a FUSE mount refusing root, say) is left alone;
+        # it must not stop the guard of the whole directory.
+        return replace(base, integrity=Integrity.UNREADABLE)
     kind = kind_of(st.st_mode)
     checkpoint = replace(base, kind=kind, identity=identity_of(st))
     if kind is not layout.unit.expected_kind:
@@ -237,11 +241,11 @@ def _open_checked(dir_fd: int, name: str, identity: FileIdentity) -> int | Verdi
     try:
         fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as error:
-        if error.errno in (errno.EACCES, errno.EPERM):
-            return Verdict(Integrity.UNREADABLE)
         if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
             return None  # swapped for a symlink or removed since lstat
-        raise
+        # EACCES, or EAGAIN from a lease someone holds on it: left alone, never a reason
+        # to stop guarding the rest of the directory.
+        return Verdict(Integrity.UNREADABLE)
     if identity_of(os.fstat(fd)) != identity:
         os.close(fd)
         return None
@@ -273,6 +277,8 @@ def _look_at_group(
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             continue
+        except OSError:
+            return replace(base, integrity=Integrity.UNREADABLE)
         parts.append(Part(name, kind_of(st.st_mode), identity_of(st)))
         blocks += st.st_blocks * 512 if st.st_nlink == 1 else 0
     if not parts:
@@ -312,11 +318,9 @@ def _look_at_directory(
     try:
         fd = os.open(checkpoint.name, DIR_FLAGS, dir_fd=dir_fd)
     except OSError as error:
-        if error.errno in (errno.EACCES, errno.EPERM):
-            return replace(checkpoint, integrity=Integrity.UNREADABLE)
         if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENOTDIR):
             return None  # replaced since lstat: the next look decides
-        raise
+        return replace(checkpoint, integrity=Integrity.UNREADABLE)
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (checkpoint.identity.device, checkpoint.identity.inode):
@@ -329,7 +333,10 @@ def _look_at_directory(
         verdict = cache.get(checkpoint.name, tree.identity)
         if verdict is None:
             verdict = _directory_verdict(fd, checkpoint.step, layout, tree)
-            cache.put(checkpoint.name, tree.identity, verdict)
+            # Only a complete verdict is remembered: a marker renamed into place (DCP's
+            # .metadata) leaves total size and, on coarse clocks, newest mtime unchanged.
+            if verdict.integrity is Integrity.VALID:
+                cache.put(checkpoint.name, tree.identity, verdict)
     finally:
         os.close(fd)
     return replace(
@@ -351,7 +358,7 @@ def _measure(fd: int, dir_fd: int, attempts: int = 3) -> Tree | Integrity:
             return Integrity.UNREADABLE
         except OSError as error:
             if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                raise
+                return Integrity.UNREADABLE
     return Integrity.INVALID
 
 

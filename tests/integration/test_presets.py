@@ -614,3 +614,24 @@ def test_a_directory_changing_under_every_walk_stays_known(
     assert found["checkpoint-200"].integrity is Integrity.INVALID
     assert found["checkpoint-200"].reclaimable == 0  # never deleted on such a reading
     assert found["checkpoint-100"].integrity is Integrity.VALID
+
+
+def test_marker_renamed_into_place_is_seen_with_a_coarse_clock(tmp_path: Path) -> None:
+    """DCP renames .metadata.tmp to .metadata: same total size, and on a filesystem with
+    one-second timestamps the same newest mtime. A look just before the rename must not
+    be remembered as the checkpoint's verdict."""
+    dcp_save(tmp_path / "step-10")
+    directory = tmp_path / "step-10"
+    (directory / ".metadata").rename(directory / ".metadata.tmp")
+    age(directory)
+    layout, cache = layout_for("dcp"), IntegrityCache()
+    fd = open_directory(str(tmp_path))
+    try:
+        before = scan(fd, str(tmp_path), layout, cache=cache).checkpoints[0]
+        (directory / ".metadata.tmp").rename(directory / ".metadata")
+        age(directory)  # what a coarse clock shows: nothing moved
+        after = scan(fd, str(tmp_path), layout, cache=cache).checkpoints[0]
+    finally:
+        os.close(fd)
+    assert before.identity == after.identity  # the walk cannot tell the two apart
+    assert (before.integrity, after.integrity) == (Integrity.INVALID, Integrity.VALID)

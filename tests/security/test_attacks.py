@@ -508,3 +508,40 @@ def test_lock_planted_and_held_by_another_user_is_replaced(models: Path, mode: i
     finally:
         os.close(attacker)
         os.close(dir_fd)
+
+
+def test_a_leased_checkpoint_does_not_stop_guarding_the_directory(models: Path) -> None:
+    """A file under another process's write lease (opens fail with EAGAIN) is left alone.
+
+    It once made every scan of the directory fail, so nothing there was ever deleted.
+    """
+    import subprocess
+    import sys
+
+    for step in (100, 200, 300):
+        write_old(models, step)
+    leased = write_old(models, 50)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK if os.geteuid() else fcntl.F_WRLCK)\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+            str(leased),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        done = run_cli("prune", "--execute", "--json", "--dir", str(models), "--keep", "2")
+    finally:
+        holder.communicate("")
+    assert done.returncode == 0, done.stderr
+    entries = {os.path.basename(e["path"]): e for e in json.loads(done.stdout)["entries"]}
+    assert steps_in(models) == [50, 200, 300]
+    assert entries[name_of(50)]["state"] == "ignored"
