@@ -38,6 +38,8 @@ from ckptguard.naming import pin_name
 from ckptguard.units import format_age, format_size
 
 NS_PER_S = 1_000_000_000
+# How long a directory or group save may go without a write before it counts as abandoned.
+QUIET_SAVE_SECONDS = 3600.0
 # Keep reasons that the free-space rule may override, and the option each comes from.
 _OVERRIDE_TEXT = {
     ReasonCode.NEWEST_N: "--keep",
@@ -107,7 +109,7 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
     """Decide, for every checkpoint in `inventory`, whether to keep or delete it and why."""
     ordered = sorted(inventory.checkpoints, key=lambda c: (c.step, c.name))
     drafts = [_Draft(c, classify(c, policy, now), Action.KEEP, []) for c in ordered]
-    _resume_quiet_saves(drafts)
+    _resume_quiet_saves(drafts, now)
     valid = [d for d in drafts if d.state is State.COMPLETE]
     newest = valid[-1] if valid else None
 
@@ -125,7 +127,8 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
 
     reference_size = _reference_size(drafts, policy, now)
     target = resolve_target(policy.min_free, inventory.disk, reference_size)
-    credit = sum(min(d.checkpoint.size, reference_size) for d in drafts if _in_flight(d))
+    # In total, not per save: stale or forged "saves" must not switch the rule off.
+    credit = min(sum(d.checkpoint.size for d in drafts if _in_flight(d)), reference_size)
     available = inventory.disk.free + credit + _freed(drafts)
     if available < target:
         available = _free_space(drafts, valid, newest, policy, target, available)
@@ -150,12 +153,12 @@ def plan(inventory: Inventory, policy: Policy, *, now: float) -> Plan:
     )
 
 
-def _resume_quiet_saves(drafts: list[_Draft]) -> None:
+def _resume_quiet_saves(drafts: list[_Draft], now: float) -> None:
     """An unfinished directory or group newer than every complete checkpoint is a save.
 
-    Such saves pause between files for longer than any settle window (gathering
-    optimizer state, planning shards), so age alone cannot call them abandoned; a
-    newer complete checkpoint can.
+    Such saves pause between files for longer than the settle window (gathering
+    optimizer state, planning shards), so a short quiet does not make them abandoned;
+    a newer complete checkpoint does, and so does an hour without a write.
     """
     newest_complete = max(
         (d.checkpoint.step for d in drafts if d.state is State.COMPLETE), default=-1
@@ -166,6 +169,7 @@ def _resume_quiet_saves(drafts: list[_Draft]) -> None:
             draft.state is State.CORRUPT
             and checkpoint.unit is not Unit.FILE
             and checkpoint.step > newest_complete
+            and age_of(checkpoint, now) < QUIET_SAVE_SECONDS
         ):
             draft.state = State.IN_PROGRESS
 

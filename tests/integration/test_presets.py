@@ -28,7 +28,8 @@ from ckptguard.model import Integrity
 from ckptguard.pointers import read_small
 from ckptguard.trees import measure_tree
 
-OLD = time.time() - 3600
+OLD = time.time() - 2 * 3600
+QUIET = time.time() - 1200  # a long pause inside a directory save, under the 1-hour limit
 TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 
 
@@ -85,12 +86,14 @@ def test_hf_states_sizes_and_reasons(tmp_path: Path, capsys: pytest.CaptureFixtu
         hf_checkpoint(tmp_path, step)
     hf_checkpoint(tmp_path, 250, complete=False)  # crashed mid-save, then training went on
     hf_checkpoint(tmp_path, 400, complete=False)  # quiet: gathering optimizer state, say
+    age(tmp_path / "checkpoint-400", QUIET)
     hf_checkpoint(tmp_path, 500, complete=False)
     age(tmp_path / "checkpoint-500", time.time())  # being written now
     (tmp_path / "runs").mkdir()  # TensorBoard logs: not a checkpoint
     (tmp_path / "checkpoint-600").mkdir()
     (tmp_path / "checkpoint-600" / "trainer_state.json").write_text('{"global_step": 1}')
-    age(tmp_path / "checkpoint-600")  # a state that is not this checkpoint's
+    age(tmp_path / "checkpoint-600", QUIET)  # a state that is not this checkpoint's
+    hf_checkpoint(tmp_path, 700, complete=False)  # quiet for over an hour: abandoned
     entries = audit(capsys, "--preset", "hf", "--dir", str(tmp_path), "--keep", "2")
     assert states(entries) == {
         "checkpoint-100": ("complete", "delete"),
@@ -100,6 +103,7 @@ def test_hf_states_sizes_and_reasons(tmp_path: Path, capsys: pytest.CaptureFixtu
         "checkpoint-400": ("in_progress", "keep"),
         "checkpoint-500": ("in_progress", "keep"),
         "checkpoint-600": ("in_progress", "keep"),
+        "checkpoint-700": ("corrupt", "keep"),
     }
     assert "may pause between files" in entries["checkpoint-400"]["reasons"][0]
     files = list((tmp_path / "checkpoint-100").iterdir())
@@ -193,8 +197,10 @@ def test_dcp_real_saves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     (tmp_path / "step-20" / ".metadata").unlink()  # the last thing DCP writes
     (tmp_path / "step-50" / ".metadata").unlink()
     (tmp_path / "step-40" / ".metadata").write_bytes(b"\x80\x04")  # not a whole pickle
-    for step in (10, 20, 30, 40, 50):
+    for step in (10, 20, 30):
         age(tmp_path / f"step-{step}")
+    for step in (40, 50):
+        age(tmp_path / f"step-{step}", QUIET)  # newer than every complete one, quiet 20 min
     entries = audit(capsys, "--preset", "dcp", "--dir", str(tmp_path), "--keep", "1")
     assert states(entries) == {
         "step-10": ("complete", "delete"),

@@ -280,7 +280,7 @@ CASES = [
                 ckpt(100, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
                 ckpt(150, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID),
                 ckpt(200, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
-                ckpt(300, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID),
+                ckpt(300, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID, age=1800),
             ],
             Policy(keep=1, min_free=min_bytes(TOTAL)),
             {100, 150},
@@ -290,6 +290,31 @@ CASES = [
             shortfall=True,
         ),
         id="quiet-directory-save-newer-than-every-complete-one-is-in-progress",
+    ),
+    pytest.param(
+        case(
+            [
+                ckpt(100, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY),
+                ckpt(200, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID, age=3601),
+                ckpt(300, kind=Kind.DIRECTORY, unit=Unit.DIRECTORY, integrity=INVALID, age=3601),
+            ],
+            Policy(keep=1, min_free=min_bytes(TOTAL)),
+            {200, 300},
+            free=0,
+            states={200: State.CORRUPT, 300: State.CORRUPT},
+            shortfall=True,
+        ),
+        id="directory-saves-quiet-for-an-hour-are-abandoned",
+    ),
+    pytest.param(
+        case(
+            [ckpt(100), *[ckpt(s, integrity=INVALID, age=FRESH) for s in (200, 300, 400)]],
+            Policy(keep=1, min_free=min_bytes(SIZE * 2)),
+            set(),
+            free=SIZE,
+            shortfall=False,
+        ),
+        id="saves-in-flight-together-earn-one-checkpoint-of-credit",
     ),
     pytest.param(
         case(
@@ -310,7 +335,7 @@ CASES = [
             ],
             Policy(keep=1),
             set(),
-            states={100: State.COMPLETE, 200: State.IN_PROGRESS},
+            states={100: State.COMPLETE, 200: State.CORRUPT},
         ),
         id="a-directory-holding-no-bytes-is-never-complete",
     ),

@@ -297,7 +297,8 @@ def check_keep_n_exact(inventory: Inventory, policy: Policy, plan: Plan) -> None
 
 
 def check_target_and_credit(inventory: Inventory, policy: Policy, plan: Plan) -> None:
-    """The target resolves against the newest complete size (pinned too); credit is capped by it."""
+    """The target resolves against the newest complete size (pinned too); the credit of all
+    saves in flight together is capped by it."""
     sized = sorted(
         (
             c
@@ -316,7 +317,7 @@ def check_target_and_credit(inventory: Inventory, policy: Policy, plan: Plan) ->
     else:
         assert plan.target_free == int(reference * value)
     in_flight = [d for d in plan.decisions if d.state is State.IN_PROGRESS]
-    assert plan.in_flight_credit == sum(min(d.checkpoint.size, reference) for d in in_flight)
+    assert plan.in_flight_credit == min(sum(d.checkpoint.size for d in in_flight), reference)
 
 
 CHECKS = [
