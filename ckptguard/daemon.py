@@ -155,7 +155,12 @@ class Daemon:
         return EXIT_OK
 
     def _executor(self) -> Executor:
-        return AuditExecutor() if self._dry_run else Deleter(should_stop=lambda: self._stopping)
+        return AuditExecutor() if self._dry_run else Deleter(should_stop=self._between_deletions)
+
+    def _between_deletions(self) -> bool:
+        """Asked before each deletion: a long batch keeps the watchdog fed and stops on request."""
+        self._ping_if_due()
+        return self._stopping
 
     def _start(self) -> None:
         self._log.info(
@@ -247,10 +252,21 @@ class Daemon:
         try:
             if names is not None and guard.last_inventory is not None:
                 inventory = refresh(
-                    guard.dir_fd, guard.last_inventory, names, spec.layout, guard.cache
+                    guard.dir_fd,
+                    guard.last_inventory,
+                    names,
+                    spec.layout,
+                    guard.cache,
+                    progress=self._ping_if_due,
                 )
             else:
-                inventory = scan(guard.dir_fd, spec.path, spec.layout, cache=guard.cache)
+                inventory = scan(
+                    guard.dir_fd,
+                    spec.path,
+                    spec.layout,
+                    cache=guard.cache,
+                    progress=self._ping_if_due,
+                )
             plan = plan_inventory(
                 inventory,
                 spec.policy,

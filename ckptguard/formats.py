@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -24,8 +25,11 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The magic number that ends every TensorFlow table (`.index`) file, after its footer.
 TF_TABLE_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 TF_FOOTER_SIZE = 48
-# Larger marker files are not parsed (a trainer_state.json of a very long run can be).
-MAX_STATE_BYTES = 64 * 2**20
+# Larger marker files are not parsed whole: parsing is slow and memory-hungry, and the
+# daemon must keep answering systemd's watchdog (a very long run's trainer_state.json
+# can still be this big; its head is read instead).
+MAX_STATE_BYTES = 16 * 2**20
+_GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*([0-9]{1,20})\s*[,}]')
 
 
 def check_file(handle: IO[bytes], size: int, content: Content) -> Integrity:
@@ -155,6 +159,12 @@ def trainer_state_metrics(data: bytes, step: int) -> tuple[tuple[str, float], ..
                 if key != "step" and number is not None:
                     values[str(key)] = number
     return tuple(sorted(values.items()))
+
+
+def global_step_in_head(head: bytes) -> int | None:
+    """The `global_step` a trainer_state.json's first bytes state, if they state one."""
+    found = _GLOBAL_STEP.search(head)
+    return int(found.group(1)) if found else None
 
 
 def _finite(value: Any) -> float | None:

@@ -11,12 +11,14 @@ import errno
 import os
 import stat
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ckptguard.formats import (
     MAX_STATE_BYTES,
     check_file,
     check_tf_index,
+    global_step_in_head,
     tf_shards_complete,
     trainer_state_metrics,
 )
@@ -38,7 +40,7 @@ from ckptguard.model import (
     Unit,
 )
 from ckptguard.naming import pin_name
-from ckptguard.pointers import protected_by, read_pointers, read_small
+from ckptguard.pointers import protected_by, read_head, read_pointers, read_small
 from ckptguard.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -100,8 +102,13 @@ def scan(
     layout: Layout,
     *,
     cache: IntegrityCache | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> Inventory:
-    """Every checkpoint in the directory, with facts but no judgement."""
+    """Every checkpoint in the directory, with facts but no judgement.
+
+    `progress` is called after each checkpoint looked at (the daemon feeds systemd's
+    watchdog with it: walking many large checkpoint directories can take a while).
+    """
     cache = cache if cache is not None else IntegrityCache()
     names = set(os.listdir(dir_fd))
     prefix = layout.template.literal_ends[0]
@@ -120,6 +127,8 @@ def scan(
         )
         if checkpoint is not None:
             checkpoints.append(checkpoint)
+        if progress is not None:
+            progress()
     cache.retain({(c.name, c.identity) for c in checkpoints})
     return _inventory(directory, checkpoints, dir_fd)
 
@@ -130,6 +139,8 @@ def refresh(
     names: set[str],
     layout: Layout,
     cache: IntegrityCache,
+    *,
+    progress: Callable[[], None] | None = None,
 ) -> Inventory:
     """The checkpoints of `previous` and those events named (`names`), looked at again.
 
@@ -139,11 +150,13 @@ def refresh(
     can only be found by listing, so groups are always scanned.
     """
     if layout.unit is Unit.GROUP:
-        return scan(dir_fd, previous.directory, layout, cache=cache)
+        return scan(dir_fd, previous.directory, layout, cache=cache, progress=progress)
     keys = {k for k in (layout.key_of(n) for n in names) if k is not None}
     known = {c.name: c for c in previous.checkpoints}
     kept: list[Checkpoint] = []
     for key in keys | set(known):
+        if progress is not None:
+            progress()
         pinned = entry_exists(dir_fd, pin_name(key))
         unchanged = None if key in keys else _unchanged_directory(dir_fd, known[key])
         if unchanged is not None:
@@ -381,13 +394,17 @@ def _directory_verdict(fd: int, step: int, layout: Layout, tree: Tree) -> Verdic
 def _trainer_state_verdict(fd: int, step: int) -> Verdict:
     """Complete when trainer_state.json parses and says this step; metrics from its rows.
 
-    One too big to parse here still marks a finished save (it is written last), but
-    then tells no metrics.
+    One too big to parse here still marks a finished save when its head names this
+    step (the Trainer writes sorted keys, `global_step` among the first), but then
+    tells no metrics.
     """
     data = read_small(fd, TRAINER_STATE, MAX_STATE_BYTES)
     if data is None:
-        too_big = _regular_size(fd, TRAINER_STATE) > MAX_STATE_BYTES
-        return Verdict(Integrity.VALID if too_big else Integrity.INVALID)
+        if _regular_size(fd, TRAINER_STATE) <= MAX_STATE_BYTES:
+            return Verdict(Integrity.INVALID)
+        head = read_head(fd, TRAINER_STATE, 64 * 1024)
+        found = head is not None and global_step_in_head(head) == step
+        return Verdict(Integrity.VALID if found else Integrity.INVALID)
     metrics = trainer_state_metrics(data, step)
     if metrics is None:
         return Verdict(Integrity.INVALID)  # still being written, or not this checkpoint's

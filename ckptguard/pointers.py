@@ -18,6 +18,22 @@ MAX_POINTER_BYTES = 4096
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
+def read_head(dir_fd: int, name: str, size: int) -> bytes | None:
+    """The first `size` bytes of a regular file (never following a link); None otherwise."""
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.pread(fd, size, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
     """At most `limit` bytes of a regular file, never following a link; None otherwise.
 

@@ -641,3 +641,49 @@ def test_marker_renamed_into_place_is_seen_with_a_coarse_clock(tmp_path: Path) -
         os.close(fd)
     assert before.identity == after.identity  # the walk cannot tell the two apart
     assert (before.integrity, after.integrity) == (Integrity.INVALID, Integrity.VALID)
+
+
+def test_trainer_state_too_big_to_parse_is_judged_by_its_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over the parse limit, the head's global_step decides; such a checkpoint has no metrics."""
+    from ckptguard.formats import MAX_STATE_BYTES
+
+    rows = [{"step": s, "loss": 1.0} for s in range(MAX_STATE_BYTES // 20)]
+    for step, stated in ((100, 100), (200, 200), (300, 7)):
+        directory = tmp_path / f"checkpoint-{step}"
+        directory.mkdir()
+        (directory / "model.safetensors").write_bytes(b"w" * 100)
+        state = {"best_metric": None, "global_step": stated, "log_history": rows}
+        (directory / "trainer_state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+        assert (directory / "trainer_state.json").stat().st_size > MAX_STATE_BYTES
+        age(directory)
+    entries = audit(capsys, "--preset", "hf", "--dir", str(tmp_path), "--keep", "1")
+    assert states(entries) == {
+        "checkpoint-100": ("complete", "delete"),
+        "checkpoint-200": ("complete", "keep"),
+        "checkpoint-300": ("corrupt", "keep"),
+    }
+    assert "metrics" not in entries["checkpoint-200"]
+
+
+def test_scans_report_progress_per_checkpoint(tmp_path: Path) -> None:
+    """The daemon's watchdog hook runs after each checkpoint, also in event refreshes."""
+    for step in (1, 2, 3):
+        hf_checkpoint(tmp_path, step)
+    calls: list[int] = []
+    fd = open_directory(str(tmp_path))
+    try:
+        first = scan(fd, str(tmp_path), layout_for("hf"), progress=lambda: calls.append(1))
+        assert len(calls) == 3
+        refresh(
+            fd,
+            first,
+            {"checkpoint-9"},
+            layout_for("hf"),
+            IntegrityCache(),
+            progress=lambda: calls.append(2),
+        )
+    finally:
+        os.close(fd)
+    assert calls.count(2) == 4  # three known, one named

@@ -17,6 +17,7 @@ from ckptguard.formats import (
     TF_TABLE_MAGIC,
     check_file,
     check_tf_index,
+    global_step_in_head,
     tf_shards_complete,
     trainer_state_metrics,
 )
@@ -188,3 +189,19 @@ def test_keras_content_follows_the_suffix() -> None:
     assert content("checkpoint_step_{step}.keras") is Content.KERAS_ZIP
     assert content("ckpt_{step}.weights.h5") is Content.HDF5
     assert content("ckpt_{step}.keras.bak") is Content.NONE
+
+
+@pytest.mark.parametrize(
+    ("head", "step"),
+    [
+        (b'{\n  "best_metric": null,\n  "global_step": 500,\n  "log_history": [', 500),
+        (b'{"global_step":7}', 7),
+        (b'{"global_step": 5000000000000000000000}', None),  # 22 digits: no step
+        (b'{"epoch": 1, "global_step": "500",', None),
+        (b'{"log_history": [{"global_step_x": 1}', None),
+        (b"", None),
+    ],
+)
+def test_global_step_from_the_head_of_a_trainer_state(head: bytes, step: int | None) -> None:
+    """A trainer_state.json too big to parse is judged by the global_step in its head."""
+    assert global_step_in_head(head) == step
