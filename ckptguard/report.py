@@ -50,14 +50,16 @@ def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
 def summary(outcome: Outcome) -> dict[str, Any]:
     plan = outcome.plan
     counted = {status.value: len(outcome.with_status(status)) for status in Status}
+    done = _carried_out(outcome)
+    freed = sum(r.decision.checkpoint.reclaimable for r in done)
     return {
         "directory": plan.directory,
         "checkpoints": len(plan.decisions),
-        "kept": len(plan.kept),
-        "delete": len(plan.deletions),
-        "bytes_freed": plan.bytes_freed,
+        "kept": len(plan.decisions) - len(done),
+        "delete": len(done),
+        "bytes_freed": freed,
         "free_now": plan.disk.free,
-        "free_after": plan.free_after,
+        "free_after": plan.disk.free + freed,
         "target_free": plan.target_free,
         "shortfall": plan.shortfall,
         "warnings": list(plan.warnings),
@@ -65,6 +67,11 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "metric_mode": plan.metric_mode if plan.metric else None,
         "results": {k: v for k, v in counted.items() if v},
     }
+
+
+def _carried_out(outcome: Outcome) -> tuple[Result, ...]:
+    """The deletions that happened, or in an audit would happen: not the skipped or failed."""
+    return tuple(r for r in outcome.results if r.status in (Status.DELETED, Status.WOULD_DELETE))
 
 
 def to_json(outcomes: list[Outcome], now: float) -> dict[str, Any]:
@@ -142,13 +149,14 @@ def _action_cell(row: dict[str, Any]) -> str:
 
 def _summary_line(outcome: Outcome) -> str:
     plan = outcome.plan
-    deleting = len(plan.deletions)
-    verb = "deleted" if outcome.with_status(Status.DELETED) else "to delete"
-    done = len(outcome.with_status(Status.DELETED)) if verb == "deleted" else deleting
+    facts = summary(outcome)
+    audit = not outcome.results or bool(outcome.with_status(Status.WOULD_DELETE))
+    verb = "to delete" if audit else "deleted"
     text = (
-        f"{len(plan.decisions)} entries: {len(plan.kept)} kept, {done} {verb} "
-        f"({format_size(plan.bytes_freed)}); free space {format_size(plan.disk.free)} now, "
-        f"{format_size(plan.free_after)} after (target {format_size(plan.target_free)})"
+        f"{facts['checkpoints']} entries: {facts['kept']} kept, {facts['delete']} {verb} "
+        f"({format_size(facts['bytes_freed'])}); free space {format_size(plan.disk.free)} "
+        f"now, {format_size(facts['free_after'])} after "
+        f"(target {format_size(plan.target_free)})"
     )
     problems = [r for r in outcome.results if r.status in (Status.FAILED, Status.SKIPPED)]
     if problems:

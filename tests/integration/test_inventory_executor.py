@@ -561,3 +561,23 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
     assert decisions[300].action is Action.KEEP
     assert result.free_after == result.disk.free + decisions[200].checkpoint.freeable
     assert result.shortfall > 0
+
+
+def test_report_counts_what_was_deleted_not_what_was_planned(models: Path, dir_fd: int) -> None:
+    """Deletions skipped at the last moment (pinned since) are kept in the summary, not freed."""
+    from ckptguard.report import summary, to_table
+
+    write_steps(models, [100, 200, 300, 400, 500])
+    planned = survey_of(models, dir_fd, keep=2)
+    assert sorted(d.checkpoint.step for d in planned.deletions) == [100, 200, 300]
+    for step in (100, 200):
+        (models / f"{name_of(step)}.keep").touch()
+    outcome = Deleter().apply(planned, dir_fd)
+    facts = summary(outcome)
+    deleted = [r for r in outcome.results if r.status is Status.DELETED]
+    assert [r.decision.checkpoint.step for r in deleted] == [300]
+    assert (facts["delete"], facts["kept"]) == (1, 4)
+    assert facts["bytes_freed"] == deleted[0].decision.checkpoint.reclaimable
+    assert "4 kept, 1 deleted" in to_table(outcome, time.time())
+    nothing = Deleter().apply(survey_of(models, dir_fd, keep=5), dir_fd)
+    assert "0 to delete" in to_table(nothing, time.time())
