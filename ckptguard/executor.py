@@ -159,6 +159,8 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
         try:
             if measure_tree(fd, dir_fd).identity != checkpoint.identity:
                 return _CHANGED
+        except FileNotFoundError:
+            return _CHANGED  # something inside went away while we measured
         except Unwalkable as error:
             return f"{error}: not touched"
         # Unpredictable, so nobody can squat the name to block the deletion.
@@ -168,11 +170,21 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
         os.rename(checkpoint.name, trash, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         moved = os.stat(trash, dir_fd=dir_fd, follow_symlinks=False)
         if (moved.st_dev, moved.st_ino) != planned:
-            # Swapped between our open and the rename: put back what we moved.
+            # Swapped between our open and the rename: put back what we moved, unless
+            # something took the name meanwhile (a rename would replace it).
+            if entry_exists(dir_fd, checkpoint.name):
+                return f"changed while being deleted: what was there is now {trash}"
             os.rename(trash, checkpoint.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             return "changed while being deleted: not touched"
         try:
-            walk(fd, dir_fd, _unlink_unless_directory, _remove_directory, first=MARKERS)
+            walk(
+                fd,
+                dir_fd,
+                _unlink_unless_directory,
+                _remove_directory,
+                first=MARKERS,
+                vanished_ok=True,
+            )
             os.rmdir(trash, dir_fd=dir_fd)
         except (OSError, Unwalkable) as error:
             why = _describe(error) if isinstance(error, OSError) else str(error)
@@ -192,7 +204,8 @@ def _unlink_unless_directory(dir_fd: int, name: str, st: os.stat_result) -> None
 
 
 def _remove_directory(dir_fd: int, name: str) -> None:
-    os.rmdir(name, dir_fd=dir_fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(name, dir_fd=dir_fd)
 
 
 def _entry_changed(checkpoint: Checkpoint, st: os.stat_result) -> str | None:

@@ -48,23 +48,33 @@ def mount_id(fd: int) -> int | None:
 class _Bounds:
     device: int
     mount: int | None
+    vanished_ok: bool = False
 
 
 def walk(
-    top: int, parent: int, visit: Visit, leave: Leave | None = None, *, first: Collection[str] = ()
+    top: int,
+    parent: int,
+    visit: Visit,
+    leave: Leave | None = None,
+    *,
+    first: Collection[str] = (),
+    vanished_ok: bool = False,
 ) -> None:
     """Call `visit(dir_fd, name, lstat)` for every entry below the open directory `top`.
 
     `top` must be on the same mount as `parent`, the directory it was opened from (a
     checkpoint directory that is itself a mount point is no checkpoint). Entries named
     in `first` are visited before the others of their directory; `leave(dir_fd, name)`
-    is called for each subdirectory after everything below it.
+    is called for each subdirectory after everything below it. With `vanished_ok`,
+    entries removed by someone else during the walk are passed over (deleting them is
+    what the walk was for); otherwise their disappearance raises FileNotFoundError.
     """
     here = os.fstat(top)
     mount = mount_id(top)
     if mount != mount_id(parent) or here.st_dev != os.fstat(parent).st_dev:
         raise Unwalkable("is a mount point")
-    _walk_level(top, _Bounds(here.st_dev, mount), 0, visit, leave, frozenset(first))
+    bounds = _Bounds(here.st_dev, mount, vanished_ok)
+    _walk_level(top, bounds, 0, visit, leave, frozenset(first))
 
 
 def _walk_level(
@@ -75,8 +85,14 @@ def _walk_level(
     leave: Leave | None,
     first: frozenset[str],
 ) -> None:
+    entries = []
     with os.scandir(fd) as scanned:
-        entries = [(e.name, e.stat(follow_symlinks=False)) for e in scanned]
+        for entry in scanned:
+            try:
+                entries.append((entry.name, entry.stat(follow_symlinks=False)))
+            except FileNotFoundError:
+                if not bounds.vanished_ok:
+                    raise
     entries.sort(key=lambda entry: (entry[0] not in first, entry[0]))
     for name, st in entries:
         visit(fd, name, st)
@@ -84,7 +100,12 @@ def _walk_level(
             continue
         if depth + 1 >= MAX_DEPTH:
             raise Unwalkable(f"nested deeper than {MAX_DEPTH}")
-        child = _open_child(fd, name, st, bounds)
+        try:
+            child = _open_child(fd, name, st, bounds)
+        except FileNotFoundError:
+            if bounds.vanished_ok:
+                continue
+            raise
         try:
             _walk_level(child, bounds, depth + 1, visit, leave, first)
         finally:

@@ -907,3 +907,28 @@ def test_checkpoint_wider_than_the_fd_limit_is_scanned_and_deleted(
         (result,) = Deleter().apply(plan, dir_fd).results
     assert result.status is Status.DELETED, result.detail
     assert names_in(models) == ["checkpoint-200"]
+
+
+def test_entries_removed_by_someone_else_during_deletion_are_passed_over(
+    models: Path, dir_fd: int
+) -> None:
+    """Another remover (the trainer's own rotation, say) racing the deleting walk: no failure."""
+    from ckptguard.executor import _remove_directory, _unlink_unless_directory
+
+    checkpoint = write_hf(models, 100)
+    (checkpoint / "z_dir").mkdir()
+    (checkpoint / "z_dir" / "f").write_bytes(b"x")
+    (checkpoint / "y_file").write_bytes(b"y")
+    top = os.open(checkpoint, os.O_RDONLY | os.O_DIRECTORY)
+
+    def unlink_and_race(parent: int, name: str, st: os.stat_result) -> None:
+        if name == "model.safetensors":  # listed; the other remover gets there first
+            shutil.rmtree(checkpoint / "z_dir")
+            (checkpoint / "y_file").unlink()
+        _unlink_unless_directory(parent, name, st)
+
+    try:
+        walk(top, dir_fd, unlink_and_race, _remove_directory, vanished_ok=True)
+    finally:
+        os.close(top)
+    assert os.listdir(checkpoint) == []
