@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 
 import structlog
@@ -41,6 +42,7 @@ WATCHED_EVENTS = [
 ]
 WATCHDOG_ROOT_LOGGER = "watchdog"
 WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
+REWATCH_WARNING = r"Callback with id .* already exists for watch"
 
 
 class WakeHandler(FileSystemEventHandler):
@@ -105,7 +107,14 @@ class WatchdogLogBridge(logging.Handler):
 
 
 def install_overflow_detector(on_overflow: Callable[[], None]) -> Callable[[], None]:
-    """Attach the bridge to watchdog's loggers; returns the function that removes it."""
+    """Attach the bridge to watchdog's loggers; returns the function that removes it.
+
+    Also silences a warning watchdog's recursive inotify watch raises from its own thread
+    when a directory is created and renamed at once (Orbax's temporary directories): it
+    re-registers the same callback, which is harmless, but a warning turned into an
+    error there would end the thread and with it every event.
+    """
+    warnings.filterwarnings("ignore", message=REWATCH_WARNING, category=RuntimeWarning)
     logger = logging.getLogger(WATCHDOG_ROOT_LOGGER)
     bridge = WatchdogLogBridge(on_overflow)
     logger.addHandler(bridge)

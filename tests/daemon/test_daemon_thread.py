@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, settings_for, wait_for, write_checkpoint
 
@@ -266,3 +267,23 @@ def test_changes_no_event_reports_do_not_leave_stale_plans(tmp_path: Path, start
     os.utime(first, (1_000_000, 1_000_000))  # IN_ATTRIB: not among the watched events
     write_checkpoint(tmp_path, 2)
     wait_for(lambda: steps_in(tmp_path) == [2], timeout=5, message="keep-1 despite the touch")
+
+
+def test_watchdog_rewatch_warning_cannot_end_its_thread() -> None:
+    """watchdog warns from its own thread when a new directory is renamed at once; the
+    warning is harmless, but raised as an error it ended the thread and every event."""
+    import warnings
+
+    from ckptguard.watcher import install_overflow_detector
+
+    remove = install_overflow_detector(lambda: None)
+    try:
+        warnings.warn(
+            "Callback with id '1' already exists for watch <Watch wd=4>. It will be Overwritten.",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+        with pytest.raises(RuntimeWarning):  # every other warning is still an error here
+            warnings.warn("something else", RuntimeWarning, stacklevel=1)
+    finally:
+        remove()
