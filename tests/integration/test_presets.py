@@ -7,19 +7,22 @@ install here (TensorFlow, Orbax, Hugging Face) are built as those frameworks wri
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import re
 import shutil
 import struct
 import time
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import run_cli
+from support import keras_bytes, run_cli
 
 from ckptguard.cli import main
 from ckptguard.inventory import IntegrityCache, open_directory, refresh, scan
@@ -687,3 +690,72 @@ def test_scans_report_progress_per_checkpoint(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert calls.count(2) == 4  # three known, one named
+
+
+# ---- every preset: complete, in progress, corrupt, pointer --------------------------------
+
+
+def _zip(*members: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member in members:
+            archive.writestr(member, b"x" * 2000)
+    return buffer.getvalue()
+
+
+def _write(preset: str, directory: Path, name: str, step: int, complete: bool) -> None:
+    """One checkpoint as `preset`'s framework lays it out: whole, or cut off mid-save."""
+    path = directory / name
+    if preset in ("keras", "torch", "lightning"):
+        data = keras_bytes() if preset == "keras" else _zip("archive/data.pkl", "archive/version")
+        path.write_bytes(data if complete else data[: len(data) // 2])
+    elif preset == "tf":
+        (directory / f"{name}.data-00000-of-00001").write_bytes(b"d" * 3000)
+        if complete:
+            (directory / f"{name}.index").write_bytes(b"\0" * 100 + TF_MAGIC)
+    elif preset == "orbax" and not complete:
+        path.mkdir()  # an empty step directory: nothing Orbax would have renamed into place
+    else:
+        path.mkdir()
+        (path / "weights.bin").write_bytes(b"w" * 3000)
+        if complete and preset == "hf":
+            (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        elif complete and preset == "dcp":
+            (path / ".metadata").write_bytes(pickle.dumps({"planner": "default"}))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_states_and_pointer(
+    preset: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each preset: complete, corrupt, in progress, and a checkpoint `latest` names."""
+    layout = layout_for(preset)
+
+    def name_of(step: int) -> str:
+        return re.sub(r"\{(?!step\})[^}]*\}", "1", layout.template.name_for(step))
+
+    plan = {100: True, 200: False, 300: True, 400: True}
+    for step, complete in plan.items():
+        _write(preset, tmp_path, name_of(step), step, complete)
+    for entry in tmp_path.iterdir():
+        age(entry)
+    if preset == "orbax":  # Orbax writes under a temporary name, renamed when done
+        (tmp_path / f"{name_of(500)}.orbax-checkpoint-tmp-1700000000").mkdir()
+    else:
+        _write(preset, tmp_path, name_of(500), 500, complete=False)  # being written now
+    (tmp_path / "latest").write_text(name_of(100))
+    before = sorted(os.listdir(tmp_path))
+    entries = audit(capsys, "--preset", preset, "--dir", str(tmp_path), "--keep", "1")
+    expected = {
+        name_of(100): ("complete", "keep"),
+        name_of(200): ("corrupt", "keep"),
+        name_of(300): ("complete", "delete"),
+        name_of(400): ("complete", "keep"),
+        name_of(500): ("in_progress", "keep"),
+    }
+    if preset == "orbax":
+        del expected[name_of(500)]  # not a checkpoint until renamed into place
+    assert states(entries) == expected
+    assert entries[name_of(100)]["protected_by"] == "latest"
+    assert entries[name_of(300)]["size"] > 0
+    assert sorted(os.listdir(tmp_path)) == before  # audit never deletes
