@@ -20,18 +20,7 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 def read_head(dir_fd: int, name: str, size: int) -> bytes | None:
     """The first `size` bytes of a regular file (never following a link); None otherwise."""
-    try:
-        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.pread(fd, size, 0)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return _read_regular(dir_fd, name, size)
 
 
 def read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
@@ -40,24 +29,32 @@ def read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
     None too for a file larger than `limit`, or one that vanished or turned into a
     directory since it was listed (anyone may swap entries under our feet).
     """
+    data = _read_regular(dir_fd, name, limit + 1)
+    return data if data is not None and len(data) <= limit else None
+
+
+def _read_regular(dir_fd: int, name: str, size: int) -> bytes | None:
+    """Up to `size` bytes from the start of `name` if it is a regular file; never raises."""
     try:
         fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
             return None
-        handle = os.fdopen(fd, "rb")
+        chunks: list[bytes] = []
+        offset = 0
+        while offset < size:
+            chunk = os.pread(fd, min(size - offset, 2**20), offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks)
     except OSError:
-        os.close(fd)
         return None
-    with handle:
-        try:
-            data = handle.read(limit + 1)
-        except OSError:
-            return None
-    return data if len(data) <= limit else None
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
