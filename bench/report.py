@@ -259,15 +259,23 @@ def _error(results: dict[str, Any], key: str) -> str | None:
     return part.get("error") if isinstance(part, dict) else None
 
 
-def _survival(results: dict[str, Any]) -> list[str]:
-    part = results.get("survival")
-    out = ["", "### 1. Survival: smallest filesystem for a 20-save run", ""]
+def _opening(results: dict[str, Any], key: str, title: str) -> tuple[Any, list[str]]:
+    """A section's heading and its results; None instead when it did not run, with why."""
+    part = results.get(key)
+    out = ["", f"### {title}", ""]
     if part is None:
-        return [*out, "Not run (see --only)."]
+        return None, [*out, "Not run (see --only)."]
+    if "error" in part:
+        return None, [*out, f"Failed to run: {part['error']}"]
+    return part, out
+
+
+def _survival(results: dict[str, Any]) -> list[str]:
+    part, out = _opening(results, "survival", "1. Survival: smallest filesystem for a 20-save run")
+    if part is None:
+        return out
     if "skipped" in part:
         return [*out, f"Skipped: {part['skipped']}."]
-    if "error" in part:
-        return [*out, f"Failed to run: {part['error']}"]
     trainer = part["trainer"]
     alloc, page = trainer["allocated_bytes"], trainer["page_bytes"]
     ladder = ", ".join(multiple_text(x, alloc, page) for x in part["ladder"])
@@ -321,12 +329,11 @@ def _survival(results: dict[str, Any]) -> list[str]:
 
 
 def _latency(results: dict[str, Any]) -> list[str]:
-    part = results.get("latency")
-    out = ["", "### 2. Reaction latency: close() of checkpoint k to checkpoint k-3 gone", ""]
+    part, out = _opening(
+        results, "latency", "2. Reaction latency: close() of checkpoint k to checkpoint k-3 gone"
+    )
     if part is None:
-        return [*out, "Not run (see --only)."]
-    if "error" in part:
-        return [*out, f"Failed to run: {part['error']}"]
+        return out
     method = part["method"]
     out.append(
         "Measured by the writer: each save streams a 1 MiB checkpoint into its final path,"
@@ -384,12 +391,11 @@ def _latency(results: dict[str, Any]) -> list[str]:
 
 
 def _idle(results: dict[str, Any]) -> list[str]:
-    part = results.get("idle")
-    out = ["", "### 3. Idle cost: guarding 1,000 checkpoints, nothing happening", ""]
+    part, out = _opening(
+        results, "idle", "3. Idle cost: guarding 1,000 checkpoints, nothing happening"
+    )
     if part is None:
-        return [*out, "Not run (see --only)."]
-    if "error" in part:
-        return [*out, f"Failed to run: {part['error']}"]
+        return out
     variants = part.get("variants") or {"keep": part}
     out.append(
         f"`ckptguard run --dir D` on {part['checkpoints']:,} tiny valid checkpoints. With the"
@@ -448,12 +454,9 @@ def _idle(results: dict[str, Any]) -> list[str]:
 
 
 def _scale(results: dict[str, Any]) -> list[str]:
-    part = results.get("scale")
-    out = ["", "### 4. Scale", ""]
+    part, out = _opening(results, "scale", "4. Scale")
     if part is None:
-        return [*out, "Not run (see --only)."]
-    if "error" in part:
-        return [*out, f"Failed to run: {part['error']}"]
+        return out
     audit = part.get("audit")
     if audit and "error" not in audit:
         out.append(
@@ -508,12 +511,9 @@ def _scale(results: dict[str, Any]) -> list[str]:
 
 
 def _storm(results: dict[str, Any]) -> list[str]:
-    part = results.get("storm")
-    out = ["", "### 5. Event storm", ""]
+    part, out = _opening(results, "storm", "5. Event storm")
     if part is None:
-        return [*out, "Not run (see --only)."]
-    if "error" in part:
-        return [*out, f"Failed to run: {part['error']}"]
+        return out
     out.append(
         f"{part['files']:,} tiny valid checkpoints written straight into a guarded directory"
         f" (beside {part['other_files']} unrelated files) as fast as one process can, while"
