@@ -40,10 +40,8 @@ from ckptguard.model import (
     Unit,
 )
 from ckptguard.naming import pin_name
-from ckptguard.pointers import protected_by, read_head, read_pointers, read_small
+from ckptguard.pointers import READ_FLAGS, protected_by, read_head, read_pointers, read_small
 from ckptguard.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
-
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 Metrics = tuple[tuple[str, float], ...]
 
@@ -234,9 +232,8 @@ def _look_at(
         return checkpoint  # a symlink or other impostor: reported, never followed
     if layout.unit is Unit.DIRECTORY:
         return _look_at_directory(dir_fd, checkpoint, layout, cache)
-    checkpoint = replace(checkpoint, links=st.st_nlink)
     freeable = st.st_blocks * 512 if st.st_nlink == 1 else 0
-    checkpoint = replace(checkpoint, freeable=freeable)
+    checkpoint = replace(checkpoint, links=st.st_nlink, freeable=freeable)
     if layout.content is Content.NONE:
         return checkpoint
     verdict = cache.get(key, checkpoint.identity)
@@ -252,7 +249,7 @@ def _look_at(
 def _open_checked(dir_fd: int, name: str, identity: FileIdentity) -> int | Verdict | None:
     """An fd for the entry if it still has `identity`; a Verdict if we may not read it."""
     try:
-        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
     except OSError as error:
         if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
             return None  # swapped for a symlink or removed since lstat

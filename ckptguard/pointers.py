@@ -15,7 +15,8 @@ from ckptguard.layouts import POINTER_FILES
 from ckptguard.model import Checkpoint
 
 MAX_POINTER_BYTES = 4096
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# Reading what anyone may have put in DIR: never through a link, never blocking on a FIFO.
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def read_head(dir_fd: int, name: str, size: int) -> bytes | None:
@@ -36,7 +37,7 @@ def read_small(dir_fd: int, name: str, limit: int) -> bytes | None:
 def _read_regular(dir_fd: int, name: str, size: int) -> bytes | None:
     """Up to `size` bytes from the start of `name` if it is a regular file; never raises."""
     try:
-        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
     try:
