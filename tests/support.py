@@ -119,6 +119,51 @@ class NotifyListener:
         self.sock.close()
 
 
+class GuardProcess:
+    """`ckptguard run --log-format json ARGS` as a real process, with its sd_notify socket."""
+
+    def __init__(self, *args: str) -> None:
+        import json
+        import signal
+
+        self._json, self._signal = json, signal
+        self.listener = NotifyListener()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ckptguard", "run", "--log-format", "json", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NOTIFY_SOCKET": self.listener.name},
+        )
+        self.log: str | None = None
+
+    def stop(self) -> str:
+        """SIGTERM it (once) and return its log; `returncode` is then set."""
+        if self.log is None:
+            self.proc.send_signal(self._signal.SIGTERM)
+            _, self.log = self.proc.communicate(timeout=60)
+            self.listener.close()
+        return self.log
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def events(self) -> list[dict[str, Any]]:
+        return [self._json.loads(line) for line in self.stop().splitlines() if line[:1] == "{"]
+
+
+@contextlib.contextmanager
+def guard_running(*args: str, ready_timeout: float = 60) -> Iterator[GuardProcess]:
+    """A `ckptguard run` process that said READY=1; stopped with SIGTERM on leaving."""
+    guard = GuardProcess(*args)
+    try:
+        guard.listener.wait_for("READY=1", timeout=ready_timeout)
+        yield guard
+    finally:
+        guard.stop()
+
+
 REPO = Path(__file__).resolve().parent.parent
 TRAINER = REPO / "bench" / "trainer.py"
 

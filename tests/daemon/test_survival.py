@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -13,9 +11,9 @@ from pathlib import Path
 import pytest
 from support import (
     TRAINER,
-    NotifyListener,
     Tmpfs,
     can_mount_tmpfs,
+    guard_running,
     settings_for,
     wait_for,
     write_checkpoint,
@@ -69,33 +67,11 @@ def test_training_dies_of_enospc_without_the_guard(small_fs: Tmpfs) -> None:
 
 def test_training_completes_under_the_guard_with_defaults(small_fs: Tmpfs) -> None:
     """Under `ckptguard run --dir D` with default options, all 20 saves complete."""
-    listener = NotifyListener()
-    env = {**os.environ, "NOTIFY_SOCKET": listener.name}
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ckptguard",
-            "run",
-            "--dir",
-            str(small_fs.path),
-            "--log-format",
-            "json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        listener.wait_for("READY=1")
+    with guard_running("--dir", str(small_fs.path)) as guard:
         result = train(small_fs.path)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, log = daemon.communicate(timeout=10)
-        listener.close()
+    log = guard.stop()
     assert result.returncode == 0, result.stderr + log
-    assert daemon.returncode == 0
+    assert guard.returncode == 0
     remaining = sorted(p.name for p in small_fs.path.glob("checkpoint_step_*.keras"))
     assert remaining and remaining[-1] == "checkpoint_step_2000.keras"
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import NotifyListener, Tmpfs, can_mount_tmpfs
+from support import Tmpfs, can_mount_tmpfs, guard_running
 
 pytestmark = [
     pytest.mark.e2e,
@@ -132,25 +131,12 @@ def test_training_completes_under_the_guard(
     small_fs: Tmpfs, keras_script: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     """Under `ckptguard run --dir D` all 12 saves succeed and the newest checkpoint loads."""
-    listener = NotifyListener()
-    command = [sys.executable, "-m", "ckptguard", "run", "--dir", str(small_fs.path)]
-    daemon = subprocess.Popen(
-        [*command, "--log-format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NOTIFY_SOCKET": listener.name},
-    )
-    try:
-        listener.wait_for("READY=1", timeout=60)
+    with guard_running("--dir", str(small_fs.path)) as guard:
         result = keras_script("train", "--dir", str(small_fs.path))
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        _, log = daemon.communicate(timeout=60)
-        listener.close()
+    log = guard.stop()
 
     assert result.returncode == 0, tail(result.stderr) + "\n--- ckptguard:\n" + tail(log)
-    assert daemon.returncode == 0, tail(log)
+    assert guard.returncode == 0, tail(log)
     trained = json.loads(result.stdout.splitlines()[-1])
     assert trained["saves"] == SAVES
 
@@ -159,8 +145,7 @@ def test_training_completes_under_the_guard(
     newest = remaining[-1]
     assert newest.name == LAST
     assert_fs_fits_two_not_three(newest.stat().st_size)
-    events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    deleted = [e for e in events if e["event"] == "deleted"]
+    deleted = [e for e in guard.events() if e["event"] == "deleted"]
     assert len(deleted) == SAVES - len(remaining), tail(log)
 
     loaded = keras_script("check", "--checkpoint", str(newest))
