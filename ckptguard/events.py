@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from ckptguard.model import Outcome, Plan, Result, Status
+from ckptguard.model import Notice, Outcome, Plan, Result, Status
 
 _EVENTS = {
     Status.DELETED: ("deleted", "info"),
@@ -46,6 +46,10 @@ def log_result(plan: Plan, result: Result, log: Any) -> None:
     getattr(log, level)(event, **fields)
 
 
+def _text(notice: Notice | None) -> str:
+    return "" if notice is None else notice.text
+
+
 def log_shortfall(plan: Plan, log: Any) -> None:
     log.warning(
         "free_space_shortfall",
@@ -54,5 +58,21 @@ def log_shortfall(plan: Plan, log: Any) -> None:
         free_after=plan.free_after,
         target=plan.target_free,
         shortfall=plan.shortfall,
-        message=plan.warnings[0] if plan.warnings else "",
+        message=_text(plan.warning("shortfall")),
+    )
+
+
+def log_new_run(plan: Plan, log: Any) -> None:
+    """A training run restarted or resumed in the directory: say so once."""
+    current, earlier = plan.runs[-1], plan.runs[:-1]
+    log.info(
+        "new_run",
+        directory=plan.directory,
+        first_step=current.first_step,
+        earlier_runs=[{"first_step": r.first_step, "last_step": r.last_step} for r in earlier],
+        message=(
+            f"a new run started at step {current.first_step} after steps "
+            f"{earlier[-1].first_step}-{earlier[-1].last_step}; earlier runs keep their own "
+            "newest and give way first when space is short"
+        ),
     )

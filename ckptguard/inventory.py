@@ -41,6 +41,7 @@ from ckptguard.model import (
 )
 from ckptguard.naming import pin_name
 from ckptguard.pointers import READ_FLAGS, protected_by, read_head, read_pointers, read_small
+from ckptguard.runs import step_order
 from ckptguard.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
 
 Metrics = tuple[tuple[str, float], ...]
@@ -128,7 +129,7 @@ def scan(
         if progress is not None:
             progress()
     cache.retain({(c.name, c.identity) for c in checkpoints})
-    return _inventory(directory, checkpoints, dir_fd)
+    return _inventory(directory, checkpoints, dir_fd, layout.preset)
 
 
 def refresh(
@@ -163,7 +164,7 @@ def refresh(
         checkpoint = _look_at(dir_fd, key, layout, cache, pinned=pinned, members=[key])
         if checkpoint is not None:
             kept.append(checkpoint)
-    return _inventory(previous.directory, kept, dir_fd)
+    return _inventory(previous.directory, kept, dir_fd, layout.preset)
 
 
 def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
@@ -184,13 +185,15 @@ def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
     return known if same and st.st_mtime_ns <= known.identity.mtime_ns else None
 
 
-def _inventory(directory: str, checkpoints: list[Checkpoint], dir_fd: int) -> Inventory:
+def _inventory(
+    directory: str, checkpoints: list[Checkpoint], dir_fd: int, preset: str
+) -> Inventory:
     pointers = read_pointers(dir_fd)
     checkpoints = [
         replace(c, protected_by=protected_by(c, pointers)) if pointers else c for c in checkpoints
     ]
-    checkpoints.sort(key=lambda c: (c.step, c.name))
-    return Inventory(directory=directory, checkpoints=tuple(checkpoints), disk=disk_state(dir_fd))
+    checkpoints.sort(key=step_order)
+    return Inventory(directory, tuple(checkpoints), disk_state(dir_fd), preset)
 
 
 def _look_at(

@@ -104,6 +104,12 @@ class Checkpoint:
     parts: tuple[Part, ...] = ()
     # The "latest" pointer file that names this checkpoint: never deleted while it does.
     protected_by: str | None = None
+    # Known to be held open for writing (the watcher saw writes and no close yet, or
+    # /proc says so): a save in progress, whatever its content check says.
+    writing: bool = False
+    # Seconds the guard itself has seen this entry unchanged (size and mtime), by its own
+    # clock; None when it has not watched it (one-shot commands): the mtime's age is used.
+    quiet_for: float | None = None
 
     def metric(self, name: str) -> float | None:
         return dict(self.metrics).get(name)
@@ -137,6 +143,8 @@ class Inventory:
     directory: str
     checkpoints: tuple[Checkpoint, ...]
     disk: DiskState
+    # The preset whose completeness check judged the checkpoints (for warnings).
+    preset: str = ""
 
 
 class MinFreeUnit(enum.Enum):
@@ -193,6 +201,8 @@ class ReasonCode(enum.Enum):
     BEYOND_KEEP = "beyond_keep"
     FREE_SPACE = "free_space"
     CORRUPT_RECLAIM = "corrupt_reclaim"
+    EARLIER_RUN = "earlier_run"
+    CHECK_SUSPECT = "check_suspect"
 
 
 @dataclass(frozen=True)
@@ -202,13 +212,40 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Run:
+    """Complete checkpoints written one after another with steps that never go back.
+
+    A complete checkpoint written after a higher step's starts a new run: a training
+    restarted from scratch, or resumed from an earlier step, into the same directory.
+    """
+
+    index: int  # 1 for the oldest run
+    first_step: int
+    last_step: int
+    count: int
+    # Modification time of the run's last checkpoint, in nanoseconds since the epoch.
+    last_write_ns: int
+
+
+@dataclass(frozen=True)
 class Decision:
     checkpoint: Checkpoint
     state: State
     action: Action
     reasons: tuple[Reason, ...]
-    # Rank by the policy's metric (1 = best) among valid checkpoints whose metric is known.
+    # Rank by the policy's metric (1 = best) among its run's valid checkpoints whose
+    # metric is known.
     rank: int | None = None
+    # The run (its `Run.index`) a complete checkpoint belongs to; None for the others.
+    run: int | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning about a whole directory, with a stable code for logs and scripts."""
+
+    code: str  # "shortfall" or "check_suspect"
+    text: str
 
 
 @dataclass(frozen=True)
@@ -225,10 +262,15 @@ class Plan:
     free_after: int
     # Bytes still missing after every permitted deletion; > 0 means the floor stopped us.
     shortfall: int
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Notice, ...] = ()
     # The metric checkpoints were ranked by, and whether lower ("min") or higher is better.
     metric: str | None = None
     metric_mode: str = "min"
+    # The runs of complete checkpoints, oldest first; the last is the current run.
+    runs: tuple[Run, ...] = ()
+
+    def warning(self, code: str) -> Notice | None:
+        return next((n for n in self.warnings if n.code == code), None)
 
     @property
     def deletions(self) -> tuple[Decision, ...]:
@@ -237,7 +279,9 @@ class Plan:
         If a run is cut short (a stop request), what was deleted is what mattered most.
         """
         deleting = [d for d in self.decisions if d.action is Action.DELETE]
-        return tuple(sorted(deleting, key=lambda d: (_deletion_rank(d), d.checkpoint.step)))
+        return tuple(
+            sorted(deleting, key=lambda d: (_deletion_rank(d), d.run or 0, d.checkpoint.step))
+        )
 
     @property
     def kept(self) -> tuple[Decision, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -36,15 +37,22 @@ def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
         if checkpoint.protected_by is not None:
             row["protected_by"] = checkpoint.protected_by
         if checkpoint.metrics:
-            row["metrics"] = dict(checkpoint.metrics)
+            row["metrics"] = {k: _json_number(v) for k, v in checkpoint.metrics}
         if decision.rank is not None:
             row["rank"] = decision.rank
+        if decision.run is not None:
+            row["run"] = decision.run
         if result is not None:
             row["result"] = result.status.value
             if result.detail:
                 row["detail"] = result.detail
         rows.append(row)
     return rows
+
+
+def _json_number(value: float) -> float | str:
+    """JSON has no NaN or infinity: those are written as the strings "nan", "inf", "-inf"."""
+    return value if math.isfinite(value) else str(value)
 
 
 def summary(outcome: Outcome) -> dict[str, Any]:
@@ -62,9 +70,20 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "free_after": plan.disk.free + freed,
         "target_free": plan.target_free,
         "shortfall": plan.shortfall,
-        "warnings": list(plan.warnings),
+        "warnings": [n.text for n in plan.warnings],
         "metric": plan.metric,
         "metric_mode": plan.metric_mode if plan.metric else None,
+        "runs": [
+            {
+                "run": run.index,
+                "first_step": run.first_step,
+                "last_step": run.last_step,
+                "checkpoints": run.count,
+                "last_saved": run.last_write_ns / 1e9,
+                "current": run.index == len(plan.runs),
+            }
+            for run in plan.runs
+        ],
         "results": {k: v for k, v in counted.items() if v},
     }
 
@@ -91,6 +110,9 @@ def to_table(outcome: Outcome, now: float) -> str:
     """The audit table and its summary lines for one directory."""
     plan = outcome.plan
     header = _HEADER if plan.metric is None else (*_HEADER[:5], plan.metric.upper(), *_HEADER[5:])
+    several = len(plan.runs) > 1
+    if several:
+        header = ("RUN", *header)
     rows: list[tuple[str, ...]] = []
     for entry in entry_rows(outcome, now):
         cells = [
@@ -104,6 +126,8 @@ def to_table(outcome: Outcome, now: float) -> str:
         ]
         if plan.metric is not None:
             cells.insert(5, _metric_cell(entry, plan.metric))
+        if several:
+            cells.insert(0, _run_cell(entry, len(plan.runs)))
         rows.append(tuple(cells))
     lines = [f"{plan.directory}:"]
     if plan.metric is not None:
@@ -117,8 +141,15 @@ def to_table(outcome: Outcome, now: float) -> str:
     else:
         lines.append("  no entries match the pattern")
     lines.append("  " + _summary_line(outcome))
-    lines.extend(f"  WARNING: {warning}" for warning in plan.warnings)
+    lines.extend(f"  WARNING: {warning.text}" for warning in plan.warnings)
     return "\n".join(lines)
+
+
+def _run_cell(row: dict[str, Any], current: int) -> str:
+    run = row.get("run")
+    if run is None:
+        return "-"
+    return f"{run} (current)" if run == current else str(run)
 
 
 def _shown_name(row: dict[str, Any]) -> str:
@@ -136,6 +167,8 @@ def _metric_cell(row: dict[str, Any], metric: str) -> str:
     value = row.get("metrics", {}).get(metric)
     if value is None:
         return "-"
+    if isinstance(value, str):
+        return value
     rank = row.get("rank")
     return f"{value:g} (#{rank})" if rank is not None else f"{value:g}"
 

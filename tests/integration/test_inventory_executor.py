@@ -291,14 +291,20 @@ def test_names_outside_the_template_are_not_entries(models: Path, dir_fd: int) -
 
 
 def test_inventory_is_ordered_by_parsed_step_not_mtime_or_name(models: Path, dir_fd: int) -> None:
-    """Entries come in numeric step order even when mtimes and name order disagree."""
+    """Entries come in numeric step order even when mtimes and name order disagree; each
+    step written lower than the one before starts a run, whose newest stays."""
     steps = [1000, 900, 100, 20]
     for index, step in enumerate(steps):  # the smallest step gets the newest mtime
         write_checkpoint(models, step, mtime=OLD + index)
     assert [c.step for c in inventory_of(models, dir_fd).checkpoints] == [20, 100, 900, 1000]
     result = survey_of(models, dir_fd, keep=1)
-    (kept,) = [d.checkpoint.step for d in result.decisions if d.action is Action.KEEP]
-    assert kept == 1000
+    assert result.deletions == ()
+    assert [(r.first_step, r.last_step) for r in result.runs] == [
+        (1000, 1000),
+        (900, 900),
+        (100, 100),
+        (20, 20),
+    ]
 
 
 # --- Deleter ------------------------------------------------------------------------
@@ -532,7 +538,7 @@ def test_holders_finds_a_process_holding_a_checkpoint_open(models: Path, hold_op
     proc = hold_open(held)
     key_held = (held.stat().st_dev, held.stat().st_ino)
     key_free = (free.stat().st_dev, free.stat().st_ino)
-    found = holders([key_held, key_free])
+    found = holders([key_held, key_free], {held.name, free.name})
     assert proc.pid in found[key_held]
     assert os.getpid() not in found[key_held]
     assert key_free not in found

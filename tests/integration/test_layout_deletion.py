@@ -861,7 +861,6 @@ def test_awkward_names_and_paths_beyond_path_max_are_deleted_whole(
     models: Path, dir_fd: int
 ) -> None:
     """Non-UTF-8 and newline names, a FIFO, and a path longer than PATH_MAX all go whole."""
-    write_hf(models, 200)
     odd = write_hf(models, 100)
     fd = os.open(odd, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -873,6 +872,7 @@ def test_awkward_names_and_paths_beyond_path_max_are_deleted_whole(
         os.close(fd)
     os.mkfifo(odd / "pipe")
     _chain(odd, 20, name="y" * 250)  # about 5,000 bytes of path: unreachable by name
+    backdate(write_hf(models, 200), time.time() + 1)  # written last, as a run goes on
     plan = survey_of(models, dir_fd, HF, keep=1)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
     (result,) = Deleter().apply(plan, dir_fd).results

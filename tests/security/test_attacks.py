@@ -201,12 +201,22 @@ def assert_untouched(directory: Path, forged: dict[str, tuple[bytes, int, int]])
     assert (directory / name_of(3000)).is_fifo(), "the FIFO was deleted"
 
 
+def real_steps(directory: Path) -> list[int]:
+    """The steps of the real run (10, 20, ...), leaving out the forged step 5."""
+    return [s for s in steps_in(directory) if 10 <= s <= 60]
+
+
 def test_forged_newest_checkpoints_push_nothing_out_under_prune(models: Path) -> None:
-    """`prune --execute --keep 3` with forged newest files deletes only by the real steps."""
+    """`prune --execute --keep 3` with forged newest files deletes only by the real steps.
+
+    A complete old step dated in the future is the newest written: a run of its own,
+    kept, which takes no slot of the real run's.
+    """
     forged = forge(models)
     done = run_cli("prune", "--dir", str(models), "--keep", "3", "--min-free", "0", "--execute")
     assert done.returncode == 0, done.stderr
-    assert [s for s in steps_in(models) if s <= 60] == [30, 40, 50]
+    assert real_steps(models) == [30, 40, 50]
+    assert 5 in steps_in(models)
     assert_untouched(models, forged)
 
 
@@ -216,10 +226,10 @@ def test_forged_newest_checkpoints_push_nothing_out_under_the_daemon(
     """The daemon, with forged newest files present, keeps the real newest N and goes on."""
     forged = forge(models)
     start_daemon(settings_for(models, keep=3, min_free=NO_SPACE_RULE))
-    assert [s for s in steps_in(models) if s <= 60] == [30, 40, 50]
-    write_old(models, 60)
+    assert real_steps(models) == [30, 40, 50]
+    os.utime(write_old(models, 60), (OLD + 10, OLD + 10))  # the real run's next save
     wait_for(
-        lambda: [s for s in steps_in(models) if s <= 60] == [40, 50, 60],
+        lambda: real_steps(models) == [40, 50, 60] and 5 in steps_in(models),
         timeout=5,
         message="keep-3 over the real checkpoints after a new save",
     )

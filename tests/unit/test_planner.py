@@ -127,7 +127,7 @@ CASES = [
     # ---- keep-N orders by step, never by mtime -------------------------------------------
     pytest.param(
         case(
-            [ckpt(s, age=OLD + s) for s in (100, 200, 300, 400, 500)],
+            [ckpt(s, age=OLD - s) for s in (100, 200, 300, 400, 500)],
             Policy(keep=3),
             {100, 200},
             reasons={
@@ -148,10 +148,93 @@ CASES = [
                 ckpt(400, age=3 * OLD),  # oldest mtime, newest step
             ],
             Policy(keep=2),
-            {100, 200},
-            reasons={400: {ReasonCode.NEWEST_VALID}},
+            set(),
+            reasons={
+                400: {ReasonCode.NEWEST_VALID, ReasonCode.EARLIER_RUN},
+                300: {ReasonCode.EARLIER_RUN, ReasonCode.NEWEST_N},
+                100: {ReasonCode.NEWEST_VALID, ReasonCode.NEWEST_N},
+            },
         ),
-        id="keep-n-ignores-newer-mtime-on-older-step",
+        id="each-step-back-in-write-order-starts-a-run",
+    ),
+    # ---- runs: a training restarted or resumed in the same directory ---------------------
+    pytest.param(
+        case(
+            [
+                *[ckpt(s, age=2 * OLD - (s - 25000)) for s in (25000, 25100, 25200, 25300)],
+                ckpt(100, age=60.0),
+            ],
+            Policy(keep=3),
+            {25000},
+            reasons={
+                25000: {ReasonCode.BEYOND_KEEP, ReasonCode.EARLIER_RUN},
+                25300: {ReasonCode.NEWEST_VALID, ReasonCode.NEWEST_N, ReasonCode.EARLIER_RUN},
+                100: {ReasonCode.NEWEST_VALID, ReasonCode.NEWEST_N},
+            },
+        ),
+        id="restart-from-scratch-keeps-the-new-runs-first-save",
+    ),
+    pytest.param(
+        case(
+            [
+                *[ckpt(s, age=2 * OLD - (s - 25000)) for s in (25100, 25200, 25300)],
+                ckpt(100, age=120.0),
+                ckpt(200, age=60.0),
+            ],
+            Policy(keep=3, min_free=min_bytes(3 * SIZE)),
+            {25100, 25200},
+            free=SIZE,
+            reasons={
+                25100: {ReasonCode.FREE_SPACE, ReasonCode.EARLIER_RUN},
+                25300: {ReasonCode.NEWEST_VALID},
+                100: {ReasonCode.NEWEST_N},
+            },
+        ),
+        id="under-pressure-earlier-runs-go-first",
+    ),
+    pytest.param(
+        case(
+            [
+                *[ckpt(s, age=2 * OLD - (s - 25000)) for s in (25100, 25200, 25300)],
+                *[ckpt(s, age=OLD - s) for s in (100, 200, 300)],
+            ],
+            Policy(keep=3, min_keep=2, min_free=min_bytes(TOTAL)),
+            {25100, 25200, 100},
+            free=0,
+            reasons={200: {ReasonCode.MIN_KEEP}, 300: {ReasonCode.NEWEST_VALID}},
+            shortfall=True,
+        ),
+        id="under-pressure-the-current-run-keeps-min-keep",
+    ),
+    # ---- a content check that fails everything is more likely wrong than the saves -------
+    pytest.param(
+        case(
+            [ckpt(s, integrity=INVALID) for s in (100, 200, 300)],
+            Policy(keep=1, min_keep=2, min_free=min_bytes(TOTAL)),
+            {100},
+            free=0,
+            reasons={
+                100: {ReasonCode.CORRUPT_RECLAIM},
+                200: {ReasonCode.CHECK_SUSPECT},
+                300: {ReasonCode.CHECK_SUSPECT},
+            },
+            shortfall=True,
+        ),
+        id="nothing-passes-the-check-newest-min-keep-stay",
+    ),
+    pytest.param(
+        case(
+            [
+                *[ckpt(s, age=2 * OLD - s) for s in (100, 200, 300)],
+                *[ckpt(s, integrity=INVALID, age=OLD - s) for s in (400, 500, 600)],
+            ],
+            Policy(keep=3, min_free=min_bytes(TOTAL)),
+            {400, 500, 600, 100, 200},
+            free=0,
+            reasons={600: {ReasonCode.CORRUPT_RECLAIM}, 300: {ReasonCode.NEWEST_VALID}},
+            shortfall=True,
+        ),
+        id="newest-three-written-fail-the-check-only-a-warning",
     ),
     pytest.param(
         case(
@@ -953,6 +1036,82 @@ def test_open_file_not_counted_toward_target() -> None:
     assert "7, 8" in reason.text
 
 
+@pytest.mark.parametrize("later", ["checkpoint_step_0100.keras", "checkpoint_step_100.keras"])
+def test_same_step_two_spellings_the_later_written_is_newer(later: str) -> None:
+    """Of two names for one step, the one written later is kept, whatever the names."""
+    earlier = ({"checkpoint_step_0100.keras", "checkpoint_step_100.keras"} - {later}).pop()
+    plan = planner.plan(
+        inventory(ckpt(100, age=OLD, name=earlier), ckpt(100, age=60.0, name=later)),
+        Policy(keep=1),
+        now=NOW,
+    )
+    assert [d.checkpoint.name for d in plan.deletions] == [earlier]
+    (kept,) = plan.kept
+    assert kept.checkpoint.name == later
+    assert ReasonCode.NEWEST_VALID in {r.code for r in kept.reasons}
+
+
+def test_run_reasons_name_the_earlier_run() -> None:
+    """An earlier run's checkpoints say which run: its steps and when it last saved."""
+    plan = planner.plan(
+        inventory(
+            *[ckpt(s, age=2 * OLD - (s - 25000)) for s in (25100, 25200, 25300)],
+            ckpt(100, age=60.0),
+        ),
+        Policy(keep=3),
+        now=NOW,
+    )
+    assert [(r.index, r.first_step, r.last_step, r.count) for r in plan.runs] == [
+        (1, 25100, 25300, 3),
+        (2, 100, 100, 1),
+    ]
+    texts = [r.text for r in decision_for(plan, 25100).reasons]
+    assert "earlier run (steps 25100\u201325300, last saved 2h ago)" in texts
+    assert decision_for(plan, 25100).run == 1
+    assert decision_for(plan, 100).run == 2
+    assert not codes(plan, 100) & {ReasonCode.EARLIER_RUN}
+
+
+def test_suspect_check_warns_with_the_preset() -> None:
+    """When nothing passes the check, the plan warns naming the directory and the preset."""
+    inv = Inventory(
+        "models",
+        (ckpt(100, integrity=INVALID), ckpt(200, integrity=INVALID)),
+        DiskState(TOTAL, PLENTY),
+        preset="keras",
+    )
+    plan = planner.plan(inv, Policy(), now=NOW)
+    notice = plan.warning("check_suspect")
+    assert notice is not None
+    assert "no checkpoint in models passes the keras preset's completeness check" in notice.text
+    assert "is --preset right?" in notice.text
+    assert plan.deletions == ()
+
+
+def test_newest_three_written_failing_warn() -> None:
+    """Three newest entries written failing the check while older pass: a warning, and
+    two are not enough for one."""
+    older = [ckpt(s, age=2 * OLD - s) for s in (100, 200, 300)]
+    failing = [ckpt(s, integrity=INVALID, age=OLD - s) for s in (400, 500, 600)]
+    three = planner.plan(inventory(*older, *failing), Policy(), now=NOW)
+    notice = three.warning("check_suspect")
+    assert notice is not None
+    assert "the 3 newest entries written in models fail" in notice.text
+    two = planner.plan(inventory(*older, *failing[1:]), Policy(), now=NOW)
+    assert two.warning("check_suspect") is None
+
+
+def test_zero_byte_garbage_raises_no_suspicion() -> None:
+    """Empty files are garbage, not a format: no warning, and they are reclaimed for space."""
+    plan = planner.plan(
+        inventory(ckpt(100, integrity=INVALID, size=0, freeable=4096), free=0),
+        Policy(min_free=min_bytes(TOTAL)),
+        now=NOW,
+    )
+    assert plan.warning("check_suspect") is None
+    assert steps_deleted(plan) == {100}
+
+
 def test_shortfall_amount_and_warning() -> None:
     """When min-keep stops deletion, shortfall is the bytes missing and a warning says so."""
     plan = planner.plan(
@@ -963,9 +1122,10 @@ def test_shortfall_amount_and_warning() -> None:
     assert steps_deleted(plan) == {100, 200}
     assert plan.shortfall == 500 * MB - 10 * MB - 200 * MB
     (warning,) = plan.warnings
-    assert "cannot be met" in warning
-    assert "--min-keep 2" in warning
-    assert "290.0 MB" in warning
+    assert warning.code == "shortfall"
+    assert "cannot be met" in warning.text
+    assert "--min-keep 2" in warning.text
+    assert "290.0 MB" in warning.text
 
 
 def test_no_warning_without_shortfall() -> None:
@@ -1015,9 +1175,11 @@ def test_empty_inventory() -> None:
 
 
 def test_no_valid_checkpoint_bytes_target_deletes_corrupt_only() -> None:
-    """With no valid checkpoint, free-space pressure reclaims corrupt files and nothing else."""
+    """With no valid checkpoint, free-space pressure reclaims corrupt files and nothing else,
+    and never the newest min-keep of them (the check may be wrong)."""
     plan = planner.plan(
         inventory(
+            ckpt(50, integrity=INVALID),
             ckpt(100, integrity=INVALID),
             ckpt(200, integrity=INVALID, age=FRESH),
             ckpt(300, pinned=True),
@@ -1026,8 +1188,9 @@ def test_no_valid_checkpoint_bytes_target_deletes_corrupt_only() -> None:
         Policy(min_free=min_bytes(TOTAL)),
         now=NOW,
     )
-    assert steps_deleted(plan) == {100}
-    assert ReasonCode.CORRUPT_RECLAIM in codes(plan, 100)
+    assert steps_deleted(plan) == {50}
+    assert ReasonCode.CORRUPT_RECLAIM in codes(plan, 50)
+    assert ReasonCode.CHECK_SUSPECT in codes(plan, 100)
     assert plan.shortfall > 0
 
 
@@ -1074,7 +1237,10 @@ def test_now_decides_settle_not_wall_clock() -> None:
             id="in-progress-unchecked",
         ),
         pytest.param(
-            ckpt(1, integrity=INVALID), ReasonCode.CORRUPT_LEFT, ["corrupt"], id="corrupt"
+            ckpt(1, integrity=INVALID, size=0),
+            ReasonCode.CORRUPT_LEFT,
+            ["corrupt"],
+            id="corrupt",
         ),
     ],
 )

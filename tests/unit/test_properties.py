@@ -89,12 +89,12 @@ min_frees = st.one_of(
 
 policies = st.builds(
     Policy,
-    keep=st.integers(0, 8),
+    keep=st.integers(1, 8),
     min_free=min_frees,
     min_keep=st.integers(0, 4),
     keep_every=st.one_of(st.none(), st.integers(0, 10)),
     settle_seconds=st.sampled_from([0.0, 10.0, 30.0, 100.0]),
-)
+).filter(lambda p: p.min_keep <= p.keep)  # as configuration requires
 
 
 @st.composite
@@ -121,7 +121,7 @@ pressured_policies = st.builds(
     min_keep=st.integers(0, 5),
     keep_every=st.one_of(st.none(), st.integers(2, 5)),
     settle_seconds=st.sampled_from([0.0, 10.0, 100.0]),
-)
+).filter(lambda p: p.min_keep <= p.keep)
 
 
 @st.composite
@@ -149,10 +149,33 @@ def expected_state(checkpoint: Checkpoint, policy: Policy) -> State:
     return State.CORRUPT if unverifiable_or_bad else State.COMPLETE
 
 
+def by_step(c: Checkpoint) -> tuple[int, int, str]:
+    """Step order: of two names for one step, the later written is the newer."""
+    return (c.step, c.mtime_ns, c.name)
+
+
+def by_write(c: Checkpoint) -> tuple[int, int, str]:
+    return (c.mtime_ns, c.step, c.name)
+
+
 def valid_of(checkpoints: tuple[Checkpoint, ...], policy: Policy) -> list[Checkpoint]:
-    """Complete checkpoints in (step, name) order."""
+    """Complete checkpoints in step order."""
     valid = [c for c in checkpoints if expected_state(c, policy) is State.COMPLETE]
-    return sorted(valid, key=lambda c: (c.step, c.name))
+    return sorted(valid, key=by_step)
+
+
+def runs_of(checkpoints: tuple[Checkpoint, ...], policy: Policy) -> list[list[Checkpoint]]:
+    """Complete checkpoints in write order, cut wherever the step goes below the run's highest."""
+    runs: list[list[Checkpoint]] = []
+    for c in sorted(valid_of(checkpoints, policy), key=by_write):
+        if not runs or c.step < max(x.step for x in runs[-1]):
+            runs.append([])
+        runs[-1].append(c)
+    return runs
+
+
+def suspect(decision: Decision) -> bool:
+    return ReasonCode.CHECK_SUSPECT in codes(decision)
 
 
 def codes(decision: Decision) -> set[ReasonCode]:
@@ -187,10 +210,10 @@ def applied(inventory: Inventory, plan: Plan) -> Inventory:
 
 
 def check_one_decision_per_checkpoint(inventory: Inventory, policy: Policy, plan: Plan) -> None:
-    """Kept + deleted is exactly the input, one decision each, ordered by (step, name)."""
+    """Kept + deleted is exactly the input, one decision each, in step order."""
     assert Counter(d.checkpoint for d in plan.decisions) == Counter(inventory.checkpoints)
     assert len(plan.kept) + len(plan.deletions) == len(inventory.checkpoints)
-    keys = [(d.checkpoint.step, d.checkpoint.name) for d in plan.decisions]
+    keys = [by_step(d.checkpoint) for d in plan.decisions]
     assert keys == sorted(keys)
 
 
@@ -211,12 +234,14 @@ def check_states(inventory: Inventory, policy: Policy, plan: Plan) -> None:
 
 
 def check_newest_valid_kept(inventory: Inventory, policy: Policy, plan: Plan) -> None:
-    """The newest complete checkpoint by (step, name) is never deleted."""
+    """The newest complete checkpoint by step, and the newest written, are never deleted."""
     valid = valid_of(inventory.checkpoints, policy)
     if valid:
-        (decision,) = [d for d in plan.decisions if d.checkpoint is valid[-1]]
-        assert decision.action is Action.KEEP
-        assert ReasonCode.NEWEST_VALID in codes(decision)
+        last_written = max(valid, key=by_write)
+        for newest in (valid[-1], last_written):
+            (decision,) = [d for d in plan.decisions if d.checkpoint is newest]
+            assert decision.action is Action.KEEP
+            assert ReasonCode.NEWEST_VALID in codes(decision)
 
 
 def check_only_complete_or_corrupt_deleted(
@@ -231,48 +256,60 @@ def check_only_complete_or_corrupt_deleted(
             assert ReasonCode.CORRUPT_RECLAIM in codes(decision)
 
 
-def older(a: Decision, b: Decision) -> bool:
-    return (a.checkpoint.step, a.checkpoint.name) < (b.checkpoint.step, b.checkpoint.name)
+def space_order(decision: Decision, current_run: int) -> tuple[int, int, int, int, str]:
+    """Where a complete checkpoint stands in the free-space order: earlier runs first, oldest
+    run first; within a run ordinary before milestones; then oldest first."""
+    c = decision.checkpoint
+    return (decision.run or 0, int(is_milestone(decision)), *by_step(c))
 
 
 def check_free_space_order_and_floor(inventory: Inventory, policy: Policy, plan: Plan) -> None:
-    """Space goes corrupt first, ordinary oldest first, then milestones, never below min-keep."""
+    """Space goes corrupt first, then earlier runs before the current one, each ordinary
+    oldest first, then milestones; never below min-keep, in all and in the current run."""
     valid = [d for d in plan.decisions if d.state is State.COMPLETE]
-    newest = valid[-1] if valid else None
+    current = len(plan.runs)
     kept_valid = [d for d in valid if d.action is Action.KEEP]
-    candidates = [d for d in kept_valid if d is not newest]  # what free space could still take
+    candidates = [d for d in kept_valid if ReasonCode.NEWEST_VALID not in codes(d)]
     for_space = [d for d in plan.decisions if ReasonCode.FREE_SPACE in codes(d)]
     nothing = {ReasonCode.NOTHING_TO_FREE, ReasonCode.OPEN_ELSEWHERE}
 
     assert all(d.checkpoint.reclaimable > 0 for d in for_space)
     reclaimed = [d for d in plan.decisions if ReasonCode.CORRUPT_RECLAIM in codes(d)]
     assert all(d.checkpoint.reclaimable > 0 for d in reclaimed)
+    assert not any(suspect(d) for d in reclaimed)
     if not for_space:
         return
     assert len(kept_valid) >= max(policy.min_keep, 1)
+    # Runs merge after free space only where an earlier run keeps what space cannot take;
+    # where none does, the current run keeps its floor of its own.
+    earlier_pinned_down = any(
+        d.run != current and (d.checkpoint.reclaimable == 0 or d.checkpoint.protected_by)
+        for d in valid
+    )
+    if any(d.run == current for d in for_space) and not earlier_pinned_down:
+        kept_current = [d for d in kept_valid if d.run == current]
+        assert len(kept_current) >= max(policy.min_keep, 1)
     for d in plan.decisions:
-        if d.state is State.CORRUPT and d.action is Action.KEEP:
+        if d.state is State.CORRUPT and d.action is Action.KEEP and not suspect(d):
             assert d.checkpoint.reclaimable == 0
             assert codes(d) & nothing
     for deleted in for_space:
         for d in candidates:
-            if not is_milestone(d) and (older(d, deleted) or is_milestone(deleted)):
+            if space_order(d, current) < space_order(deleted, current):
                 assert d.checkpoint.reclaimable == 0, (d, deleted)
                 assert codes(d) & nothing
-            if is_milestone(d) and is_milestone(deleted) and older(d, deleted):
-                assert d.checkpoint.reclaimable == 0, (d, deleted)
 
 
 def check_accounting(inventory: Inventory, policy: Policy, plan: Plan) -> None:
     """free_after adds reclaimable bytes only; a shortfall means nothing more could go."""
     assert plan.free_after == inventory.disk.free + plan.bytes_freed
     assert plan.shortfall == max(0, plan.target_free - plan.free_after - plan.in_flight_credit)
-    assert bool(plan.warnings) is (plan.shortfall > 0)
+    assert (plan.warning("shortfall") is not None) is (plan.shortfall > 0)
     if plan.shortfall > 0:
         for d in plan.kept:
             if d.state is State.COMPLETE and d.checkpoint.reclaimable > 0:
                 assert codes(d) & {ReasonCode.NEWEST_VALID, ReasonCode.MIN_KEEP}
-            if d.state is State.CORRUPT:
+            if d.state is State.CORRUPT and not suspect(d):
                 assert d.checkpoint.reclaimable == 0
 
 
@@ -287,13 +324,29 @@ def check_idempotent(inventory: Inventory, policy: Policy, plan: Plan) -> None:
 
 
 def check_keep_n_exact(inventory: Inventory, policy: Policy, plan: Plan) -> None:
-    """Keep-N deletes exactly the valid ones outside the newest N, milestones and the newest."""
+    """Keep-N deletes exactly the valid ones outside each run's newest N, the milestones,
+    the newest by step and the newest written; runs that nothing kept tells apart any more
+    are one run (planned to the fixed point, found here by plain repetition), also once
+    free space has taken what showed a run's start."""
     valid = valid_of(inventory.checkpoints, policy)
-    protected = set(valid[-policy.keep :] if policy.keep > 0 else []) | set(valid[-1:])
+    always = set(valid[-1:]) | ({max(valid, key=by_write)} if valid else set())
     if policy.keep_every:
-        protected |= {c for c in valid if c.step % policy.keep_every == 0}
+        always |= {c for c in valid if c.step % policy.keep_every == 0}
+
+    def fixed_point(survivors: tuple[Checkpoint, ...]) -> tuple[Checkpoint, ...]:
+        while True:
+            kept = set(always)
+            for run in runs_of(survivors, policy):
+                kept |= set(sorted(run, key=by_step)[-policy.keep :])
+            if kept >= set(survivors):
+                return survivors
+            survivors = tuple(c for c in survivors if c in kept)
+
+    for_space = {d.checkpoint for d in plan.decisions if ReasonCode.FREE_SPACE in codes(d)}
+    first = fixed_point(tuple(valid))
+    final = fixed_point(tuple(c for c in first if c not in for_space))
     beyond = {d.checkpoint for d in plan.decisions if ReasonCode.BEYOND_KEEP in codes(d)}
-    assert beyond == set(valid) - protected
+    assert beyond == set(valid) - for_space - set(final)
 
 
 def check_target_and_credit(inventory: Inventory, policy: Policy, plan: Plan) -> None:
@@ -306,7 +359,7 @@ def check_target_and_credit(inventory: Inventory, policy: Policy, plan: Plan) ->
             if expected_state(replace(c, pinned=False), policy) is State.COMPLETE
             and c.kind is Kind.REGULAR
         ),
-        key=lambda c: (c.step, c.name),
+        key=by_write,
     )
     reference = sized[-1].size if sized else 0
     unit, value = policy.min_free.unit, policy.min_free.value
@@ -375,31 +428,44 @@ def test_keeps_n_newest_valid_without_pressure(
 
 
 @st.composite
-def mtime_shuffles(draw: st.DrawFn) -> tuple[Inventory, Inventory]:
-    """An inventory and a copy whose VALID files have their mtimes permuted."""
+def write_orders_agreeing_with_steps(draw: st.DrawFn) -> tuple[Inventory, Inventory]:
+    """An inventory twice, its VALID files given mtimes rising with their steps in both,
+    by different amounts: one run, written in step order, at different times."""
     inventory = draw(inventories())
-    positions = [i for i, c in enumerate(inventory.checkpoints) if c.integrity is Integrity.VALID]
-    mtimes = [inventory.checkpoints[i].mtime_ns for i in positions]
-    random.Random(draw(st.integers(0, 2**16))).shuffle(mtimes)
-    changed = list(inventory.checkpoints)
-    for position, mtime in zip(positions, mtimes, strict=True):
-        old = changed[position]
-        changed[position] = replace(old, identity=replace(old.identity, mtime_ns=mtime))
-    return inventory, replace(inventory, checkpoints=tuple(changed))
+    positions = sorted(
+        (i for i, c in enumerate(inventory.checkpoints) if c.integrity is Integrity.VALID),
+        key=lambda i: (inventory.checkpoints[i].step, inventory.checkpoints[i].name),
+    )
+
+    def rising() -> list[int]:
+        gaps = draw(
+            st.lists(st.integers(1, 10**12), min_size=len(positions), max_size=len(positions))
+        )
+        return list(itertools.accumulate(gaps, initial=(NOW - 10**4) * NS))[1:]
+
+    variants = []
+    for mtimes in (rising(), rising()):
+        changed = list(inventory.checkpoints)
+        for position, mtime in zip(positions, mtimes, strict=True):
+            old = changed[position]
+            changed[position] = replace(old, identity=replace(old.identity, mtime_ns=mtime))
+        variants.append(replace(inventory, checkpoints=tuple(changed)))
+    return variants[0], variants[1]
 
 
-@given(mtime_shuffles(), policies)
+@given(write_orders_agreeing_with_steps(), policies)
 @PROPERTY
-def test_deletions_never_depend_on_mtime_order(
+def test_within_one_run_deletions_never_depend_on_mtimes(
     pair: tuple[Inventory, Inventory], policy: Policy
 ) -> None:
-    """Permuting mtimes among VALID files changes no action, state or reason code."""
-    original, shuffled = pair
+    """When complete checkpoints were written in step order (one run), when each was
+    written changes no action, state or reason code: order is by step."""
+    first, second = pair
 
     def summary(plan: Plan) -> list[tuple[str, Action, State, frozenset[ReasonCode]]]:
         return [(d.checkpoint.name, d.action, d.state, frozenset(codes(d))) for d in plan.decisions]
 
-    assert summary(plan_of(original, policy)) == summary(plan_of(shuffled, policy))
+    assert summary(plan_of(first, policy)) == summary(plan_of(second, policy))
 
 
 @given(checkpoint_lists(), policies, disks(), st.integers(-20, 10_000))
@@ -475,3 +541,83 @@ def test_best_n_are_never_deleted_while_space_allows(case: tuple[Inventory, Poli
     ranks = {d.checkpoint: d.rank for d in plan.decisions}
     assert [ranks[c] for c in ranked] == list(range(1, len(ranked) + 1))
     assert all(ranks[c] is None for c in inventory.checkpoints if c not in known)
+
+
+# ---- histories: runs restarted from scratch or resumed from an earlier step -------------
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[Inventory, Policy]:
+    """Saves written one after another by runs that restart (from 0) or resume (from an
+    earlier step), some unfinished, corrupt or pinned, on a disk often short of space."""
+    checkpoints: list[Checkpoint] = []
+    mtime = (NOW - 10**5) * NS
+    highest = 0
+    for _ in range(draw(st.integers(1, 4))):
+        start = draw(st.sampled_from([0, highest // 2, highest, highest + 10]))
+        stride = draw(st.sampled_from([1, 10, 100]))
+        for index in range(draw(st.integers(1, 6))):
+            step = start + index * stride
+            mtime += draw(st.integers(1, 10**11))
+            integrity = draw(st.sampled_from([Integrity.VALID] * 6 + [Integrity.INVALID]))
+            checkpoints.append(
+                Checkpoint(
+                    name=f"checkpoint_step_{step}.keras",
+                    step=step,
+                    kind=Kind.REGULAR,
+                    identity=FileIdentity(1, len(checkpoints) + 1, 100, mtime),
+                    integrity=integrity,
+                    pinned=draw(st.sampled_from([False] * 9 + [True])),
+                    freeable=draw(st.sampled_from([100, 100, 100, 0])),
+                )
+            )
+            highest = max(highest, step)
+    # A later save of an existing step replaces the file: one entry per name.
+    unique = {c.name: c for c in checkpoints}
+    disk = DiskState(total=10_000, free=draw(st.sampled_from([0, 50, 100, 1000])))
+    keep = draw(st.integers(1, 5))
+    policy = Policy(
+        keep=keep,
+        min_free=MinFree(MinFreeUnit.BYTES, float(draw(st.sampled_from([0, 200, 500, 2000])))),
+        min_keep=draw(st.integers(1, keep)),
+        keep_every=draw(st.sampled_from([None, None, 20, 100])),
+        settle_seconds=10.0,
+    )
+    return Inventory("models", tuple(unique.values()), disk), policy
+
+
+@given(histories())
+@PROPERTY
+def test_restarted_runs_keep_the_newest_written_and_the_newest_by_step(
+    case: tuple[Inventory, Policy],
+) -> None:
+    """Over histories of restarts and resumptions, every invariant holds, the newest by
+    write order and by step are kept, and re-planning after applying deletes nothing."""
+    inventory, policy = case
+    plan = plan_of(inventory, policy)
+    for check in CHECKS:
+        check(inventory, policy, plan)
+    valid = valid_of(inventory.checkpoints, policy)
+    kept = {d.checkpoint for d in plan.kept}
+    if valid:
+        assert valid[-1] in kept
+        assert max(valid, key=by_write) in kept
+
+
+@given(histories())
+@PROPERTY
+def test_under_pressure_earlier_runs_give_way_before_the_current_one(
+    case: tuple[Inventory, Policy],
+) -> None:
+    """No checkpoint of the current run is deleted for space while an earlier run still
+    has one that deleting would free space from (and that is not the newest by step)."""
+    inventory, policy = case
+    plan = plan_of(inventory, policy)
+    if not plan.runs:
+        return
+    current = plan.runs[-1].index
+    if not any(d.run == current and ReasonCode.FREE_SPACE in codes(d) for d in plan.decisions):
+        return
+    for d in plan.kept:
+        if d.state is State.COMPLETE and d.run is not None and d.run < current:
+            assert ReasonCode.NEWEST_VALID in codes(d) or d.checkpoint.reclaimable == 0, d
