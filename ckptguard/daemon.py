@@ -27,7 +27,7 @@ from watchdog.observers.polling import PollingObserver
 from ckptguard import __version__, lock
 from ckptguard.config import ConfigError, GuardSpec, Settings
 from ckptguard.engine import plan_inventory, without_deleted
-from ckptguard.events import get_logger, log_result, log_shortfall
+from ckptguard.events import get_logger, log_new_run, log_result, log_shortfall
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import IntegrityCache, disk_state, refresh, scan
 from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable
@@ -35,9 +35,15 @@ from ckptguard.model import Inventory, Plan, Status, Unit
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
 from ckptguard.openfiles import hidden_processes
+from ckptguard.saves import Observations, Writes
 from ckptguard.units import format_size
 from ckptguard.waker import Waker
-from ckptguard.watcher import WATCHED_EVENTS, WakeHandler, install_overflow_detector
+from ckptguard.watcher import (
+    WATCHED_EVENTS,
+    WRITE_EVENTS,
+    WakeHandler,
+    install_overflow_detector,
+)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 # lock_fd of a guard that runs unlocked because the disk is too full to create the lock
@@ -69,6 +75,11 @@ class Guard:
     next_retry: float = 0.0
     reported: set[tuple[Any, ...]] = field(default_factory=set)
     metrics: MetricsSource | None = None
+    # Saves in progress as the watcher and the guard's own clock see them.
+    writes: Writes = field(default_factory=Writes)
+    observations: Observations = field(default_factory=Observations)
+    # When (monotonic) a save in progress will have settled and must be judged.
+    settle_at: float | None = None
 
     @property
     def key(self) -> str:
@@ -191,7 +202,7 @@ class Daemon:
         next_rescan = now + settings.rescan_interval
         next_free_check = now + settings.free_check_interval
         while not self._stopping:
-            deadline = min(next_rescan, next_free_check, self._next_ping)
+            deadline = min(next_rescan, next_free_check, self._next_ping, self._next_settle())
             self._waker.wait(deadline - time.monotonic())
             if self._stopping:
                 break
@@ -204,6 +215,10 @@ class Daemon:
                 self._do_reload()
                 rescan_all = True
             now = time.monotonic()
+            for key, settling in self._guards.items():
+                if settling.settle_at is not None and now >= settling.settle_at:
+                    settling.settle_at = None
+                    dirty.setdefault(key, set())  # look at the known checkpoints again
             if now >= next_rescan:
                 rescan_all = True
                 next_rescan = now + self.settings.rescan_interval
@@ -220,6 +235,10 @@ class Daemon:
             self._ping_if_due()
             self._update_status()
             self.passes += 1
+
+    def _next_settle(self) -> float:
+        times = [g.settle_at for g in self._guards.values() if g.settle_at is not None]
+        return min(times, default=float("inf"))
 
     def _cycle_all(self) -> None:
         for guard in self._guards.values():
@@ -246,6 +265,8 @@ class Daemon:
             return
         if not self._still_there(guard):
             return
+        if names is None:
+            self._check_retargeted(guard)
         if guard.lock_fd == UNLOCKED and not self._relock(guard):
             return
         spec = guard.spec
@@ -267,12 +288,15 @@ class Daemon:
                     cache=guard.cache,
                     progress=self._ping_if_due,
                 )
+            observed = guard.observations.stamp(inventory, time.monotonic(), guard.writes)
             plan = plan_inventory(
-                inventory,
+                observed,
                 spec.policy,
-                guard.dir_fd,
                 now=self._clock(),
                 metrics=self._metrics(guard),
+            )
+            guard.settle_at = Observations.next_settle(
+                plan, spec.policy.settle_seconds, time.monotonic()
             )
             outcome = self._executor().apply(plan, guard.dir_fd)
             guard.last_inventory = without_deleted(inventory, outcome)
@@ -328,6 +352,13 @@ class Daemon:
             log_shortfall(plan, self._log)
         elif was_short and not plan.shortfall:
             self._log.info("free_space_recovered", directory=plan.directory, free=plan.free_after)
+        if len(plan.runs) > max(1, len(previous.runs) if previous is not None else 0):
+            log_new_run(plan, self._log)
+        suspicion = plan.warning("check_suspect")
+        if suspicion is not None:
+            self._problem(guard, "check_suspect", message=suspicion.text)
+        else:
+            guard.problems.pop("check_suspect", None)
 
     def _free_check(self, exclude: set[str]) -> None:
         """Other processes fill disks too: re-plan when free space fell below the target."""
@@ -441,14 +472,15 @@ class Daemon:
         kind = "poll" if reason else "inotify"
         observer = self._observer(kind)
         layout = guard.spec.layout
-        handler = WakeHandler(guard.key, real, layout, self.wake)
+        writes = None if reason else guard.writes
+        handler = WakeHandler(guard.key, real, layout, self.wake, writes)
         try:
             # A directory checkpoint is complete when a file inside it appears: watch inside.
             guard.watch = observer.schedule(
                 handler,
                 real,
                 recursive=layout.unit is Unit.DIRECTORY,
-                event_filter=WATCHED_EVENTS,
+                event_filter=WATCHED_EVENTS if reason else WRITE_EVENTS,
             )
             guard.observer = observer
         except OSError as error:
@@ -482,6 +514,24 @@ class Daemon:
             self._log.warning("directory_replaced", path=guard.spec.path, action="waiting for it")
             self._close(guard)
         return same
+
+    def _check_retargeted(self, guard: Guard) -> None:
+        """Say (once) that the path now leads elsewhere: a symlinked --dir was retargeted.
+
+        The directory held stays guarded; following a path that changed under us is for
+        a reload to accept, since whoever swapped a parent could point it anywhere.
+        """
+        now_leads_to = os.path.realpath(guard.spec.path)
+        if now_leads_to != guard.real_path:
+            self._problem(
+                guard,
+                "directory_retargeted",
+                resolves_to=now_leads_to,
+                guarding=guard.real_path,
+                action="still guarding the old directory; send SIGHUP to follow the path",
+            )
+        else:
+            guard.problems.pop("directory_retargeted", None)
 
     def _close(self, guard: Guard) -> None:
         if guard.watch is not None and guard.observer is not None:
@@ -527,8 +577,11 @@ class Daemon:
                 # What was learnt about entries under the old layout means nothing now.
                 guard.cache = IntegrityCache()
                 guard.last_inventory = None
-            if spec.layout != guard.spec.layout or new.poll != self.settings.poll:
-                self._close(guard)  # its watch filters on the old layout: watch anew
+            moved = os.path.realpath(spec.path) != guard.real_path
+            if spec.layout != guard.spec.layout or new.poll != self.settings.poll or moved:
+                # Its watch filters on the old layout, or the path leads elsewhere now (a
+                # retargeted symlink): a reload is how the new place is accepted.
+                self._close(guard)
             guard.spec = spec
             guard.real_path = None if guard.dir_fd is None else guard.real_path
             guard.problems.clear()

@@ -5,7 +5,6 @@ Shared by the one-shot commands and the daemon, so both decide in exactly the sa
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 from ckptguard.inventory import IntegrityCache, scan
@@ -28,29 +27,34 @@ def survey(
     cache: IntegrityCache | None = None,
     metrics: MetricsTable | None = None,
 ) -> Plan:
-    """The plan for the directory behind `dir_fd` at time `now`.
+    """The plan for the directory behind `dir_fd` at time `now`, for a one-shot command.
 
-    Looking for processes that hold checkpoints open costs a walk of /proc, so it is
-    only done when free space is short, which is also the only time it changes a plan.
+    With no watcher to have seen saves being written, which checkpoints other processes
+    hold open (and whether for writing) is looked up first, from /proc.
     """
-    inventory = scan(dir_fd, directory, layout, cache=cache)
-    return plan_inventory(inventory, policy, dir_fd, now=now, metrics=metrics)
+    inventory = with_holders(scan(dir_fd, directory, layout, cache=cache))
+    return plan_inventory(inventory, policy, now=now, metrics=metrics, holders_known=True)
 
 
 def plan_inventory(
     inventory: Inventory,
     policy: Policy,
-    dir_fd: int,
     *,
     now: float,
     metrics: MetricsTable | None = None,
+    holders_known: bool = False,
 ) -> Plan:
-    """The plan for an inventory already taken of the directory behind `dir_fd`."""
+    """The plan for an inventory already taken.
+
+    Looking for processes that hold checkpoints open costs a walk of /proc, so unless
+    `holders_known`, it is only done when free space is short, which is also when it
+    changes a plan most (the watcher tells the daemon about saves being written).
+    """
     inventory = with_metrics(inventory, metrics)
     first = plan(inventory, policy, now=now)
-    if not under_pressure(first):
+    if holders_known or not under_pressure(first):
         return first
-    return plan(with_holders(inventory, under=_real_path(dir_fd)), policy, now=now)
+    return plan(with_holders(inventory), policy, now=now)
 
 
 def without_deleted(inventory: Inventory, outcome: Outcome) -> Inventory:
@@ -60,14 +64,6 @@ def without_deleted(inventory: Inventory, outcome: Outcome) -> Inventory:
         return inventory
     kept = tuple(c for c in inventory.checkpoints if c.name not in gone)
     return replace(inventory, checkpoints=kept)
-
-
-def _real_path(dir_fd: int) -> str | None:
-    """Where the open directory really is, as /proc names it in other processes' fds."""
-    try:
-        return os.readlink(f"/proc/self/fd/{dir_fd}")
-    except OSError:
-        return None
 
 
 def under_pressure(result: Plan) -> bool:

@@ -97,8 +97,6 @@ def _delete_checked(decision: Decision, dir_fd: int) -> Result:
         except OSError as error:
             return Result(decision, Status.FAILED, _describe(error))
         refusal = _entry_changed(checkpoint, st)
-    if refusal is None and entry_exists(dir_fd, pin_name(name)):
-        refusal = f"pinned by {pin_name(name)} since planned"
     if refusal is None:
         pointer = protected_by(checkpoint, read_pointers(dir_fd))
         if pointer is not None:
@@ -106,11 +104,19 @@ def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     if refusal is not None:
         return Result(decision, Status.SKIPPED, refusal)
     free_before = disk_state(dir_fd).free
+
+    def pinned_since() -> str | None:
+        """Asked last, right before the step that cannot be undone: a pin made at any
+        moment before it is honoured."""
+        if entry_exists(dir_fd, pin_name(name)):
+            return f"pinned by {pin_name(name)} since planned"
+        return None
+
     try:
         if checkpoint.unit is Unit.DIRECTORY:
-            refusal = _delete_directory(checkpoint, dir_fd)
+            refusal = _delete_directory(checkpoint, dir_fd, pinned_since)
         else:
-            _delete_files(checkpoint, dir_fd)
+            refusal = _delete_files(checkpoint, dir_fd, pinned_since)
     except FileNotFoundError:
         return Result(decision, Status.SKIPPED, "already gone")
     except OSError as error:
@@ -124,9 +130,15 @@ def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     )
 
 
-def _delete_files(checkpoint: Checkpoint, dir_fd: int) -> None:
-    """Unlink a file, or a group's files with the marker first."""
+def _delete_files(
+    checkpoint: Checkpoint, dir_fd: int, last_look: Callable[[], str | None]
+) -> str | None:
+    """Unlink a file, or a group's files with the marker first; None when done, else why
+    it was left alone."""
     parts = checkpoint.parts or (Part(checkpoint.name, Kind.REGULAR, checkpoint.identity),)
+    refusal = last_look()
+    if refusal is not None:
+        return refusal
     os.unlink(parts[0].name, dir_fd=dir_fd)
     for part in parts[1:]:
         try:
@@ -138,9 +150,12 @@ def _delete_files(checkpoint: Checkpoint, dir_fd: int) -> None:
                 f"{_describe(error)} on {part.name}; {parts[0].name} is already deleted, "
                 "so the rest no longer counts as a checkpoint"
             ) from None
+    return None
 
 
-def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
+def _delete_directory(
+    checkpoint: Checkpoint, dir_fd: int, last_look: Callable[[], str | None]
+) -> str | None:
     """Delete a directory checkpoint if its tree is still the one planned on.
 
     None when deleted; else why it was left alone.
@@ -167,6 +182,9 @@ def _delete_directory(checkpoint: Checkpoint, dir_fd: int) -> str | None:
         trash = f"{TRASH_PREFIX}{st.st_ino}-{secrets.token_hex(6)}"
         if entry_exists(dir_fd, trash):
             raise OSError(errno.EEXIST, f"{trash} is in the way", trash)
+        refusal = last_look()
+        if refusal is not None:
+            return refusal
         os.rename(checkpoint.name, trash, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         moved = os.stat(trash, dir_fd=dir_fd, follow_symlinks=False)
         if (moved.st_dev, moved.st_ino) != planned:

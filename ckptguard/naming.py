@@ -16,7 +16,11 @@ DEFAULT_TEMPLATE = "checkpoint_step_{step}.keras"
 # else is not a checkpoint, so a forged `checkpoint_step_99999…9.keras` is left alone.
 MAX_STEP = 2**64 - 1
 _STEP_DIGITS = "([0-9]{1,20})"
-_NUMBER = r"([-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+# A metric in a name, as Python formats floats: `0.2345`, `1e-05`, and once training
+# diverges `nan`, `inf` or `-inf` (any case, as `:.4F` writes `NAN`).
+_NUMBER = (
+    r"([-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:nan|inf(?:inity)?)))"
+)
 _FIELD = re.compile(r"\{([^{}:]*)(?::[^{}]*)?\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PIN_SUFFIX = ".keep"

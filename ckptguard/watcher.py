@@ -2,9 +2,10 @@
 
 Each guarded directory gets a watchdog handler that calls `wake(key)` for events on
 names that can matter: checkpoints (and, for directory checkpoints, anything inside
-them), their pin sidecars, "latest" pointer files, and the directory itself. The
-kernel is asked only for create, move, delete and close-after-write events, so the
-write() calls of an 84 MB save and our own read-only opens cost nothing.
+them), their pin sidecars, "latest" pointer files, and the directory itself. With
+inotify, writes to a checkpoint are recorded (`saves.Writes`) until the file is closed,
+so a save in progress is known as such through whatever path its writer uses; only the
+first write of a save wakes the loop. Our own read-only opens raise no event we ask for.
 Lost events (inotify queue overflow, which watchdog only logs) ask for a full rescan.
 """
 
@@ -23,6 +24,7 @@ from watchdog.events import (
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
+    FileModifiedEvent,
     FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
@@ -30,6 +32,7 @@ from watchdog.events import (
 
 from ckptguard.layouts import POINTER_FILES, Layout
 from ckptguard.naming import PIN_SUFFIX
+from ckptguard.saves import Writes
 
 WATCHED_EVENTS = [
     DirCreatedEvent,
@@ -40,6 +43,9 @@ WATCHED_EVENTS = [
     DirDeletedEvent,
     DirMovedEvent,
 ]
+# With inotify, writes too: a modification not yet followed by a close is a save in
+# progress. Polling sees no closes, so it does without.
+WRITE_EVENTS = [*WATCHED_EVENTS, FileModifiedEvent]
 WATCHDOG_ROOT_LOGGER = "watchdog"
 WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
 REWATCH_WARNING = r"Callback with id .* already exists for watch"
@@ -59,14 +65,19 @@ class WakeHandler(FileSystemEventHandler):
         watched_path: str,
         layout: Layout,
         wake: Callable[[str, str | None], None],
+        writes: Writes | None = None,
     ) -> None:
         self._key = key
         self._watched = os.fsdecode(watched_path)
         self._layout = layout
         self._wake = wake
+        self._writes = writes
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
+        if isinstance(event, FileModifiedEvent):
+            self._on_write(os.fsdecode(event.src_path))
+            return
+        for index, raw in enumerate((event.src_path, getattr(event, "dest_path", ""))):
             if not raw:
                 continue
             path = os.fsdecode(raw)
@@ -79,12 +90,25 @@ class WakeHandler(FileSystemEventHandler):
             # Inside a directory checkpoint, the event concerns that checkpoint.
             entry = relative.split(os.sep, 1)[0]
             name = entry.removesuffix(PIN_SUFFIX)  # a pin concerns its checkpoint
+            key = self._layout.key_of(name)
+            if key is not None and self._writes is not None and index == 0:
+                # Closed after writing, deleted or moved away: no longer written here.
+                self._writes.closed(key, relative)
             if (
                 name in POINTER_FILES
-                or self._layout.key_of(name) is not None
+                or key is not None
                 or self._layout.template.step_of(name) is not None  # a group's pin
             ):
                 self._wake(self._key, name)
+
+    def _on_write(self, path: str) -> None:
+        if self._writes is None:
+            return
+        relative = os.path.relpath(path, self._watched)
+        entry = relative.split(os.sep, 1)[0]
+        key = self._layout.key_of(entry)
+        if key is not None and self._writes.written(key, relative):
+            self._wake(self._key, entry)
 
 
 class WatchdogLogBridge(logging.Handler):

@@ -1,0 +1,94 @@
+"""What the daemon itself sees of saves in progress, with no help from /proc or clocks.
+
+- `Writes`: entries the watcher saw written and not yet closed. inotify watches inodes, so
+  a save through a bind mount, a container's path or another mount of the same directory
+  raises the same events; no ptrace rights are needed.
+- `Observations`: how long the guard has seen each checkpoint unchanged (size and mtime),
+  by its own monotonic clock. A file server whose clock lags, or a writer that pauses,
+  cannot make a save look settled sooner than the guard has watched it stay the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from ckptguard.model import FileIdentity, Inventory, Plan, State
+
+# A close the watcher missed (lost events) must not keep a checkpoint "being written"
+# for ever: after this long unchanged, the flag is dropped.
+STALE_WRITE_SECONDS = 3600.0
+
+
+class Writes:
+    """Checkpoint keys with files written and not closed since; safe across threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, set[str]] = {}
+
+    def written(self, key: str, path: str) -> bool:
+        """Record a write to `path` of checkpoint `key`; True if `key` was not being written."""
+        with self._lock:
+            paths = self._open.setdefault(key, set())
+            fresh = not paths
+            paths.add(path)
+            return fresh
+
+    def closed(self, key: str, path: str) -> None:
+        """`path` was closed after writing, deleted or moved away."""
+        with self._lock:
+            paths = self._open.get(key)
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    del self._open[key]
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._open.pop(key, None)
+
+    def keys(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._open)
+
+
+class Observations:
+    """Since when (monotonic) each checkpoint has looked the same to the guard."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, tuple[FileIdentity, float]] = {}
+
+    def stamp(self, inventory: Inventory, now: float, writes: Writes | None) -> Inventory:
+        """The inventory with `quiet_for` and `writing` as the guard has seen them."""
+        writing = writes.keys() if writes is not None else frozenset()
+        since: dict[str, tuple[FileIdentity, float]] = {}
+        stamped = []
+        for checkpoint in inventory.checkpoints:
+            seen = self._since.get(checkpoint.name)
+            first = seen[1] if seen is not None and seen[0] == checkpoint.identity else now
+            since[checkpoint.name] = (checkpoint.identity, first)
+            quiet = now - first
+            is_writing = checkpoint.name in writing
+            if is_writing and quiet >= STALE_WRITE_SECONDS and writes is not None:
+                writes.forget(checkpoint.name)
+                is_writing = False
+            stamped.append(
+                replace(checkpoint, quiet_for=quiet, writing=checkpoint.writing or is_writing)
+            )
+        self._since = since
+        return replace(inventory, checkpoints=tuple(stamped))
+
+    @staticmethod
+    def next_settle(plan: Plan, settle_seconds: float, now: float) -> float | None:
+        """When (monotonic) the first save in progress that nobody writes will have been
+        quiet for the settle window, so that it can be judged; None if there is none."""
+        waits = [
+            settle_seconds - d.checkpoint.quiet_for
+            for d in plan.decisions
+            if d.state is State.IN_PROGRESS
+            and not d.checkpoint.writing
+            and d.checkpoint.quiet_for is not None
+            and d.checkpoint.quiet_for < settle_seconds
+        ]
+        return now + max(0.0, min(waits)) if waits else None
