@@ -40,8 +40,9 @@ from ckptguard.waker import Waker
 from ckptguard.watcher import WATCHED_EVENTS, WakeHandler, install_overflow_detector
 
 EXIT_OK, EXIT_USAGE = 0, 2
-# lock_fd of a guard that runs unlocked because the disk is too full to create the lock
-# file: freeing space comes first; the lock is taken as soon as it can be.
+# lock_fd of a guard that runs without its lock: a process that is no guard holds it, or
+# the disk is too full to create the fallback lock file. Guarding comes first; the lock is
+# taken as soon as it can be.
 UNLOCKED = -1
 
 
@@ -395,7 +396,7 @@ class Daemon:
         return True
 
     def _lock(self, guard: Guard, fd: int, *, at_start: bool) -> int | None:
-        """The lock's fd, UNLOCKED, or None while another guard holds it (retried later)."""
+        """The lock's fd, UNLOCKED, or None while it cannot be had (retried later)."""
         try:
             return lock.acquire(fd)
         except lock.LockHeld as held:
@@ -406,6 +407,15 @@ class Daemon:
                 ) from None
             self._problem(guard, "lock_held", holder=held.holder, action="waiting for it")
             return None
+        except lock.UntrustedHolder as held:
+            # Anyone who can read DIR can flock it: obeying them would let them stop the guard.
+            self._problem(
+                guard,
+                "lock_held_by_untrusted_process",
+                holder=held.holder,
+                action="guarding without the lock",
+            )
+            return UNLOCKED
         except lock.LockUnavailable as error:
             if error.no_space:
                 self._problem(
@@ -419,7 +429,7 @@ class Daemon:
             return None
 
     def _relock(self, guard: Guard) -> bool:
-        """Try again for the lock deferred by a full disk; False if another guard took it."""
+        """Try again for the lock guarding went on without; False if another guard took it."""
         assert guard.dir_fd is not None
         try:
             guard.lock_fd = lock.acquire(guard.dir_fd)
@@ -432,8 +442,8 @@ class Daemon:
             )
             self._close(guard)
             return False
-        except lock.LockUnavailable:
-            pass  # still no room: carry on unlocked
+        except (lock.UntrustedHolder, lock.LockUnavailable):
+            pass  # still held by no guard, or still no room: carry on unlocked
         return True
 
     def _watch(self, guard: Guard, real: str) -> None:
