@@ -392,6 +392,14 @@ class Daemon:
         guard.dir_fd, guard.dir_id, guard.lock_fd = fd, (st.st_dev, st.st_ino), lock_fd
         guard.real_path = real
         guard.problems.clear()
+        if _read_only(fd):
+            # The lock works there too: say so now, not at the first deletion that fails.
+            self._problem(
+                guard,
+                "directory_read_only",
+                consequence="deletions there fail",
+                hint="under systemd, is the directory in ReadWritePaths=?",
+            )
         self._watch(guard, real)
         return True
 
@@ -581,6 +589,13 @@ class Daemon:
             self._close(guard)
         self._notifier.close()
         self._log.info("stopped")
+
+
+def _read_only(fd: int) -> bool:
+    try:
+        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def run_daemon(

@@ -112,8 +112,8 @@ def test_read_only_mount_makes_prune_report_erofs(models: Path, tmp_path: Path, 
 def test_read_only_directory_is_locked_and_each_failure_logged_once(
     models: Path, tmp_path: Path, mounts, start_daemon
 ) -> None:
-    """A read-only directory is still locked (a flock writes nothing): each EROFS is logged
-    once, and the other directories are pruned."""
+    """A read-only directory is locked (a flock writes nothing) and said to be read-only at
+    start; each EROFS is logged once, and the other directories are pruned."""
     for step in range(1, 4):
         write_old(models, step)
     read_only = mounts.bind_read_only(models, tmp_path / "ro")
@@ -137,6 +137,8 @@ def test_read_only_directory_is_locked_and_each_failure_logged_once(
     assert all(e["path"].startswith(f"{read_only}/") for e in failed)
     assert all(e["detail"].startswith("EROFS") for e in failed)
     assert not [e for e in logs if e["event"].startswith("lock_")], logs
+    (warned,) = events_named(logs, "directory_read_only")
+    assert warned["path"] == str(read_only) and "ReadWritePaths" in warned["hint"]
     assert steps_in(models) == [1, 2, 3]
 
 
