@@ -41,7 +41,7 @@ class LockHeld(Exception):
 
 
 class UntrustedHolder(Exception):
-    """The directory's lock is held, but by no guard: `holder` runs as an untrusted user."""
+    """The directory's lock is held, but by no guard (see `Holder`); `holder` says who."""
 
     def __init__(self, holder: str) -> None:
         super().__init__(holder)

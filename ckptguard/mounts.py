@@ -65,6 +65,8 @@ def polling_reason(path: str) -> str | None:
 
 
 class Mount(NamedTuple):
+    """A mount as /proc/self/mountinfo describes it."""
+
     device: tuple[int, int]  # (major, minor) of the superblock, as /proc/locks shows it
     fstype: str
 
