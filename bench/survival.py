@@ -5,8 +5,9 @@ until bench/trainer.py completes all its saves (exit 0) instead of dying of ENOS
 One "checkpoint size" is what one checkpoint occupies on tmpfs: its file size rounded up
 to whole pages; mount sizes are multiples of that, rounded up to a page (the kernel
 rounds tmpfs sizes to pages too). The physical limit is 2 sizes: one complete checkpoint
-kept while the next is written. Because ckptguard keeps a lock file in the directory (one
-page on tmpfs), the ladder also has the rung "2 sizes + 1 page" right above 2.
+kept while the next is written. The ladder also has the rung "2 sizes + 1 page" right
+above 2, from when ckptguard kept a lock file in the directory (one page on tmpfs); its
+directory lock now writes nothing there, and the rung stays for comparison.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def run(
         return {"skipped": reason}
     file_size = checkpoint_file_size()
     alloc = harness.allocated(file_size)
-    if 2.0 in ladder:  # "2 sizes + 1 page": room for ckptguard's lock file
+    if 2.0 in ladder:  # "2 sizes + 1 page": once the room ckptguard's lock file took
         ladder = tuple(sorted({*ladder, 2.0 + harness.PAGE / alloc}))
     results: dict[str, Any] = {
         "trainer": {

@@ -46,8 +46,9 @@ from ckptguard.watcher import (
 )
 
 EXIT_OK, EXIT_USAGE = 0, 2
-# lock_fd of a guard that runs unlocked because the disk is too full to create the lock
-# file: freeing space comes first; the lock is taken as soon as it can be.
+# lock_fd of a guard that runs without its lock: a process that is no guard holds it, or
+# the disk is too full to create the fallback lock file. Guarding comes first; the lock is
+# taken as soon as it can be.
 UNLOCKED = -1
 
 
@@ -422,11 +423,19 @@ class Daemon:
         guard.dir_fd, guard.dir_id, guard.lock_fd = fd, (st.st_dev, st.st_ino), lock_fd
         guard.real_path = real
         guard.problems.clear()
+        if _read_only(fd):
+            # The lock works there too: say so now, not at the first deletion that fails.
+            self._problem(
+                guard,
+                "directory_read_only",
+                consequence="deletions there fail",
+                hint="under systemd, is the directory in ReadWritePaths=?",
+            )
         self._watch(guard, real)
         return True
 
     def _lock(self, guard: Guard, fd: int, *, at_start: bool) -> int | None:
-        """The lock's fd, UNLOCKED, or None while another guard holds it (retried later)."""
+        """The lock's fd, UNLOCKED, or None while it cannot be had (retried later)."""
         try:
             return lock.acquire(fd)
         except lock.LockHeld as held:
@@ -437,6 +446,15 @@ class Daemon:
                 ) from None
             self._problem(guard, "lock_held", holder=held.holder, action="waiting for it")
             return None
+        except lock.UntrustedHolder as held:
+            # Anyone who can read DIR can flock it: obeying them would let them stop the guard.
+            self._problem(
+                guard,
+                "lock_held_by_untrusted_process",
+                holder=held.holder,
+                action="guarding without the lock",
+            )
+            return UNLOCKED
         except lock.LockUnavailable as error:
             if error.no_space:
                 self._problem(
@@ -450,7 +468,7 @@ class Daemon:
             return None
 
     def _relock(self, guard: Guard) -> bool:
-        """Try again for the lock deferred by a full disk; False if another guard took it."""
+        """Try again for the lock guarding went on without; False if another guard took it."""
         assert guard.dir_fd is not None
         try:
             guard.lock_fd = lock.acquire(guard.dir_fd)
@@ -463,8 +481,8 @@ class Daemon:
             )
             self._close(guard)
             return False
-        except lock.LockUnavailable:
-            pass  # still no room: carry on unlocked
+        except (lock.UntrustedHolder, lock.LockUnavailable):
+            pass  # still held by no guard, or still no room: carry on unlocked
         return True
 
     def _watch(self, guard: Guard, real: str) -> None:
@@ -624,6 +642,13 @@ class Daemon:
             self._close(guard)
         self._notifier.close()
         self._log.info("stopped")
+
+
+def _read_only(fd: int) -> bool:
+    try:
+        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def run_daemon(

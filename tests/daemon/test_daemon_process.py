@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -116,7 +115,7 @@ def test_sighup_reloads_good_config_and_rejects_bad(tmp_path: Path, spawn, liste
 
 
 def test_second_daemon_on_same_directory_is_refused(tmp_path: Path, spawn, listener) -> None:
-    """The directory lock makes a second guard exit 2, naming the holder's pid and host."""
+    """The directory lock makes a second guard exit 2, naming the holder's pid and uid."""
     first = spawn("--dir", str(tmp_path), env={"NOTIFY_SOCKET": listener.name})
     listener.wait_for("READY=1")
     second = spawn("--dir", str(tmp_path))
@@ -124,7 +123,7 @@ def test_second_daemon_on_same_directory_is_refused(tmp_path: Path, spawn, liste
     _, stderr = second.communicate()
     lines = [line for line in stderr.splitlines() if not line.startswith("{")]
     assert len(lines) == 1, stderr
-    assert f"pid {first.pid}" in lines[0] and socket.gethostname() in lines[0]
+    assert f"pid {first.pid} (uid {os.geteuid()})" in lines[0]
     assert "Traceback" not in stderr
 
 

@@ -29,8 +29,8 @@ def needs(*modules: str) -> None:
 
 
 def listing(directory: Path) -> list[str]:
-    """What the training sees in its directory (the guard's lock file aside)."""
-    return sorted(n for n in os.listdir(directory) if n != ".ckptguard.lock")
+    """What the training sees in its directory (the guard adds nothing to it)."""
+    return sorted(os.listdir(directory))
 
 
 def tail(text: str, lines: int = 30) -> str:

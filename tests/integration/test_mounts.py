@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import psutil
 import pytest
 from support import Tmpfs, can_mount_tmpfs
 
-from ckptguard.mounts import filesystem_type, polling_reason
+from ckptguard.mounts import Mount, filesystem_type, is_network, mount_of, polling_reason
 
 Partition = namedtuple("Partition", "device mountpoint fstype opts")
 
@@ -44,3 +45,30 @@ def test_network_filesystems_are_polled(tmp_path: Path, monkeypatch, fstype: str
     monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: fake)
     reason = polling_reason(str(tmp_path / "models"))
     assert reason is not None and fstype in reason
+
+
+def test_mount_of_a_descriptor_agrees_with_the_mount_table(tmp_path: Path) -> None:
+    """mount_of (mountinfo, by the descriptor's mount id) names the type psutil finds."""
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        mount = mount_of(fd)
+    finally:
+        os.close(fd)
+    assert mount is not None and mount.fstype == filesystem_type(str(tmp_path))
+
+
+@pytest.mark.root
+@pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs()))
+def test_mount_of_a_tmpfs_is_local_with_its_device(tmp_path: Path) -> None:
+    """A tmpfs is local (its directory lock is a flock on it) and has its own device."""
+    fs = Tmpfs(tmp_path / "mnt", 1 << 20)
+    try:
+        fd = os.open(fs.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            mount, st = mount_of(fd), os.fstat(fd)
+        finally:
+            os.close(fd)
+    finally:
+        fs.close()
+    assert mount == Mount((os.major(st.st_dev), os.minor(st.st_dev)), "tmpfs")
+    assert not is_network(mount.fstype)

@@ -133,6 +133,13 @@ def test_template_guards_the_instance_path() -> None:
     assert "%I" not in text
 
 
+@pytest.mark.parametrize("unit", ["ckptguard.service", "ckptguard@.service"])
+def test_units_leave_proc_locks_visible(unit: str) -> None:
+    """No ProcSubset=pid: /proc/locks must show who holds a directory's lock."""
+    text = (SYSTEMD_DIR / unit).read_text()
+    assert not re.search(r"^ProcSubset=", text, re.MULTILINE)
+
+
 def test_example_config_is_accepted() -> None:
     """`ckptguard check-config` accepts the shipped example config."""
     result = run_cli("check-config", "--config", str(EXAMPLE))

@@ -8,12 +8,18 @@ checkpoint) is touched, and that the refusal is visible in the log.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,7 @@ from security_helpers import (
 from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, run_cli, settings_for, wait_for
 
+from ckptguard import lock
 from ckptguard.engine import survey
 from ckptguard.events import log_outcome
 from ckptguard.executor import Deleter
@@ -399,64 +406,271 @@ def test_names_whose_pin_sidecar_would_be_too_long_can_be_pruned(models: Path) -
     assert sorted(os.listdir(models)) == [names[-1]]
 
 
-# --- a hostile lock file --------------------------------------------------------------------
+# --- the directory lock: anyone who can read DIR can flock it ---------------------------------
+
+NOBODY = 65534
+# Takes an exclusive flock on the directory argv[1], with the uids argv[3] ("r,e,s") if
+# given; with "hand-on" the process that took it exits and its child keeps it. Prints
+# "locked", then holds the lock until stdin closes.
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+if sys.argv[3] != "-":
+    os.setresuid(*map(int, sys.argv[3].split(",")))
+fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+if sys.argv[2] == "hand-on" and os.fork():
+    os._exit(0)
+print("locked", flush=True)
+sys.stdin.read()
+"""
 
 
-@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
-def test_hostile_lock_file_is_refused(
-    models: Path, outside: Path, tmp_path: Path, kind: str, start_daemon
+@contextlib.contextmanager
+def lock_holder(
+    directory: Path, *, as_nobody: bool = False, setresuid: str = "-", hand_on: bool = False
+) -> Iterator[int]:
+    """A process holding a flock on `directory`; yields the pid that took it."""
+    if as_nobody:
+        # flock(1): the test's python may lie where nobody cannot reach it.
+        if shutil.which("flock") is None:
+            pytest.skip("flock (util-linux) is needed to hold a lock as nobody")
+        command = ["flock", "--nonblock", str(directory), "sh", "-c", "echo locked; exec cat"]
+    else:
+        after = "hand-on" if hand_on else "hold"
+        command = [sys.executable, "-c", HOLDER, str(directory), after, setresuid]
+    user = NOBODY if as_nobody else None
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        user=user,
+        group=user,
+        extra_groups=[] if as_nobody else None,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert proc.stdout.readline() == "locked\n"
+        if hand_on:
+            proc.wait(timeout=10)  # reaped: no zombie left to read a uid from
+        yield proc.pid
+    finally:
+        proc.stdin.close()
+        proc.stdout.read()  # EOF once whoever holds the lock has exited
+        proc.stdout.close()
+        proc.wait(timeout=10)
+
+
+def flock_pids(directory: Path) -> list[int]:
+    """The pids /proc/locks names as holding a flock on `directory` (looking takes no lock)."""
+    st = directory.stat()
+    where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    with open("/proc/locks") as locks:
+        rows = [line.split() for line in locks]
+    return [int(row[4]) for row in rows if row[1] == "FLOCK" and row[5] == where]
+
+
+@pytest.fixture
+def reachable_models() -> Iterator[Path]:
+    """A directory to guard that user nobody can open (tmp_path's parents are 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="ckptguard-lock-"))
+    try:
+        base.chmod(0o755)
+        directory = base / "models"
+        directory.mkdir()
+        yield directory
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.parametrize(
+    ("as_nobody", "setresuid", "shown"),
+    [(True, "-", "uid 65534"), (False, f"{NOBODY},0,0", "uid 65534/0")],
+    ids=["nobody", "real-uid-nobody-effective-root"],
+)
+def test_directory_lock_held_by_an_untrusted_user_does_not_keep_the_guard_out(
+    reachable_models: Path, as_nobody: bool, setresuid: str, shown: str, start_daemon
 ) -> None:
-    """A lock that is a symlink (to an outside file), a FIFO or a directory is refused, once."""
+    """A flock on DIR held as nobody: the guard warns once, prunes, then takes the lock."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a process as another user")
+    models = reachable_models
+    for step in range(1, 4):
+        write_old(models, step)
+    settings = settings_for(models, keep=1, rescan_interval=0.02, free_check_interval=0.02)
+    with capture_logs() as logs:
+        with lock_holder(models, as_nobody=as_nobody, setresuid=setresuid) as pid:
+            daemon = start_daemon(settings)
+            assert steps_in(models) == [3]
+            wait_cycles(daemon, 20)
+            assert flock_pids(models) == [pid]
+        # The holder gone, the guard takes the lock (it runs in this process).
+        wait_for(lambda: flock_pids(models) == [os.getpid()], timeout=5, message="the lock taken")
+        write_old(models, 4)
+        wait_for(lambda: steps_in(models) == [4], timeout=5, message="keep-1 with the lock")
+    (warning,) = events_named(logs, "lock_held_by_untrusted_process")
+    assert warning["holder"] == f"pid {pid} ({shown})"
+    assert os.listdir(models) == [name_of(4)]
+
+
+def test_lock_outliving_the_process_that_took_it_does_not_keep_the_guard_out(
+    models: Path, spawn
+) -> None:
+    """A root process flocks DIR, forks and exits: no guard does that, so it is not obeyed."""
+    for step in range(1, 4):
+        write_old(models, step)
+    with lock_holder(models, hand_on=True) as pid:
+        daemon = spawn("--dir", str(models), "--keep", "1")
+        daemon.ready()
+        assert steps_in(models) == [3]
+        assert daemon.stop() == 0
+    (warning,) = daemon.has_event("lock_held_by_untrusted_process")
+    assert warning["holder"] == f"pid {pid} (exited or hidden)"
+
+
+def test_directory_lock_held_by_root_keeps_the_guard_out(models: Path) -> None:
+    """A lock held by a trusted user is another guard's: exit 2, naming it on one line."""
+    if os.geteuid() != 0:
+        pytest.skip("root is the trusted holder here")
+    write_old(models, 1)
+    write_old(models, 2)
+    with lock_holder(models) as pid:
+        done = run_cli("run", "--dir", str(models), "--keep", "1", "--log-format", "json")
+    assert done.returncode == 2, done.stderr
+    (message,) = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert message.startswith("ckptguard: error:") and f"pid {pid} (uid 0)" in message
+    assert steps_in(models) == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "held-by-nobody"])
+def test_legacy_lock_files_are_left_alone(
+    models: Path, outside: Path, kind: str, start_daemon
+) -> None:
+    """A `.ckptguard.lock` left in DIR (a symlink out, a FIFO, a held file) is not touched."""
     secret = outside / "secret"
     secret.write_text("precious\n")
     before = snapshot(secret)
-    lock = models / LOCK_NAME
+    planted = models / LOCK_NAME
     if kind == "symlink":
-        lock.symlink_to(secret)
+        planted.symlink_to(secret)
     elif kind == "fifo":
-        os.mkfifo(lock)
+        os.mkfifo(planted)
+    elif kind == "directory":
+        planted.mkdir()
     else:
-        lock.mkdir()
-    for step in range(1, 4):
-        write_old(models, step)
-    settings = settings_for(models, keep=1, rescan_interval=3600, free_check_interval=0.02)
-    with capture_logs() as logs:
-        daemon = start_daemon(settings)  # READY: the FIFO did not block the start
-        wait_passes(daemon, 20)
-    assert snapshot(secret) == before, "the outside file was written through the lock"
-    assert steps_in(models) == [1, 2, 3], "an unlocked directory must not be pruned"
-    refused = [e for e in events_named(logs, "lock_unavailable") if e["path"] == str(models)]
-    assert len(refused) == 1, refused
-    expected = {"symlink": "symlink", "fifo": "not a regular file", "directory": LOCK_NAME}
-    assert expected[kind] in refused[0]["error"]
-    assert {"symlink": lock.is_symlink, "fifo": lock.is_fifo, "directory": lock.is_dir}[kind]()
+        planted.write_text("pid 1 on host attacker\n")
+        os.chown(planted, NOBODY, NOBODY)
+    identity = os.lstat(planted)
+    held = os.open(planted, os.O_RDONLY | os.O_NONBLOCK)  # each one held, as a guard would
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        for step in range(1, 4):
+            write_old(models, step)
+        with capture_logs() as logs:
+            start_daemon(settings_for(models, keep=1))  # READY: the FIFO did not block the start
+        assert steps_in(models) == [3]
+    finally:
+        os.close(held)
+    assert snapshot(secret) == before
+    assert not [e for e in logs if e["event"].startswith("lock_")], logs
+    after = os.lstat(planted)
+    assert (after.st_ino, after.st_mode, after.st_mtime_ns) == (
+        identity.st_ino,
+        identity.st_mode,
+        identity.st_mtime_ns,
+    )
 
 
-def test_lock_hard_linked_to_outside_file_is_not_written(
-    models: Path, outside: Path, start_daemon
+# --- the lock file that DIR falls back to where a directory cannot be flocked (NFS) ---------
+
+
+@pytest.fixture
+def dir_fd(models: Path) -> Iterator[int]:
+    fd = os.open(models, os.O_RDONLY | os.O_DIRECTORY)
+    yield fd
+    os.close(fd)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+def test_fallback_refuses_a_hostile_lock_file(
+    models: Path, outside: Path, dir_fd: int, kind: str
 ) -> None:
-    """A `.ckptguard.lock` hard-linked to a file outside DIR: that file is not overwritten."""
+    """A lock file that is a symlink (to an outside file), a FIFO or a directory is refused."""
+    secret = outside / "secret"
+    secret.write_text("precious\n")
+    before = snapshot(secret)
+    planted = models / LOCK_NAME
+    if kind == "symlink":
+        planted.symlink_to(secret)
+    elif kind == "fifo":
+        os.mkfifo(planted)
+    else:
+        planted.mkdir()
+    with pytest.raises(lock.LockUnavailable) as refused:
+        lock.acquire_file(dir_fd)  # returns at once: the FIFO does not block it
+    expected = {"symlink": "symlink", "fifo": "not a regular file", "directory": LOCK_NAME}
+    assert expected[kind] in str(refused.value)
+    assert snapshot(secret) == before, "the outside file was written through the lock"
+    assert {"symlink": planted.is_symlink, "fifo": planted.is_fifo, "directory": planted.is_dir}[
+        kind
+    ]()
+
+
+def test_fallback_does_not_write_a_lock_file_hard_linked_outside(
+    models: Path, outside: Path, dir_fd: int
+) -> None:
+    """A lock file hard-linked to a file outside DIR is refused; that file is not written."""
     secret = outside / "secret"
     secret.write_text("precious\n")
     os.link(secret, models / LOCK_NAME)
-    start_daemon(settings_for(models))
+    with pytest.raises(lock.LockUnavailable, match="hard links"):
+        lock.acquire_file(dir_fd)
     assert secret.read_text() == "precious\n"
 
 
-def test_held_lock_holder_text_cannot_forge_log_lines(models: Path) -> None:
-    """A held lock whose holder record contains a newline cannot add a line to the log."""
-    lock = models / LOCK_NAME
-    lock.write_text('pid 1 on host h\n{"event": "deleted", "path": "/etc/passwd"}\n')
-    fd = os.open(lock, os.O_RDWR)
+def test_fallback_holder_text_cannot_forge_log_lines(models: Path, dir_fd: int) -> None:
+    """A held lock file whose holder record holds a newline is named on one printable line."""
+    planted = models / LOCK_NAME
+    planted.write_text('pid 1 on host h\n{"event": "deleted", "path": "/etc/passwd"}\n')
+    planted.chmod(0o600)
+    held = os.open(planted, os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        done = run_cli("run", "--dir", str(models), "--log-format", "json")
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(lock.LockHeld) as taken:
+            lock.acquire_file(dir_fd)
     finally:
-        os.close(fd)
-    assert done.returncode == 2, done.stderr
-    assert "pid 1 on host h" in done.stderr
-    forged = [line for line in done.stderr.splitlines() if "/etc/passwd" in line]
-    assert forged and all(line.startswith("ckptguard: error:") for line in forged), done.stderr
+        os.close(held)
+    holder = taken.value.holder
+    assert holder.startswith("pid 1 on host h") and "/etc/passwd" in holder
+    assert holder.isprintable() and "\n" not in holder
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o1777], ids=["private", "sticky-world-writable"])
+def test_fallback_replaces_a_lock_file_planted_and_held_by_another_user(
+    models: Path, dir_fd: int, mode: int
+) -> None:
+    """A lock file planted (and flock'ed) by an unprivileged user cannot keep the guard out.
+
+    Also in a sticky world-writable directory, where protected_regular (a systemd
+    default) refuses even root an O_CREAT open of another user's file.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("needs root to plant a file owned by another user")
+    os.chmod(models, mode)
+    planted = models / LOCK_NAME
+    planted.write_text("pid 1 on host attacker\n")
+    os.chown(planted, NOBODY, NOBODY)
+    attacker = os.open(planted, os.O_RDONLY)
+    fcntl.flock(attacker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        held = lock.acquire_file(dir_fd)
+        st = os.fstat(held)
+        assert st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o600
+        assert planted.read_text().startswith(f"pid {os.getpid()} on host ")
+        lock.release(held)
+    finally:
+        os.close(attacker)
+    assert planted.exists(), "released, the lock file stays for a racing guard"
 
 
 # --- filling the disk to push checkpoints out -------------------------------------------------
@@ -488,36 +702,6 @@ def test_filling_the_disk_cannot_push_out_below_min_keep(
     assert [e["step"] for e in events_named(logs, "deleted")] == [1, 2]
     assert len(events_named(logs, "free_space_shortfall")) == 1
     assert free_bytes(fs) < 400 * 1024 and filler.stat().st_size > 0
-
-
-@pytest.mark.parametrize("mode", [0o755, 0o1777], ids=["private", "sticky-world-writable"])
-def test_lock_planted_and_held_by_another_user_is_replaced(models: Path, mode: int) -> None:
-    """A lock file planted (and flock'ed) by an unprivileged user cannot keep the guard out.
-
-    Also in a sticky world-writable directory, where protected_regular (a systemd
-    default) refuses even root an O_CREAT open of another user's file.
-    """
-    import fcntl
-
-    from ckptguard import lock
-
-    if os.geteuid() != 0:
-        pytest.skip("needs root to plant a file owned by another user")
-    os.chmod(models, mode)
-    planted = models / lock.LOCK_NAME
-    planted.write_text("pid 1 on host attacker\n")
-    os.chown(planted, 65534, 65534)
-    attacker = os.open(planted, os.O_RDONLY)
-    fcntl.flock(attacker, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    dir_fd = os.open(models, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        held = lock.acquire(dir_fd)
-        st = os.fstat(held)
-        assert st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o600
-        lock.release(held)
-    finally:
-        os.close(attacker)
-        os.close(dir_fd)
 
 
 def test_a_leased_checkpoint_does_not_stop_guarding_the_directory(models: Path) -> None:

@@ -8,7 +8,6 @@ holds again afterwards, with no state carried over from before the fault.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -47,6 +46,7 @@ from support import (
     write_checkpoint,
 )
 
+from ckptguard import lock
 from ckptguard.engine import survey
 from ckptguard.executor import Deleter
 from ckptguard.inventory import open_directory
@@ -109,10 +109,11 @@ def test_read_only_mount_makes_prune_report_erofs(models: Path, tmp_path: Path, 
     assert steps_in(models) == [1, 2, 3]
 
 
-def test_read_only_directory_is_reported_once_and_others_are_guarded(
+def test_read_only_directory_is_locked_and_each_failure_logged_once(
     models: Path, tmp_path: Path, mounts, start_daemon
 ) -> None:
-    """A read-only directory is logged once (its lock cannot be taken); the others are pruned."""
+    """A read-only directory is locked (a flock writes nothing) and said to be read-only at
+    start; each EROFS is logged once, and the other directories are pruned."""
     for step in range(1, 4):
         write_old(models, step)
     read_only = mounts.bind_read_only(models, tmp_path / "ro")
@@ -126,13 +127,18 @@ def test_read_only_directory_is_reported_once_and_others_are_guarded(
     with capture_logs() as logs:
         daemon = start_daemon(settings)
         assert steps_in(writable) == [3]
+        assert lock_is_held(read_only)
         wait_cycles(daemon, 30)
         for step in range(4, 7):
             write_old(writable, step)
         wait_for(lambda: steps_in(writable) == [6], timeout=5, message="others still guarded")
-    refused = [e for e in events_named(logs, "lock_unavailable") if e["path"] == str(read_only)]
-    assert len(refused) == 1, refused
-    assert "Read-only file system" in refused[0]["error"]
+    failed = events_named(logs, "deletion_failed")
+    assert sorted(e["step"] for e in failed) == [1, 2], failed
+    assert all(e["path"].startswith(f"{read_only}/") for e in failed)
+    assert all(e["detail"].startswith("EROFS") for e in failed)
+    assert not [e for e in logs if e["event"].startswith("lock_")], logs
+    (warned,) = events_named(logs, "directory_read_only")
+    assert warned["path"] == str(read_only) and "ReadWritePaths" in warned["hint"]
     assert steps_in(models) == [1, 2, 3]
 
 
@@ -162,6 +168,7 @@ def test_checkpoint_deleted_by_someone_else_first_is_skipped(models: Path) -> No
 
 
 def lock_is_held(path: Path) -> bool:
+    """Whether a flock is held on `path`, a file or a directory (looking takes it an instant)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -182,7 +189,7 @@ def lock_is_held(path: Path) -> bool:
 def test_full_filesystem_daemon_starts_and_frees_space(
     tmp_path: Path, filled_by: str, mounts, spawn
 ) -> None:
-    """No byte (or inode) left, logs on the same disk: the daemon starts, frees space, locks."""
+    """No byte (or inode) left, logs on the same disk: the daemon starts locked, frees space."""
     fs = mounts.tmpfs(tmp_path / "fs", 4 * MiB, nr_inodes=64)
     models = fs / "models"
     models.mkdir()
@@ -198,31 +205,47 @@ def test_full_filesystem_daemon_starts_and_frees_space(
     if "inodes" in filled_by:
         fill_inodes(fs)
     assert free_bytes(fs) == 0
-    try:
-        probe = os.open(models / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:  # no inode for the lock file
-        assert "inodes" in filled_by and error.errno == errno.ENOSPC
-    else:  # the lock file can be made, but not the holder record in it
-        try:
-            with pytest.raises(OSError) as no_room:
-                os.write(probe, b"pid 1 on host h\n")
-            assert no_room.value.errno == errno.ENOSPC
-        finally:
-            os.close(probe)
-            os.unlink(models / LOCK_NAME)
-        assert "inodes" not in filled_by
     needed = (models / name_of(3)).stat().st_blocks * 512
 
     daemon = spawn("--dir", str(models), log_path=log_path)
     daemon.ready()
+    assert lock_is_held(models), "the directory lock needs no room"
     wait_for(lambda: free_bytes(fs) >= needed, timeout=10, message="room for the next save")
-    wait_for(lambda: lock_is_held(models / LOCK_NAME), timeout=10, message="the lock taken")
     assert 3 in steps_in(models) and 1 not in steps_in(models)
+    assert LOCK_NAME not in os.listdir(models)
     assert daemon.stop() == 0
     text = daemon.log_text()
     assert "Traceback" not in text
     assert {1} <= {e["step"] for e in daemon.has_event("deleted")}, text
     assert daemon.has_event("stopped"), text
+
+
+@pytest.mark.parametrize("full", ["blocks", "blocks and inodes"])
+def test_fallback_lock_file_on_a_full_filesystem(tmp_path: Path, full: str, mounts) -> None:
+    """The fallback lock file: with no inode it is deferred (no_space), with no block it is
+    taken without its holder record."""
+    fs = mounts.tmpfs(tmp_path / "fs", MiB, nr_inodes=64)
+    models = fs / "models"
+    models.mkdir()
+    fill(fs / "dataset.bin")
+    if "inodes" in full:
+        fill_inodes(fs)
+    dir_fd = os.open(models, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if "inodes" in full:
+            with pytest.raises(lock.LockUnavailable) as deferred:
+                lock.acquire_file(dir_fd)
+            assert deferred.value.no_space, deferred.value
+            assert not (models / LOCK_NAME).exists()
+        else:
+            held = lock.acquire_file(dir_fd)
+            try:
+                assert lock_is_held(models / LOCK_NAME)
+                assert (models / LOCK_NAME).stat().st_size == 0, "a record with no room for it"
+            finally:
+                lock.release(held)
+    finally:
+        os.close(dir_fd)
 
 
 # --- SIGKILL at random moments --------------------------------------------------------------
@@ -441,9 +464,9 @@ def test_non_root_daemon_warns_that_open_file_detection_is_limited(spawn) -> Non
         daemon = spawn("--dir", str(models), "--keep", "1", prefix=as_nobody)
         daemon.ready()
         assert steps_in(models) == [3]
+        assert lock_is_held(models)
         assert daemon.stop() == 0
         (limited,) = daemon.has_event("open_file_detection_limited")
         assert limited["hidden_processes"] > 0
-        assert (models / LOCK_NAME).stat().st_uid == NOBODY
     finally:
         shutil.rmtree(base)
