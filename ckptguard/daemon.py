@@ -34,7 +34,7 @@ from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable
 from ckptguard.model import Inventory, Plan, Status, Unit
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
-from ckptguard.openfiles import hidden_processes
+from ckptguard.openfiles import hidden_processes, with_holders
 from ckptguard.saves import Observations, Writes
 from ckptguard.units import format_size
 from ckptguard.waker import Waker
@@ -81,6 +81,8 @@ class Guard:
     observations: Observations = field(default_factory=Observations)
     # When (monotonic) a save in progress will have settled and must be judged.
     settle_at: float | None = None
+    # Whether saves may be in progress that the watcher has not seen written.
+    writers_unknown: bool = True
 
     @property
     def key(self) -> str:
@@ -150,6 +152,8 @@ class Daemon:
 
     def on_events_lost(self) -> None:
         self._log.warning("events_lost", action="full rescan")
+        for guard in list(self._guards.values()):
+            guard.writers_unknown = True  # closes and writes may be among the lost
         self.request_rescan()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -237,6 +241,17 @@ class Daemon:
             self._update_status()
             self.passes += 1
 
+    @staticmethod
+    def _learn_writers(guard: Guard, inventory: Inventory) -> None:
+        """Saves already being written when the watch began (or after lost events): the
+        watcher saw none of their writes, /proc may show their writers. Each is then
+        known as written until the watcher sees it closed."""
+        guard.writers_unknown = False
+        for checkpoint in with_holders(inventory).checkpoints:
+            if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
+                for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
+                    guard.writes.written(checkpoint.name, name)
+
     def _next_settle(self) -> float:
         times = [g.settle_at for g in self._guards.values() if g.settle_at is not None]
         return min(times, default=float("inf"))
@@ -289,6 +304,8 @@ class Daemon:
                     cache=guard.cache,
                     progress=self._ping_if_due,
                 )
+            if guard.writers_unknown:
+                self._learn_writers(guard, inventory)
             observed = guard.observations.stamp(inventory, time.monotonic(), guard.writes)
             plan = plan_inventory(
                 observed,
@@ -565,6 +582,7 @@ class Daemon:
         guard.last_plan = None
         guard.last_inventory = None
         guard.reported = set()
+        guard.writers_unknown = True  # unwatched from now until reopened
 
     def _problem(self, guard: Guard, event: str, **fields: Any) -> None:
         """Log a directory problem once, not on every retry."""

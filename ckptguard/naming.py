@@ -18,9 +18,7 @@ MAX_STEP = 2**64 - 1
 _STEP_DIGITS = "([0-9]{1,20})"
 # A metric in a name, as Python formats floats: `0.2345`, `1e-05`, and once training
 # diverges `nan`, `inf` or `-inf` (any case, as `:.4F` writes `NAN`).
-_NUMBER = (
-    r"([-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:nan|inf(?:inity)?)))"
-)
+_NUMBER = r"([-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:nan|inf(?:inity)?)))"
 _FIELD = re.compile(r"\{([^{}:]*)(?::[^{}]*)?\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PIN_SUFFIX = ".keep"

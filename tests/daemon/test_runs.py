@@ -49,7 +49,9 @@ def test_audit_explains_a_restarted_run(models: Path) -> None:
     assert "RUN" in table.stdout.splitlines()[1]
     row = next(line for line in table.stdout.splitlines() if "checkpoint_step_100.keras" in line)
     assert "keep" in row and "2 (current)" in row
-    assert re.search("earlier run \\(steps 25100\u201325300, last saved 5[89]m ago\\)", table.stdout)
+    assert re.search(
+        "earlier run \\(steps 25100\u201325300, last saved 5[89]m ago\\)", table.stdout
+    )
 
     doc = json.loads(run_cli("audit", "--dir", str(models), "--keep", "3", "--json").stdout)
     by_step = {e["step"]: e for e in doc["entries"]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -138,6 +140,15 @@ def test_pin_name() -> None:
     assert DEFAULT.step_of(pin_name("checkpoint_step_7.keras")) is None
 
 
+def test_template_match_reads_nan() -> None:
+    """A diverged run's `nan` (any case) is a value: the checkpoint is still a checkpoint."""
+    for name in ("ckpt_5_nan.keras", "ckpt_5_NAN.keras"):
+        matched = Template.parse("ckpt_{step}_{loss}.keras").match(name)
+        assert matched is not None
+        step, fields = matched
+        assert step == 5 and math.isnan(fields["loss"])
+
+
 @pytest.mark.parametrize(
     ("template", "name", "expected"),
     [
@@ -165,7 +176,13 @@ def test_pin_name() -> None:
             (5, {"loss": -0.0015}),
             id="signed-exponent",
         ),
-        pytest.param("ckpt_{step}_{loss}.keras", "ckpt_5_nan.keras", None, id="nan-is-no-number"),
+        pytest.param(
+            "ckpt_{step}_{loss}.keras", "ckpt_5_-inf.keras", (5, {"loss": -math.inf}), id="-inf"
+        ),
+        pytest.param(
+            "ckpt_{step}_{loss}.keras", "ckpt_5_INF.keras", (5, {"loss": math.inf}), id="INF"
+        ),
+        pytest.param("ckpt_{step}_{loss}.keras", "ckpt_5_nanny.keras", None, id="not-a-number"),
         pytest.param("ckpt_{step}_{loss}.keras", "ckpt_5_.keras", None, id="missing-value"),
     ],
 )
