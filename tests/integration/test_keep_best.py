@@ -9,7 +9,7 @@ import pytest
 from support import keras_bytes, run_cli
 
 from ckptguard.cli import main
-from ckptguard.metrics import MetricsError, MetricsSource, load
+from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable, load
 
 LOSSES = {100: 0.50, 200: 0.02, 300: 0.30, 400: 0.10, 500: 0.20}
 
@@ -207,8 +207,8 @@ def test_metrics_source_keeps_last_good_table(tmp_path: Path) -> None:
         pytest.param('step,val_loss\n1,"' + "x" * 200_000 + '"\n', id="csv-field-too-large"),
         pytest.param('{"log_history": null}', id="log-history-null"),
         pytest.param('{"log_history": 5}', id="log-history-number"),
-        pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
-        pytest.param('{"step": 1, "val_loss": 0.1}\n{"step": 2,', id="truncated-json-lines"),
+        pytest.param("[" * 100_000 + "]" * 100_000 + "\n", id="deeply-nested"),
+        pytest.param('{"step": 2,\n{"step": 1, "val_loss": 0.1}\n', id="truncated-json-lines"),
     ],
 )
 def test_malformed_metrics_files_raise_metrics_error(tmp_path: Path, content: str) -> None:
@@ -217,3 +217,30 @@ def test_malformed_metrics_files_raise_metrics_error(tmp_path: Path, content: st
     path.write_text(content)
     with pytest.raises(MetricsError):
         load(str(path))
+
+
+@pytest.mark.parametrize(
+    ("written", "rest"),
+    [
+        pytest.param("epoch,loss,val_loss\r\n0,1.0,0.5\r\n1,0.9,0.2", "345\r\n", id="csv"),
+        pytest.param("epoch,loss,val_loss\r\n0,1.0,0.5\r\n1,0.9,0.2345\r", "\n", id="csv-cr"),
+        pytest.param(
+            '{"epoch": 0, "val_loss": 0.5}\n{"epoch": 1, "val_loss": 0.2', "345}\n", id="jsonl"
+        ),
+    ],
+)
+def test_half_written_last_line_is_not_read(tmp_path: Path, written: str, rest: str) -> None:
+    """A last line without its newline may be half-written ("0.2" of "0.2345"): not read yet."""
+    path = tmp_path / "log"
+    path.write_bytes(written.encode())
+    assert {e: r["val_loss"] for e, r in load(str(path)).by_epoch.items()} == {0: 0.5}
+    with path.open("ab") as handle:
+        handle.write(rest.encode())
+    assert {e: r["val_loss"] for e, r in load(str(path)).by_epoch.items()} == {0: 0.5, 1: 0.2345}
+
+
+def test_half_written_header_is_an_empty_table(tmp_path: Path) -> None:
+    """A CSVLogger log caught while its header is written holds no rows yet, and no error."""
+    path = tmp_path / "log"
+    path.write_text("epoch,loss,val_")
+    assert load(str(path)) == MetricsTable()
