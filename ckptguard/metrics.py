@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ckptguard.model import Checkpoint, Inventory
+from ckptguard.model import Checkpoint, Inventory, MetricSource
 
 MAX_BYTES = 64 * 2**20  # a metrics file larger than this is not a metrics file
 
@@ -122,8 +122,14 @@ def _join(checkpoint: Checkpoint, table: MetricsTable) -> Checkpoint:
         found = dict(table.by_epoch.get(epoch - 1, {}))
     if not found:
         return checkpoint
-    found.update(dict(checkpoint.metrics))  # what the name says wins
-    return replace(checkpoint, metrics=tuple(sorted(found.items())))
+    # What the checkpoint states itself (its name, its own content) wins.
+    sources = {**dict.fromkeys(found, MetricSource.FILE), **dict(checkpoint.metric_sources)}
+    found.update(dict(checkpoint.metrics))
+    return replace(
+        checkpoint,
+        metrics=tuple(sorted(found.items())),
+        metric_sources=tuple(sorted(sources.items(), key=lambda item: item[0])),
+    )
 
 
 class MetricsSource:

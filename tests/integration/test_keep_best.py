@@ -79,6 +79,7 @@ def test_audit_json_shows_metric_rank_and_mode(tmp_path: Path) -> None:
     kept = {e["step"] for e in document["entries"] if e["action"] == "keep"}
     assert kept == {200, 500}
     assert all(e["path"] for e in document["entries"])
+    assert all(e["metric_sources"] == {"acc": "name"} for e in document["entries"])
 
 
 @pytest.mark.parametrize(
@@ -132,6 +133,30 @@ def test_best_from_metrics_file(tmp_path: Path, filename: str, content: str, met
     )
     assert code == 0
     assert remaining_steps(tmp_path) == [200, 400, 500]
+
+
+def test_audit_json_says_where_metrics_came_from(tmp_path: Path) -> None:
+    """A value from the metrics file is marked `file`; one from the name, `name`."""
+    for step, loss in LOSSES.items():
+        (tmp_path / f"ckpt_{step}_val_loss_{loss}.keras").write_bytes(keras_bytes())
+    (tmp_path / "m.csv").write_text("step,loss,val_loss\n200,0.9,0.7\n")
+    result = run_cli(
+        "audit",
+        "--dir",
+        str(tmp_path),
+        "--pattern",
+        "ckpt_{step}_val_loss_{val_loss}.keras",
+        "--metric",
+        "val_loss",
+        "--metrics-file",
+        "m.csv",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    entries = {e["step"]: e for e in json.loads(result.stdout)["entries"]}
+    assert entries[200]["metrics"] == {"loss": 0.9, "val_loss": 0.02}
+    assert entries[200]["metric_sources"] == {"loss": "file", "val_loss": "name"}
+    assert entries[100]["metric_sources"] == {"val_loss": "name"}
 
 
 def test_csvlogger_epochs_join_checkpoints_named_by_epoch(tmp_path: Path) -> None:
