@@ -107,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file modified this recently may still be written (10)",
     )
 
+    state = _Parser(add_help=False)
+    state.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where metric values read before are remembered, outside every guarded "
+        "directory ($STATE_DIRECTORY, /var/lib/ckptguard for root, else "
+        "~/.local/state/ckptguard)",
+    )
+
     parser = _Parser(
         prog="ckptguard", description="Keeps training checkpoints from filling the disk."
     )
@@ -114,15 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     audit = commands.add_parser(
-        "audit", parents=[policy], help="explain every decision; delete nothing"
+        "audit", parents=[policy, state], help="explain every decision; delete nothing"
     )
     audit.add_argument("--json", action="store_true", help="print one JSON document")
 
-    prune = commands.add_parser("prune", parents=[policy], help="preview, or delete with --execute")
+    prune = commands.add_parser(
+        "prune", parents=[policy, state], help="preview, or delete with --execute"
+    )
     prune.add_argument("--execute", action="store_true", help="really delete")
     prune.add_argument("--json", action="store_true", help="print one JSON document")
 
-    run = commands.add_parser("run", parents=[policy], help="guard directories continuously")
+    run = commands.add_parser("run", parents=[policy, state], help="guard directories continuously")
     run.add_argument(
         "--dry-run", action="store_true", help="log what would be deleted; delete nothing"
     )
@@ -142,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser(
-        "check-config", parents=[policy], help="validate a config file (and flags) and exit"
+        "check-config", parents=[policy, state], help="validate a config file (and flags) and exit"
     )
     return parser
 
