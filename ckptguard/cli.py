@@ -19,21 +19,24 @@ from ckptguard import __version__
 from ckptguard.config import (
     ConfigError,
     DaemonOptions,
+    GuardSpec,
     PolicyOptions,
     Settings,
     build_settings,
     load_file,
     parse_flags,
 )
-from ckptguard.engine import survey
-from ckptguard.events import log_outcome
+from ckptguard.engine import KnownMetrics, memory_after, survey
+from ckptguard.events import get_logger, log_outcome
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import open_directory
 from ckptguard.layouts import PRESETS
-from ckptguard.metrics import MetricsError, MetricsTable
+from ckptguard.metrics import MetricsError
 from ckptguard.metrics import load as load_metrics
 from ckptguard.model import Outcome
+from ckptguard.recall import MetricMemory
 from ckptguard.report import to_json, to_table
+from ckptguard.statedir import load_memory, save_memory
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # A value that looks like an option to argparse: "-5GB", "-1x", "-.5".
@@ -281,6 +284,7 @@ def _check_paths(settings: Settings, *, must_exist: bool) -> None:
 
 
 def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
+    """audit, prune and prune --execute; only the last writes anything (its state too)."""
     _check_paths(settings, must_exist=True)
     if execute:
         from ckptguard.logs import configure
@@ -295,13 +299,16 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
         except OSError as error:
             raise ConfigError([f"--dir {guard.path}: {error.strerror}"]) from None
         try:
-            metrics = _metrics_table(guard.metrics_file)
-            plan = survey(dir_fd, guard.path, guard.layout, guard.policy, now=now, metrics=metrics)
-            outcome = executor.apply(plan, dir_fd)
+            real = os.path.realpath(guard.path)
+            known = _known_metrics(guard, settings.state_dir, real)
+            found = survey(dir_fd, guard.path, guard.layout, guard.policy, now=now, metrics=known)
+            outcome = executor.apply(found.plan, dir_fd)
         finally:
             os.close(dir_fd)
         if execute:
             log_outcome(outcome)
+            if known is not None and settings.state_dir is not None:
+                _save_memory(settings.state_dir, real, known, memory_after(found, outcome))
         outcomes.append(outcome)
     _render(outcomes, now, as_json=as_json)
     failed = [o for o in outcomes if o.failed]
@@ -311,13 +318,30 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _metrics_table(path: str | None) -> MetricsTable | None:
-    if path is None:
+def _known_metrics(guard: GuardSpec, state_dir: str | None, real: str) -> KnownMetrics | None:
+    """The metrics file's table and the values remembered for the directory (read only)."""
+    if guard.metrics_file is None:
         return None
     try:
-        return load_metrics(path)
+        table = load_metrics(guard.metrics_file)
     except MetricsError as error:
         raise ConfigError([f"--metrics-file {error}"]) from None
+    memory, problem = load_memory(state_dir, real)
+    return KnownMetrics(guard.metrics_file, table, memory, problem)
+
+
+def _save_memory(state_dir: str, real: str, known: KnownMetrics, memory: MetricMemory) -> None:
+    """Remember the metric values of the checkpoints left; a failure is logged, no more."""
+    if memory == known.memory and known.memory_problem is None:
+        return
+    problem = save_memory(state_dir, real, memory)
+    if problem is not None:
+        get_logger().warning(
+            "state_write_failed",
+            path=real,
+            error=problem,
+            consequence="metric values read now are not remembered after this run",
+        )
 
 
 def _render(outcomes: list[Outcome], now: float, *, as_json: bool) -> None:

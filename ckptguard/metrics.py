@@ -23,10 +23,10 @@ import math
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from ckptguard.model import Checkpoint, Inventory, MetricSource
+from ckptguard.model import Checkpoint
 
 MAX_BYTES = 64 * 2**20  # a metrics file larger than this is not a metrics file
 
@@ -106,30 +106,15 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def with_metrics(inventory: Inventory, table: MetricsTable | None) -> Inventory:
-    """The inventory with each checkpoint's metrics: the file's, then its own name's fields."""
-    if table is None:
-        return inventory
-    return replace(inventory, checkpoints=tuple(_join(c, table) for c in inventory.checkpoints))
-
-
-def _join(checkpoint: Checkpoint, table: MetricsTable) -> Checkpoint:
+def row_for(checkpoint: Checkpoint, table: MetricsTable) -> dict[str, float]:
+    """The values `table` holds for `checkpoint`, joined by step, else by epoch."""
     found = dict(table.by_step.get(checkpoint.step, {}))
     if not found and table.by_epoch:
         # Rows counted in epochs: the name's {epoch} field, else its {step} is the epoch.
         named = checkpoint.metric("epoch")
         epoch = int(named) if named is not None and named == int(named) else checkpoint.step
         found = dict(table.by_epoch.get(epoch - 1, {}))
-    if not found:
-        return checkpoint
-    # What the checkpoint states itself (its name, its own content) wins.
-    sources = {**dict.fromkeys(found, MetricSource.FILE), **dict(checkpoint.metric_sources)}
-    found.update(dict(checkpoint.metrics))
-    return replace(
-        checkpoint,
-        metrics=tuple(sorted(found.items())),
-        metric_sources=tuple(sorted(sources.items(), key=lambda item: item[0])),
-    )
+    return found
 
 
 class MetricsSource:

@@ -50,6 +50,7 @@ class MetricSource(enum.Enum):
     NAME = "name"  # a field of its own name
     CHECKPOINT = "checkpoint"  # its own content (Hugging Face's trainer_state.json)
     FILE = "file"  # the metrics file, as it reads now
+    REMEMBERED = "remembered"  # the metrics file, as it read before (see `recall`)
 
 
 @dataclass(frozen=True)

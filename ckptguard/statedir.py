@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+from ckptguard.recall import MetricMemory, from_document, to_document
+
 APP = "ckptguard"
 VERSION = 1
 MAX_BYTES = 16 * 2**20  # a state file larger than this is not ours
@@ -117,3 +119,19 @@ def _sync_directory(path: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def load_memory(state_dir: str | None, directory: str) -> tuple[MetricMemory, str | None]:
+    """The metric values remembered for `directory`, and what went wrong reading them."""
+    if state_dir is None:
+        return MetricMemory(), None
+    document, problem = read_state(state_dir, directory)
+    try:
+        return from_document(document.get("metrics", [])), problem
+    except ValueError as error:
+        return MetricMemory(), f"{state_path(state_dir, directory)}: {error}"
+
+
+def save_memory(state_dir: str, directory: str, memory: MetricMemory) -> str | None:
+    """Keep `memory` for `directory`; a message if that failed."""
+    return write_state(state_dir, directory, {"metrics": to_document(memory)})
