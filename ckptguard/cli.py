@@ -19,21 +19,24 @@ from ckptguard import __version__
 from ckptguard.config import (
     ConfigError,
     DaemonOptions,
+    GuardSpec,
     PolicyOptions,
     Settings,
     build_settings,
     load_file,
     parse_flags,
 )
-from ckptguard.engine import survey
-from ckptguard.events import log_outcome
+from ckptguard.engine import KnownMetrics, memory_after, survey
+from ckptguard.events import get_logger, log_outcome
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import open_directory
 from ckptguard.layouts import PRESETS
-from ckptguard.metrics import MetricsError, MetricsTable
+from ckptguard.metrics import MetricsError
 from ckptguard.metrics import load as load_metrics
 from ckptguard.model import Outcome
+from ckptguard.recall import MetricMemory
 from ckptguard.report import to_json, to_table
+from ckptguard.statedir import load_memory, save_memory
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # A value that looks like an option to argparse: "-5GB", "-1x", "-.5".
@@ -107,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file modified this recently may still be written (10)",
     )
 
+    state = _Parser(add_help=False)
+    state.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where metric values read before are remembered, outside every guarded "
+        "directory ($STATE_DIRECTORY, /var/lib/ckptguard for root, else "
+        "~/.local/state/ckptguard)",
+    )
+
     parser = _Parser(
         prog="ckptguard", description="Keeps training checkpoints from filling the disk."
     )
@@ -114,15 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     audit = commands.add_parser(
-        "audit", parents=[policy], help="explain every decision; delete nothing"
+        "audit", parents=[policy, state], help="explain every decision; delete nothing"
     )
     audit.add_argument("--json", action="store_true", help="print one JSON document")
 
-    prune = commands.add_parser("prune", parents=[policy], help="preview, or delete with --execute")
+    prune = commands.add_parser(
+        "prune", parents=[policy, state], help="preview, or delete with --execute"
+    )
     prune.add_argument("--execute", action="store_true", help="really delete")
     prune.add_argument("--json", action="store_true", help="print one JSON document")
 
-    run = commands.add_parser("run", parents=[policy], help="guard directories continuously")
+    run = commands.add_parser("run", parents=[policy, state], help="guard directories continuously")
     run.add_argument(
         "--dry-run", action="store_true", help="log what would be deleted; delete nothing"
     )
@@ -142,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser(
-        "check-config", parents=[policy], help="validate a config file (and flags) and exit"
+        "check-config", parents=[policy, state], help="validate a config file (and flags) and exit"
     )
     return parser
 
@@ -270,6 +284,7 @@ def _check_paths(settings: Settings, *, must_exist: bool) -> None:
 
 
 def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
+    """audit, prune and prune --execute; only the last writes anything (its state too)."""
     _check_paths(settings, must_exist=True)
     if execute:
         from ckptguard.logs import configure
@@ -284,13 +299,16 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
         except OSError as error:
             raise ConfigError([f"--dir {guard.path}: {error.strerror}"]) from None
         try:
-            metrics = _metrics_table(guard.metrics_file)
-            plan = survey(dir_fd, guard.path, guard.layout, guard.policy, now=now, metrics=metrics)
-            outcome = executor.apply(plan, dir_fd)
+            real = os.path.realpath(guard.path)
+            known = _known_metrics(guard, settings.state_dir, real)
+            found = survey(dir_fd, guard.path, guard.layout, guard.policy, now=now, metrics=known)
+            outcome = executor.apply(found.plan, dir_fd)
         finally:
             os.close(dir_fd)
         if execute:
             log_outcome(outcome)
+            if known is not None and settings.state_dir is not None:
+                _save_memory(settings.state_dir, real, known, memory_after(found, outcome))
         outcomes.append(outcome)
     _render(outcomes, now, as_json=as_json)
     failed = [o for o in outcomes if o.failed]
@@ -300,13 +318,30 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _metrics_table(path: str | None) -> MetricsTable | None:
-    if path is None:
+def _known_metrics(guard: GuardSpec, state_dir: str | None, real: str) -> KnownMetrics | None:
+    """The metrics file's table and the values remembered for the directory (read only)."""
+    if guard.metrics_file is None:
         return None
     try:
-        return load_metrics(path)
+        table = load_metrics(guard.metrics_file)
     except MetricsError as error:
         raise ConfigError([f"--metrics-file {error}"]) from None
+    memory, problem = load_memory(state_dir, real)
+    return KnownMetrics(guard.metrics_file, table, memory, problem)
+
+
+def _save_memory(state_dir: str, real: str, known: KnownMetrics, memory: MetricMemory) -> None:
+    """Remember the metric values of the checkpoints left; a failure is logged, no more."""
+    if memory == known.memory and known.memory_problem is None:
+        return
+    problem = save_memory(state_dir, real, memory)
+    if problem is not None:
+        get_logger().warning(
+            "state_write_failed",
+            path=real,
+            error=problem,
+            consequence="metric values read now are not remembered after this run",
+        )
 
 
 def _render(outcomes: list[Outcome], now: float, *, as_json: bool) -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ckptguard.layouts import DEFAULT_PRESET, PRESETS, Layout, default_pattern, layout_for
 from ckptguard.model import MinFree, Policy
 from ckptguard.naming import Template
+from ckptguard.statedir import default_state_dir
 from ckptguard.units import parse_min_free
 
 if sys.version_info >= (3, 11):
@@ -46,6 +47,7 @@ FLAGS = {
     "mode": "--mode",
     "metrics_file": "--metrics-file",
     "preset": "--preset",
+    "state_dir": "--state-dir",
 }
 
 
@@ -119,6 +121,8 @@ class DaemonOptions(BaseModel):
     free_check_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
     log_format: LogFormat | None = None
     poll: bool | None = None
+    # Where remembered metric values live; never inside a guarded directory.
+    state_dir: str | None = Field(default=None, min_length=1)
 
     _reject_bools = field_validator("rescan_interval", "free_check_interval", mode="before")(
         _no_bool
@@ -153,6 +157,8 @@ class Settings:
     free_check_interval: float = 5.0
     log_format: LogFormat = "auto"
     poll: bool = False
+    # None: nothing is kept between runs (metric values are remembered in memory only).
+    state_dir: str | None = None
 
 
 def load_file(path: str) -> FileOptions:
@@ -188,7 +194,10 @@ def load_file(path: str) -> FileOptions:
         entry.model_copy(update={"path": os.path.join(base, entry.path)})
         for entry in options.directory
     ]
-    return options.model_copy(update={"directory": directories})
+    update: dict[str, Any] = {"directory": directories}
+    if options.state_dir is not None:
+        update["state_dir"] = os.path.join(base, options.state_dir)
+    return options.model_copy(update=update)
 
 
 def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:
@@ -253,13 +262,27 @@ def build_settings(
                 return value
         return default
 
+    state_dir = os.path.abspath(pick("state_dir", None) or default_state_dir())
+    _check_state_dir(state_dir, guards)
     return Settings(
         guards=tuple(guards),
         rescan_interval=pick("rescan_interval", 60.0),
         free_check_interval=pick("free_check_interval", 5.0),
         log_format=pick("log_format", "auto"),
         poll=pick("poll", False),
+        state_dir=state_dir,
     )
+
+
+def _check_state_dir(state_dir: str, guards: list[GuardSpec]) -> None:
+    """The guard writes nothing into a directory it guards: its state lives elsewhere."""
+    real = os.path.realpath(state_dir)
+    for guard in guards:
+        guarded = os.path.realpath(guard.path)
+        if os.path.commonpath([real, guarded]) == guarded:
+            raise ConfigError(
+                [f"--state-dir {state_dir}: inside the guarded directory {guard.path}"]
+            )
 
 
 def _matching(by_real: dict[str, DirectoryOptions], path: str) -> list[PolicyOptions]:

@@ -26,16 +26,18 @@ from watchdog.observers.polling import PollingObserver
 
 from ckptguard import __version__, lock
 from ckptguard.config import ConfigError, GuardSpec, Settings
-from ckptguard.engine import plan_inventory, without_deleted
+from ckptguard.engine import Assessment, KnownMetrics, assess, memory_after, without_deleted
 from ckptguard.events import get_logger, log_new_run, log_result, log_shortfall
 from ckptguard.executor import AuditExecutor, Deleter, Executor
 from ckptguard.inventory import IntegrityCache, disk_state, refresh, scan
-from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable
+from ckptguard.metrics import MetricsError, MetricsSource
 from ckptguard.model import Inventory, Plan, Status, Unit
 from ckptguard.mounts import polling_reason
 from ckptguard.notify import Notifier
 from ckptguard.openfiles import hidden_processes, with_holders
+from ckptguard.recall import MetricMemory
 from ckptguard.saves import Observations, Writes
+from ckptguard.statedir import load_memory, save_memory
 from ckptguard.units import format_size
 from ckptguard.waker import Waker
 from ckptguard.watcher import (
@@ -83,6 +85,13 @@ class Guard:
     settle_at: float | None = None
     # Whether saves may be in progress that the watcher has not seen written.
     writers_unknown: bool = True
+    # Metric values read before (None until loaded from the state directory), and the
+    # memory as last written there (None: write it on the next cycle).
+    memory: MetricMemory | None = None
+    saved: MetricMemory | None = None
+    # Checkpoints whose rows the metrics file lost or changed, as last logged.
+    rows_lost: frozenset[str] = frozenset()
+    rows_changed: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
@@ -307,12 +316,9 @@ class Daemon:
             if guard.writers_unknown:
                 self._learn_writers(guard, inventory)
             observed = guard.observations.stamp(inventory, time.monotonic(), guard.writes)
-            plan = plan_inventory(
-                observed,
-                spec.policy,
-                now=self._clock(),
-                metrics=self._metrics(guard),
-            )
+            known = self._metrics(guard)
+            found = assess(observed, spec.policy, now=self._clock(), metrics=known)
+            plan = found.plan
             guard.settle_at = Observations.next_settle(
                 plan, spec.policy.settle_seconds, time.monotonic()
             )
@@ -331,14 +337,25 @@ class Daemon:
         self.cycles += 1
         previous, guard.last_plan = guard.last_plan, plan
         self._report(guard, outcome.results, plan, previous)
+        if known is not None:
+            # After the deletions: a state write of ours must never delay one.
+            guard.memory = memory_after(found, outcome)
+            self._report_rows(guard, found, known.path)
+            self._save_memory(guard)
 
-    def _metrics(self, guard: Guard) -> MetricsTable | None:
-        """The guard's metrics table; trouble is logged once and the last good table kept."""
+    def _metrics(self, guard: Guard) -> KnownMetrics | None:
+        """The guard's metrics file and remembered values; trouble is logged once.
+
+        A metrics file that cannot be read keeps its last good table, and values read
+        before still rank checkpoints.
+        """
         path = guard.spec.metrics_file
         if path is None:
             return None
         if guard.metrics is None or guard.metrics.path != path:
             guard.metrics = MetricsSource(path)
+        if guard.memory is None:
+            guard.memory = self._load_memory(guard)
         try:
             table = guard.metrics.table()
         except MetricsError as error:
@@ -346,11 +363,66 @@ class Daemon:
                 guard,
                 "metrics_unavailable",
                 error=str(error),
-                consequence="no checkpoint is kept as best until it can be read",
+                consequence="only values read before rank checkpoints until it can be read",
             )
-            return None
+            return KnownMetrics(path, None, guard.memory)
         guard.problems.pop("metrics_unavailable", None)
-        return table
+        return KnownMetrics(path, table, guard.memory)
+
+    def _load_memory(self, guard: Guard) -> MetricMemory:
+        """The values remembered in the state directory, read when guarding begins."""
+        memory, problem = load_memory(self.settings.state_dir, self._real_path(guard))
+        if problem is not None:
+            self._problem(
+                guard,
+                "state_read_failed",
+                error=problem,
+                consequence="metric values read before this run are not used",
+            )
+        guard.saved = memory
+        return memory
+
+    def _save_memory(self, guard: Guard) -> None:
+        """Write the memory when it changed; a failure is logged once and retried later."""
+        state_dir = self.settings.state_dir
+        if state_dir is None or guard.memory is None or guard.memory == guard.saved:
+            return
+        problem = save_memory(state_dir, self._real_path(guard), guard.memory)
+        if problem is not None:
+            self._problem(
+                guard,
+                "state_write_failed",
+                error=problem,
+                consequence="metric values read now are not remembered across restarts",
+            )
+            return
+        guard.saved = guard.memory
+        guard.problems.pop("state_write_failed", None)
+
+    @staticmethod
+    def _real_path(guard: Guard) -> str:
+        return guard.real_path or os.path.realpath(guard.spec.path)
+
+    def _report_rows(self, guard: Guard, found: Assessment, metrics_file: str) -> None:
+        """Log once when the metrics file loses or changes rows of more checkpoints."""
+        lost, changed = frozenset(found.rows_lost), frozenset(found.rows_changed)
+        if lost - guard.rows_lost:
+            self._log.warning(
+                "metrics_rows_lost",
+                path=guard.spec.path,
+                metrics_file=metrics_file,
+                checkpoints=sorted(lost),
+                action="using the values read before",
+            )
+        if changed - guard.rows_changed:
+            self._log.warning(
+                "metrics_rows_changed",
+                path=guard.spec.path,
+                metrics_file=metrics_file,
+                checkpoints=sorted(changed),
+                action="using the values read first (the new rows are another run's?)",
+            )
+        guard.rows_lost, guard.rows_changed = lost, changed
 
     def _report(self, guard: Guard, results: Any, plan: Plan, previous: Plan | None) -> None:
         """Log each result once: a would-delete or a refusal repeated every cycle is noise."""
@@ -622,6 +694,7 @@ class Daemon:
             guard.real_path = None if guard.dir_fd is None else guard.real_path
             guard.problems.clear()
             guard.next_retry = 0.0
+            guard.saved = None  # the state directory may have changed: write it anew
             self._guards[spec.path] = guard
         for guard in old_guards.values():
             self._close(guard)

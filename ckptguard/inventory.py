@@ -36,6 +36,7 @@ from ckptguard.model import (
     Integrity,
     Inventory,
     Kind,
+    MetricSource,
     Part,
     Unit,
 )
@@ -217,6 +218,7 @@ def _look_at(
         identity=FileIdentity(0, 0, 0, 0),
         pinned=pinned,
         metrics=tuple(sorted(fields.items())),
+        metric_sources=tuple((k, MetricSource.NAME) for k in sorted(fields)),
         unit=layout.unit,
     )
     if layout.unit is Unit.GROUP:
@@ -352,11 +354,7 @@ def _look_at_directory(
                 cache.put(checkpoint.name, tree.identity, verdict)
     finally:
         os.close(fd)
-    return replace(
-        checkpoint,
-        integrity=verdict.integrity,
-        metrics=_merged(checkpoint.metrics, verdict.metrics),
-    )
+    return _with_content_metrics(replace(checkpoint, integrity=verdict.integrity), verdict.metrics)
 
 
 def _measure(fd: int, dir_fd: int, attempts: int = 3) -> Tree | Integrity:
@@ -418,8 +416,17 @@ def _regular_size(fd: int, name: str) -> int:
         return 0
 
 
-def _merged(from_name: Metrics, from_content: Metrics) -> Metrics:
-    return tuple(sorted({**dict(from_content), **dict(from_name)}.items()))
+def _with_content_metrics(checkpoint: Checkpoint, from_content: Metrics) -> Checkpoint:
+    """The checkpoint with the metrics its content states; its name's fields win."""
+    if not from_content:
+        return checkpoint
+    sources = {k: MetricSource.CHECKPOINT for k, _ in from_content}
+    sources.update(dict(checkpoint.metric_sources))
+    return replace(
+        checkpoint,
+        metrics=tuple(sorted({**dict(from_content), **dict(checkpoint.metrics)}.items())),
+        metric_sources=tuple(sorted(sources.items(), key=lambda item: item[0])),
+    )
 
 
 def _regular_in(fd: int, name: str) -> bool:

@@ -9,6 +9,9 @@ Rows are matched by step. Rows that only have an epoch are matched to the name's
 `{epoch}` field, or to its `{step}` when the template has no `{epoch}` (a checkpoint per
 epoch); `CSVLogger` counts epochs from 0 while `ModelCheckpoint` names them from 1, so
 the row for epoch e belongs to the checkpoint named e + 1.
+
+A CSV or JSON-lines file is read up to its last newline: a trainer may be in the middle
+of writing the last line, and "0.2" of "0.2345" must not rank anything.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ import math
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from ckptguard.model import Checkpoint, Inventory
+from ckptguard.model import Checkpoint
 
 MAX_BYTES = 64 * 2**20  # a metrics file larger than this is not a metrics file
 
@@ -51,22 +54,29 @@ def load(path: str) -> MetricsTable:
     if len(data) > MAX_BYTES:
         raise MetricsError(f"{path}: larger than {MAX_BYTES} bytes")
     try:
-        return _parse(data.decode("utf-8", "replace"))
+        return parse(data.decode("utf-8", "replace"))
     # The file may be half-written, or written by anyone who can write to DIR.
     except (ValueError, TypeError, AttributeError, RecursionError, csv.Error) as error:
         raise MetricsError(f"{path}: not a metrics file: {error}") from None
 
 
-def _parse(text: str) -> MetricsTable:
+def parse(text: str) -> MetricsTable:
+    """The table in `text`: a trainer_state.json, JSON lines or CSV, told apart by content."""
     stripped = text.lstrip()
     if stripped.startswith("{") and '"log_history"' in text:
         history = json.loads(text).get("log_history")
         if not isinstance(history, list):
             raise ValueError("log_history is not a list")
         return _from_rows(history)
+    text = complete_lines(text)
     if stripped.startswith("{"):
         return _from_rows(json.loads(line) for line in text.splitlines() if line.strip())
     return _from_rows(csv.DictReader(io.StringIO(text)))
+
+
+def complete_lines(text: str) -> str:
+    """`text` without a last line that has no newline yet (it may be half-written)."""
+    return text[: text.rfind("\n") + 1]
 
 
 def _from_rows(rows: Any) -> MetricsTable:
@@ -96,24 +106,15 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def with_metrics(inventory: Inventory, table: MetricsTable | None) -> Inventory:
-    """The inventory with each checkpoint's metrics: the file's, then its own name's fields."""
-    if table is None:
-        return inventory
-    return replace(inventory, checkpoints=tuple(_join(c, table) for c in inventory.checkpoints))
-
-
-def _join(checkpoint: Checkpoint, table: MetricsTable) -> Checkpoint:
+def row_for(checkpoint: Checkpoint, table: MetricsTable) -> dict[str, float]:
+    """The values `table` holds for `checkpoint`, joined by step, else by epoch."""
     found = dict(table.by_step.get(checkpoint.step, {}))
     if not found and table.by_epoch:
         # Rows counted in epochs: the name's {epoch} field, else its {step} is the epoch.
         named = checkpoint.metric("epoch")
         epoch = int(named) if named is not None and named == int(named) else checkpoint.step
         found = dict(table.by_epoch.get(epoch - 1, {}))
-    if not found:
-        return checkpoint
-    found.update(dict(checkpoint.metrics))  # what the name says wins
-    return replace(checkpoint, metrics=tuple(sorted(found.items())))
+    return found
 
 
 class MetricsSource:

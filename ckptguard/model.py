@@ -44,6 +44,15 @@ class Action(enum.Enum):
     DELETE = "delete"
 
 
+class MetricSource(enum.Enum):
+    """Where a checkpoint's metric value was read."""
+
+    NAME = "name"  # a field of its own name
+    CHECKPOINT = "checkpoint"  # its own content (Hugging Face's trainer_state.json)
+    FILE = "file"  # the metrics file, as it reads now
+    REMEMBERED = "remembered"  # the metrics file, as it read before (see `recall`)
+
+
 @dataclass(frozen=True)
 class FileIdentity:
     """Enough of an lstat result to tell whether an entry is still the one planned on."""
@@ -97,8 +106,9 @@ class Checkpoint:
     open_by: tuple[int, ...] = ()
     # Hard links to the file (st_nlink); more than one means deletion frees nothing.
     links: int = 1
-    # Metric values known for this checkpoint (from its name or a metrics file).
+    # Metric values known for this checkpoint, and where each was read.
     metrics: tuple[tuple[str, float], ...] = ()
+    metric_sources: tuple[tuple[str, MetricSource], ...] = ()
     unit: Unit = Unit.FILE
     # A group's files, completeness marker first (the order deletion goes in).
     parts: tuple[Part, ...] = ()
@@ -113,6 +123,9 @@ class Checkpoint:
 
     def metric(self, name: str) -> float | None:
         return dict(self.metrics).get(name)
+
+    def metric_source(self, name: str) -> MetricSource | None:
+        return dict(self.metric_sources).get(name)
 
     @property
     def size(self) -> int:

@@ -38,6 +38,7 @@ def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
             row["protected_by"] = checkpoint.protected_by
         if checkpoint.metrics:
             row["metrics"] = {k: _json_number(v) for k, v in checkpoint.metrics}
+            row["metric_sources"] = {k: s.value for k, s in checkpoint.metric_sources}
         if decision.rank is not None:
             row["rank"] = decision.rank
         if decision.run is not None:
@@ -167,10 +168,12 @@ def _metric_cell(row: dict[str, Any], metric: str) -> str:
     value = row.get("metrics", {}).get(metric)
     if value is None:
         return "-"
-    if isinstance(value, str):
-        return value
-    rank = row.get("rank")
-    return f"{value:g} (#{rank})" if rank is not None else f"{value:g}"
+    shown = value if isinstance(value, str) else f"{value:g}"
+    notes = [f"#{row['rank']}"] if row.get("rank") is not None else []
+    source = row.get("metric_sources", {}).get(metric)
+    if source is not None:
+        notes.append(source)
+    return f"{shown} ({', '.join(notes)})" if notes else shown
 
 
 def _action_cell(row: dict[str, Any]) -> str:

@@ -84,7 +84,7 @@ def entries(models: Path, fd: int) -> dict[str, Checkpoint]:
 
 def survey_of(models: Path, fd: int, **policy: Any) -> Plan:
     options: dict[str, Any] = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(fd, str(models), LAYOUT, Policy(**options), now=time.time())
+    return survey(fd, str(models), LAYOUT, Policy(**options), now=time.time()).plan
 
 
 def write_steps(models: Path, steps: range | list[int]) -> None:
@@ -555,7 +555,7 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
     blind = plan(inventory_of(models, dir_fd), policy, now=time.time())
     assert [d.checkpoint.step for d in blind.deletions] == [100, 200]
 
-    result = survey(dir_fd, str(models), LAYOUT, policy, now=time.time())
+    result = survey(dir_fd, str(models), LAYOUT, policy, now=time.time()).plan
     decisions = {d.checkpoint.step: d for d in result.decisions}
     held = decisions[100]
     assert held.action is Action.KEEP

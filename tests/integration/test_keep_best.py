@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import keras_bytes, run_cli
+from support import CsvLoggerFile, keras_bytes, run_cli, write_checkpoint
 
 from ckptguard.cli import main
-from ckptguard.metrics import MetricsError, MetricsSource, load
+from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable, load
 
 LOSSES = {100: 0.50, 200: 0.02, 300: 0.30, 400: 0.10, 500: 0.20}
 
@@ -79,6 +80,7 @@ def test_audit_json_shows_metric_rank_and_mode(tmp_path: Path) -> None:
     kept = {e["step"] for e in document["entries"] if e["action"] == "keep"}
     assert kept == {200, 500}
     assert all(e["path"] for e in document["entries"])
+    assert all(e["metric_sources"] == {"acc": "name"} for e in document["entries"])
 
 
 @pytest.mark.parametrize(
@@ -134,9 +136,38 @@ def test_best_from_metrics_file(tmp_path: Path, filename: str, content: str, met
     assert remaining_steps(tmp_path) == [200, 400, 500]
 
 
+def test_audit_json_says_where_metrics_came_from(tmp_path: Path) -> None:
+    """A value from the metrics file is marked `file`; one from the name, `name`."""
+    for step, loss in LOSSES.items():
+        (tmp_path / f"ckpt_{step}_val_loss_{loss}.keras").write_bytes(keras_bytes())
+    (tmp_path / "m.csv").write_text("step,loss,val_loss\n200,0.9,0.7\n")
+    result = run_cli(
+        "audit",
+        "--dir",
+        str(tmp_path),
+        "--pattern",
+        "ckpt_{step}_val_loss_{val_loss}.keras",
+        "--metric",
+        "val_loss",
+        "--metrics-file",
+        "m.csv",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    entries = {e["step"]: e for e in json.loads(result.stdout)["entries"]}
+    assert entries[200]["metrics"] == {"loss": 0.9, "val_loss": 0.02}
+    assert entries[200]["metric_sources"] == {"loss": "file", "val_loss": "name"}
+    assert entries[100]["metric_sources"] == {"val_loss": "name"}
+
+
 def test_csvlogger_epochs_join_checkpoints_named_by_epoch(tmp_path: Path) -> None:
     """CSVLogger's 0-based epoch rows belong to ModelCheckpoint's 1-based epoch names."""
-    losses = [0.9, 0.1, 0.5, 0.7]  # epochs 0..3 -> checkpoints 1..4; best is epoch 1 -> ckpt 2
+    losses = [
+        0.9,
+        0.1,
+        0.5,
+        0.7,
+    ]  # epochs 0..3 -> checkpoints 1..4; best is epoch 1 -> ckpt 2
     for epoch in range(1, 5):
         (tmp_path / f"model_{epoch:02d}.keras").write_bytes(keras_bytes())
     (tmp_path / "log.csv").write_text(
@@ -161,7 +192,10 @@ def test_csvlogger_epochs_join_checkpoints_named_by_epoch(tmp_path: Path) -> Non
         ]
     )
     assert code == 0
-    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["model_02.keras", "model_04.keras"]
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == [
+        "model_02.keras",
+        "model_04.keras",
+    ]
 
 
 def test_unknown_metric_is_never_best(tmp_path: Path) -> None:
@@ -207,8 +241,8 @@ def test_metrics_source_keeps_last_good_table(tmp_path: Path) -> None:
         pytest.param('step,val_loss\n1,"' + "x" * 200_000 + '"\n', id="csv-field-too-large"),
         pytest.param('{"log_history": null}', id="log-history-null"),
         pytest.param('{"log_history": 5}', id="log-history-number"),
-        pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
-        pytest.param('{"step": 1, "val_loss": 0.1}\n{"step": 2,', id="truncated-json-lines"),
+        pytest.param("[" * 100_000 + "]" * 100_000 + "\n", id="deeply-nested"),
+        pytest.param('{"step": 2,\n{"step": 1, "val_loss": 0.1}\n', id="truncated-json-lines"),
     ],
 )
 def test_malformed_metrics_files_raise_metrics_error(tmp_path: Path, content: str) -> None:
@@ -217,3 +251,184 @@ def test_malformed_metrics_files_raise_metrics_error(tmp_path: Path, content: st
     path.write_text(content)
     with pytest.raises(MetricsError):
         load(str(path))
+
+
+# val_loss of epochs 0..5 as CSVLogger logs them; epoch e's save is checkpoint e + 1.
+VAL_LOSSES = [0.9, 0.2, 0.5, 0.6, 0.7, 0.8]
+
+
+def keep_best(directory: Path, command: str, *extra: str) -> list[str]:
+    return [
+        command,
+        "--dir",
+        str(directory),
+        "--keep",
+        "2",
+        "--keep-best",
+        "1",
+        "--metric",
+        "val_loss",
+        "--metrics-file",
+        "training.log",
+        "--settle",
+        "0",
+        *extra,
+    ]
+
+
+@pytest.fixture
+def trained(models: Path) -> Iterator[CsvLoggerFile]:
+    """checkpoint_step_{1..6}.keras and their CSVLogger log; `prune --execute` has run once."""
+    for step in range(1, 7):
+        write_checkpoint(models, step)
+    logger = CsvLoggerFile(models / "training.log").run(VAL_LOSSES)
+    assert main(keep_best(models, "prune", "--execute")) == 0
+    assert remaining_steps(models) == [2, 5, 6]
+    yield logger
+    logger.close()
+
+
+def test_prune_remembers_values_across_a_truncated_log(
+    models: Path, trained: CsvLoggerFile
+) -> None:
+    """prune --execute after the log was truncated keeps the best it read the time before."""
+    trained.start()
+    write_checkpoint(models, 7)
+    assert main(keep_best(models, "prune", "--execute")) == 0
+    assert remaining_steps(models) == [2, 6, 7]
+
+
+def test_rewritten_log_does_not_take_protection_from_the_old_best(
+    models: Path, trained: CsvLoggerFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new run's rows for epochs 0..4 land on old checkpoints' names; the first values stand."""
+    # Epoch 4's row (0.1) would make checkpoint 5 the best and checkpoint 2 (0.96) an also-ran.
+    trained.run([0.95, 0.96, 0.97, 0.98, 0.1])
+    write_checkpoint(models, 7)
+    capsys.readouterr()
+    assert main([*keep_best(models, "prune", "--execute"), "--json"]) == 0
+    assert remaining_steps(models) == [2, 6, 7]
+    document = json.loads(capsys.readouterr().out)
+    entries = {e["step"]: e for e in document["entries"]}
+    assert entries[2]["metrics"]["val_loss"] == 0.2
+    assert entries[2]["metric_sources"]["val_loss"] == "remembered"
+    changed, lost = sorted(document["summary"]["directories"][0]["warnings"])
+    assert "other val_loss values" in lost and "checkpoint_step_2.keras" in lost
+    assert "no longer has" in changed and "checkpoint_step_6.keras" in changed
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every entry under `directory`, with its bytes (None for a directory) and mtime."""
+    return {
+        str(p.relative_to(directory)): (
+            None if p.is_dir() else p.read_bytes(),
+            p.stat().st_mtime_ns,
+        )
+        for p in [directory, *directory.rglob("*")]
+    }
+
+
+def test_audit_shows_sources_and_lost_rows_and_writes_nothing(
+    tmp_path: Path, models: Path, trained: CsvLoggerFile, state_directory: Path
+) -> None:
+    """audit --json says where each value came from and that rows were lost; state untouched."""
+    trained.start()
+    trained.epoch_end(6, {"loss": 0.9, "val_loss": 0.85})
+    write_checkpoint(models, 7)
+    before = snapshot(state_directory)
+    assert len(before) == 2  # the directory and one state file
+    result = run_cli(*keep_best(models, "audit", "--json"))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    sources = {e["step"]: e.get("metric_sources") for e in document["entries"]}
+    assert sources == {
+        2: {"val_loss": "remembered"},
+        5: {"val_loss": "remembered"},
+        6: {"val_loss": "remembered"},
+        7: {"loss": "file", "val_loss": "file"},
+    }
+    kept = {e["step"] for e in document["entries"] if e["action"] == "keep"}
+    assert kept == {2, 6, 7}
+    (warning,) = document["summary"]["directories"][0]["warnings"]
+    assert str(models / "training.log") in warning
+    assert "using the values read before" in warning
+    table = run_cli(*keep_best(models, "audit"))
+    assert "0.2 (#1, remembered)" in table.stdout
+    assert "WARNING: metrics file" in table.stdout
+    assert snapshot(state_directory) == before
+
+
+@pytest.mark.parametrize("trouble", ["missing", "not-a-directory", "garbage"])
+def test_audit_works_without_a_readable_state_dir(
+    tmp_path: Path, models: Path, trouble: str
+) -> None:
+    """A state directory that is missing, or cannot be read, costs remembered values only."""
+    for step in range(1, 4):
+        write_checkpoint(models, step)
+    CsvLoggerFile(models / "training.log").run([0.5, 0.1, 0.3]).close()
+    state = tmp_path / "state"
+    if trouble == "not-a-directory":
+        state.write_text("")
+    elif trouble == "garbage":
+        state.mkdir()
+        real = str(models.resolve())
+        from ckptguard.statedir import state_path
+
+        Path(state_path(str(state), real)).write_text("{not json")
+    before = snapshot(tmp_path)
+    result = run_cli(*keep_best(models, "audit", "--json", "--state-dir", str(state)))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {e["step"] for e in document["entries"] if e["action"] == "keep"} == {2, 3}
+    warnings = document["summary"]["directories"][0]["warnings"]
+    assert len(warnings) == (0 if trouble == "missing" else 1), warnings
+    assert snapshot(tmp_path) == before
+
+
+def test_prune_with_an_unwritable_state_dir_still_deletes(
+    tmp_path: Path, models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """prune --execute deletes even when its state cannot be written, and says so once."""
+    for step in range(1, 5):
+        write_checkpoint(models, step)
+    CsvLoggerFile(models / "training.log").run([0.5, 0.1, 0.3, 0.4]).close()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")  # the state directory would be under a regular file
+    args = keep_best(models, "prune", "--execute", "--state-dir", str(blocker / "state"))
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert remaining_steps(models) == [2, 3, 4]
+    failures = [line for line in result.stderr.splitlines() if "state_write_failed" in line]
+    assert len(failures) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("written", "rest"),
+    [
+        pytest.param("epoch,loss,val_loss\r\n0,1.0,0.5\r\n1,0.9,0.2", "345\r\n", id="csv"),
+        pytest.param("epoch,loss,val_loss\r\n0,1.0,0.5\r\n1,0.9,0.2345\r", "\n", id="csv-cr"),
+        pytest.param(
+            '{"epoch": 0, "val_loss": 0.5}\n{"epoch": 1, "val_loss": 0.2',
+            "345}\n",
+            id="jsonl",
+        ),
+    ],
+)
+def test_half_written_last_line_is_not_read(tmp_path: Path, written: str, rest: str) -> None:
+    """A last line without its newline may be half-written ("0.2" of "0.2345"): not read yet."""
+    path = tmp_path / "log"
+    path.write_bytes(written.encode())
+    assert {e: r["val_loss"] for e, r in load(str(path)).by_epoch.items()} == {0: 0.5}
+    with path.open("ab") as handle:
+        handle.write(rest.encode())
+    assert {e: r["val_loss"] for e, r in load(str(path)).by_epoch.items()} == {
+        0: 0.5,
+        1: 0.2345,
+    }
+
+
+def test_half_written_header_is_an_empty_table(tmp_path: Path) -> None:
+    """A CSVLogger log caught while its header is written holds no rows yet, and no error."""
+    path = tmp_path / "log"
+    path.write_text("epoch,loss,val_")
+    assert load(str(path)) == MetricsTable()

@@ -142,7 +142,7 @@ def write_group(
 
 def survey_of(models: Path, fd: int, layout: Layout, **policy: Any) -> Plan:
     options: dict[str, Any] = {"min_free": NO_SPACE_RULE, "settle_seconds": 0.0, **policy}
-    return survey(fd, str(models), layout, Policy(**options), now=time.time())
+    return survey(fd, str(models), layout, Policy(**options), now=time.time()).plan
 
 
 def decision_of(plan: Plan, name: str) -> tuple[State, Action]:

@@ -133,6 +133,7 @@ def test_hf_keep_best_from_each_trainer_state(
     assert entries["checkpoint-200"]["rank"] == 1
     assert "best" in entries["checkpoint-200"]["reason_codes"]
     assert entries["checkpoint-300"]["metrics"]["eval_loss"] == 0.5
+    assert entries["checkpoint-300"]["metric_sources"]["eval_loss"] == "checkpoint"
 
 
 def test_hf_pointer_file_protects_its_target(

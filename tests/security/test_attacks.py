@@ -58,7 +58,7 @@ UNREACHABLE = MinFree(MinFreeUnit.BYTES, float(2**62))
 
 def plan_for(directory: Path, dir_fd: int, **policy: Any) -> Plan:
     options = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(dir_fd, str(directory), LAYOUT, Policy(**options), now=time.time())
+    return survey(dir_fd, str(directory), LAYOUT, Policy(**options), now=time.time()).plan
 
 
 @pytest.fixture

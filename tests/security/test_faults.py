@@ -149,7 +149,7 @@ def test_checkpoint_deleted_by_someone_else_first_is_skipped(models: Path) -> No
     fd = open_directory(str(models))
     try:
         policy = Policy(keep=1, min_free=NO_SPACE_RULE)
-        plan = survey(fd, str(models), layout_for("keras"), policy, now=time.time())
+        plan = survey(fd, str(models), layout_for("keras"), policy, now=time.time()).plan
         (models / name_of(2)).unlink()
         outcome = Deleter().apply(plan, fd)
     finally:

@@ -38,7 +38,7 @@ def test_a_pin_made_during_the_last_checks_stops_the_unlink(
         write_old(models, step)
     fd = open_directory(str(models))
     try:
-        plan = survey(fd, str(models), layout_for("keras"), Policy(keep=1), now=1e12)
+        plan = survey(fd, str(models), layout_for("keras"), Policy(keep=1), now=1e12).plan
         (planned,) = plan.deletions
         pin = models / (planned.checkpoint.name + ".keep")
         original = getattr(executor, moment)
@@ -69,7 +69,7 @@ def test_a_pin_made_while_a_directory_is_measured_stops_the_rename(
         os.utime(top / "model.safetensors", (1e9 + step, 1e9 + step))
     fd = open_directory(str(models))
     try:
-        plan = survey(fd, str(models), layout_for("hf"), Policy(keep=1), now=1e12)
+        plan = survey(fd, str(models), layout_for("hf"), Policy(keep=1), now=1e12).plan
         (planned,) = plan.deletions
         original = executor.measure_tree
 

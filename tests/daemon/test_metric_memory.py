@@ -1,0 +1,201 @@
+"""Keep-best survives a metrics file that loses rows: a CSVLogger log truncated by a resumed
+run, across daemon restarts, and with a state directory that cannot be written."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+from support import (
+    TEMPLATE,
+    CsvLoggerFile,
+    Tmpfs,
+    can_mount_tmpfs,
+    guard_running,
+    settings_for,
+    wait_for,
+    write_checkpoint,
+)
+
+from ckptguard.config import Settings
+from ckptguard.lock import LOCK_NAME
+
+# val_loss of epochs 0..5, logged by CSVLogger; ModelCheckpoint names epoch e's save e + 1,
+# so checkpoint 2 is the best.
+VAL_LOSSES = [0.9, 0.2, 0.5, 0.6, 0.7, 0.8]
+LOG = "training.log"
+needs_tmpfs = pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs()))
+
+
+def steps_in(directory: Path) -> list[int]:
+    prefix, suffix = TEMPLATE.split("{step}")
+    return sorted(
+        int(p.name[len(prefix) : -len(suffix)])
+        for p in directory.iterdir()
+        if p.name.startswith(prefix) and p.name.endswith(suffix)
+    )
+
+
+@pytest.fixture
+def trained(models: Path) -> Iterator[CsvLoggerFile]:
+    """Six epochs saved as checkpoint_step_{1..6}.keras, logged to training.log."""
+    for step in range(1, 7):
+        write_checkpoint(models, step)
+    logger = CsvLoggerFile(models / LOG).run(VAL_LOSSES)
+    yield logger
+    logger.close()
+
+
+def keep_best_args(models: Path, *extra: str) -> tuple[str, ...]:
+    return (
+        "--dir",
+        str(models),
+        "--keep",
+        "2",
+        "--keep-best",
+        "1",
+        "--metric",
+        "val_loss",
+        "--metrics-file",
+        LOG,
+        "--settle",
+        "0",
+        *extra,
+    )
+
+
+def test_truncated_csvlogger_log_keeps_the_best(models: Path, trained: CsvLoggerFile) -> None:
+    """A resumed run truncates training.log; the best checkpoint stays through later saves."""
+    with guard_running(*keep_best_args(models)) as guard:
+        assert steps_in(models) == [2, 5, 6]
+        trained.start()  # the resumed run's on_train_begin: the log is now empty
+        assert (models / LOG).stat().st_size == 0
+        write_checkpoint(models, 7)
+        wait_for(lambda: 5 not in steps_in(models), message="checkpoint 5 deleted")
+        assert steps_in(models) == [2, 6, 7]
+        trained.epoch_end(6, {"loss": 0.95, "val_loss": 0.9})
+        write_checkpoint(models, 8)
+        wait_for(lambda: 6 not in steps_in(models), message="checkpoint 6 deleted")
+        assert steps_in(models) == [2, 7, 8]
+    events = guard.events()
+    assert guard.returncode == 0
+    lost = [e for e in events if e["event"] == "metrics_rows_lost"]
+    assert len(lost) == 1, lost
+    assert lost[0]["metrics_file"] == str(models / LOG)
+
+
+def test_memory_survives_a_restart(tmp_path: Path, models: Path, trained: CsvLoggerFile) -> None:
+    """Values read by one daemon are read back from --state-dir by the next one."""
+    state = tmp_path / "state"
+    args = keep_best_args(models, "--state-dir", str(state))
+    with guard_running(*args):
+        assert steps_in(models) == [2, 5, 6]
+    (state_file,) = state.iterdir()
+    assert json.loads(state_file.read_text())["directory"] == str(models.resolve())
+    # While no guard runs, training resumes: the log is truncated and step 7 saved.
+    trained.start()
+    write_checkpoint(models, 7)
+    with guard_running(*args):
+        assert steps_in(models) == [2, 6, 7]
+        write_checkpoint(models, 8)
+        wait_for(lambda: 6 not in steps_in(models), message="checkpoint 6 deleted")
+        assert steps_in(models) == [2, 7, 8]
+    # Nothing of the guard's own in the guarded directory but its lock.
+    names = {p.name for p in models.iterdir()} - {TEMPLATE.format(step=s) for s in (2, 7, 8)}
+    assert names == {LOG, LOCK_NAME}
+
+
+def metrics_settings(models: Path, state_dir: Path | None, **options: float) -> Settings:
+    settings = settings_for(models, keep=2, settle=0.0, **options)
+    guard = replace(
+        settings.guards[0],
+        metrics_file=str(models / LOG),
+        policy=replace(settings.guards[0].policy, keep_best=1, metric="val_loss"),
+    )
+    return replace(
+        settings, guards=(guard,), state_dir=None if state_dir is None else str(state_dir)
+    )
+
+
+def test_rows_lost_is_logged_once_per_truncation(
+    tmp_path: Path, models: Path, trained: CsvLoggerFile, start_daemon
+) -> None:
+    """metrics_rows_lost is logged when a truncation takes rows, not on every cycle after."""
+    with capture_logs() as logs:
+        daemon = start_daemon(metrics_settings(models, tmp_path / "state", rescan_interval=1))
+        trained.start()
+        write_checkpoint(models, 7)
+        wait_for(lambda: steps_in(models) == [2, 6, 7], message="checkpoint 5 deleted")
+        cycles = daemon.cycles
+        wait_for(lambda: daemon.cycles >= cycles + 2, message="more cycles")
+        assert sum(1 for e in logs if e["event"] == "metrics_rows_lost") == 1
+        # The new run logs epoch 6 (checkpoint 7), then is restarted once more.
+        trained.epoch_end(6, {"loss": 0.95, "val_loss": 0.9})
+        write_checkpoint(models, 8)
+        wait_for(lambda: steps_in(models) == [2, 7, 8], message="checkpoint 6 deleted")
+        trained.start()
+        write_checkpoint(models, 9)
+        wait_for(lambda: steps_in(models) == [2, 8, 9], message="checkpoint 7 deleted")
+    lost = [e for e in logs if e["event"] == "metrics_rows_lost"]
+    assert len(lost) == 2, lost
+    assert lost[1]["checkpoints"] == [TEMPLATE.format(step=s) for s in (2, 7)]
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Tmpfs]:
+    fs = Tmpfs(tmp_path / "state-fs", 64 * 1024)
+    try:
+        yield fs
+    finally:
+        fs.close()
+
+
+def fill(fs: Tmpfs) -> None:
+    """Write into `fs` until the kernel says ENOSPC."""
+    fd = os.open(fs.path / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as error:
+        assert error.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    assert fs.free() == 0
+
+
+@pytest.mark.root
+@needs_tmpfs
+@pytest.mark.parametrize("trouble", ["full", "read-only"])
+def test_unwritable_state_dir_never_stops_deletions(
+    models: Path, trained: CsvLoggerFile, small_fs: Tmpfs, start_daemon, trouble: str
+) -> None:
+    """A state directory on a full or read-only filesystem: deletions happen, one warning."""
+    import subprocess
+
+    state = small_fs.path / "ckptguard"
+    state.mkdir()
+    if trouble == "full":
+        fill(small_fs)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(small_fs.path)], check=True)
+    with capture_logs() as logs:
+        daemon = start_daemon(metrics_settings(models, state, rescan_interval=1))
+        assert steps_in(models) == [2, 5, 6]
+        trained.start()
+        write_checkpoint(models, 7)
+        wait_for(lambda: steps_in(models) == [2, 6, 7], message="checkpoint 5 deleted")
+        cycles = daemon.cycles
+        wait_for(lambda: daemon.cycles >= cycles + 2, message="more cycles")
+    failures = [e for e in logs if e["event"] == "state_write_failed"]
+    assert len(failures) == 1, failures
+    expected = "No space left on device" if trouble == "full" else "Read-only file system"
+    assert expected in failures[0]["error"]
+    assert [e["event"] for e in logs].count("deleted") == 4  # 1, 3, 4, then 5
+    assert not any(p.name.endswith(".tmp") for p in state.iterdir())
+    assert os.listdir(state) == []
