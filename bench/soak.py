@@ -5,7 +5,11 @@ checkpoints in one guarded directory DIR, while `ckptguard run --dir DIR --keep 
 (a real subprocess) is killed with SIGKILL, sometimes stopped with SIGTERM, and restarted
 at random intervals. A checker process samples DIR continuously. Canary files live
 outside DIR (reached from inside through symlinks named like checkpoints), non-matching
-canaries and permanently pinned checkpoints live inside it.
+canaries and permanently pinned checkpoints live inside it. One writer reaches DIR by
+another path (a bind mount of it, as a container would; a symlink when not root). The
+guard keeps the best checkpoint by `val_loss` from a CSV metrics file the writers append
+to and, once the guard has recorded the best value, truncate at random (as a restarted
+Keras `CSVLogger` does).
 
 Writers never act on the newest complete checkpoint, act only on files they created
 themselves, and journal every action (one JSON line each, O_APPEND, with a timestamp)
@@ -21,6 +25,7 @@ the daemon's. Violations, counted separately (all must be 0):
    and some forged newer ones, the complete unpinned checkpoints left are not the K newest;
 6. after the final settle, `ckptguard prune --json` would still delete something;
 7. the daemon exited without being killed, or printed a Traceback;
+b. the best checkpoint by the metric deleted (its row truncated away from the metrics file);
 x. (extra) a corrupt file deleted although space was never short.
 
     python bench/soak.py --seconds 600      # Markdown table + bench/results/soak-*.json
@@ -72,8 +77,13 @@ INVARIANTS = {
     "5": "one of the K newest valid deleted, or end state not the K newest (invalid counted)",
     "6": "prune after the final settle would delete more",
     "7": "daemon exited on its own or printed a Traceback",
+    "b": "best checkpoint by the metric deleted after its row was truncated away",
     "x": "corrupt file deleted although space was never short",
 }
+# The checkpoint with the best val_loss: below the writers' steps, never touched by them.
+BEST_STEP = 500
+METRICS = "training.log"
+METRICS_HEADER = "step,val_loss\n"
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -217,7 +227,16 @@ class Completions:
 
 # Journal lines that are causes (written before the action); the rest are notes after it.
 CAUSES = frozenset(
-    {"create_start", "create_bad_start", "rewrite_start", "truncate", "pin", "unpin", "delete"}
+    {
+        "create_start",
+        "create_bad_start",
+        "rewrite_start",
+        "truncate",
+        "pin",
+        "unpin",
+        "delete",
+        "truncate_metrics",
+    }
 )
 CAUSES_ALL = CAUSES | {"create_done", "create_bad_done", "rewrite_done", "pin_lost"}
 
@@ -288,6 +307,9 @@ def setup_world(root: Path, rng: random.Random) -> dict[str, Any]:
     for step in PERMANENT_PINS:
         (guarded / name_of(step)).write_bytes(keras_bytes(rng, 30_000))
         (guarded / (name_of(step) + PIN)).write_bytes(b"")
+    # The best checkpoint by val_loss, an old one: kept only by keep-best.
+    (guarded / name_of(BEST_STEP)).write_bytes(keras_bytes(rng, 20_000))
+    (guarded / METRICS).write_text(f"{METRICS_HEADER}{BEST_STEP},0.1\n")
     inside = sorted([*plain, "checkpoint_step_11.keras", "checkpoint_step_11.keras/inner.txt"])
     pins = sorted(n for s in PERMANENT_PINS for n in (name_of(s), name_of(s) + PIN))
     outside_names = sorted(str(p.relative_to(outside)) for p in outside.rglob("*"))
@@ -297,6 +319,7 @@ def setup_world(root: Path, rng: random.Random) -> dict[str, Any]:
         "inside": {n: fingerprint(guarded / n) for n in inside},
         "pinned": {n: fingerprint(guarded / n) for n in pins},
         "symlinks": {n: fingerprint(guarded / n) for n in symlinks},
+        "best": {name_of(BEST_STEP): fingerprint(guarded / name_of(BEST_STEP))},
         "outside_files": {n: fingerprint(outside / n) for n in outside_names},
     }
     (control / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -310,6 +333,7 @@ def canary_problems(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     groups = (
         ("2", guarded, manifest["inside"]),
         ("2", guarded, manifest["pinned"]),
+        ("b", guarded, manifest["best"]),
         ("3", guarded, manifest["symlinks"]),
         ("3", outside, manifest["outside_files"]),
     )
@@ -342,12 +366,25 @@ class Own:
 class Writer:
     """One training-job-like process: acts only on its own files, never on the newest."""
 
-    ACTIONS = ("create", "create_bad", "rewrite", "truncate", "pin", "unpin", "delete")
-    WEIGHTS = (40, 6, 10, 10, 10, 8, 12)
+    ACTIONS = (
+        "create",
+        "create_bad",
+        "rewrite",
+        "truncate",
+        "pin",
+        "unpin",
+        "delete",
+        "truncate_metrics",
+    )
+    WEIGHTS = (40, 6, 10, 10, 10, 8, 12, 2)
 
-    def __init__(self, ident: int, directory: Path, control: Path, seed: int, settle: float):
+    def __init__(
+        self, ident: int, directory: Path, control: Path, seed: int, settle: float, metrics: Path
+    ):
         self.rng = random.Random(seed)
-        self.dir = directory
+        self.dir = directory  # for one writer, another path to DIR (a bind mount)
+        self.metrics = metrics
+        self.state_dir = control / "state-dir"
         self.state = SharedState(control / "state")
         self.journal = Journal(control / "journal.jsonl", f"w{ident}")
         self.stop_file = control / "stop-writers"
@@ -454,6 +491,18 @@ class Writer:
         self.mine[step] = Own(step, ino, complete=True)
         self.journal.log("create_done", step=step, ino=ino)
         self.state.publish(step)
+        with open(self.metrics, "a") as log:  # worse than the best, always
+            log.write(f"{step},{1 + self.rng.random():.4f}\n")
+
+    def do_truncate_metrics(self) -> None:
+        """A restarted CSVLogger empties the log; only once the guard has seen the best
+        value (a guard cannot remember what it never read)."""
+        recorded = [p for p in self.state_dir.glob("*.json") if name_of(BEST_STEP) in p.read_text()]
+        if not recorded:
+            return
+        self.journal.log("truncate_metrics")
+        with open(self.metrics, "w") as log:
+            log.write(METRICS_HEADER)
 
     def do_create_bad(self) -> None:
         """A save that crashed halfway, or a forged "newest": empty, garbage, not a model."""
@@ -873,6 +922,27 @@ class Soak:
         self.children.append(process)
         return process
 
+    def best_flags(self) -> tuple[str, ...]:
+        """Keep the best by val_loss from the metrics file; remember values across restarts."""
+        return (
+            *("--keep-best", "1", "--metric", "val_loss", "--metrics-file", METRICS),
+            *("--state-dir", str(self.control / "state-dir")),
+        )
+
+    def alias(self) -> tuple[Path, str]:
+        """Another path to DIR for one writer: a bind mount as root, else a symlink."""
+        alias = self.root / "alias"
+        if os.geteuid() == 0:
+            alias.mkdir()
+            mounted = subprocess.run(
+                ["mount", "--bind", str(self.guarded), str(alias)], capture_output=True, check=False
+            )
+            if mounted.returncode == 0:
+                return alias, "bind mount"
+            alias.rmdir()
+        alias.symlink_to(self.guarded)
+        return alias, "symlink"
+
     def start_daemon(self) -> Daemon:
         listener = NotifyListener()
         log = self.control / f"daemon-{len(self.daemons):04d}.log"
@@ -888,6 +958,7 @@ class Soak:
             str(self.keep),
             "--settle",
             str(self.settle),
+            *self.best_flags(),
             "--log-format",
             "json",
         ]
@@ -1039,6 +1110,7 @@ class Soak:
             [
                 *(sys.executable, "-m", self.daemon_module, "prune", "--dir", str(self.guarded)),
                 *("--keep", str(self.keep), "--settle", str(self.settle), "--json"),
+                *self.best_flags(),
             ],
             capture_output=True,
             text=True,
@@ -1099,6 +1171,7 @@ class Soak:
         SharedState(self.control / "state").init()
         started = time.monotonic()
         daemon: Daemon | None = None
+        alias, alias_kind = self.alias()
         try:
             self.spawn(
                 "_checker",
@@ -1110,11 +1183,12 @@ class Soak:
             for index in range(self.writers):
                 self.spawn(
                     "_writer",
-                    str(self.guarded),
+                    str(alias if index == 0 else self.guarded),
                     str(self.control),
                     str(index),
                     str(self.rng.randrange(2**32)),
                     str(self.settle),
+                    str(self.guarded / METRICS),
                     log=self.control / f"writer-{index}.log",
                 )
             daemon = self.chaos(time.monotonic() + self.seconds)
@@ -1140,6 +1214,8 @@ class Soak:
                     process.wait()
             for d in self.daemons:
                 d.listener.close()
+            if alias_kind == "bind mount":
+                subprocess.run(["umount", "-l", str(alias)], check=False)
         journal = read_journal(self.control / "journal.jsonl")
         checker = json.loads((self.control / "checker.json").read_text())
         logs = self.daemon_logs(journal, manifest)
@@ -1175,6 +1251,7 @@ class Soak:
                 Counter(line["action"] for line in journal if line["action"] not in CAUSES)
             ),
             "restarts": {"SIGKILL": self.restarts["SIGKILL"], "SIGTERM": self.restarts["SIGTERM"]},
+            "alias": alias_kind,
             "daemon_starts": len(self.daemons),
             "daemon_deleted": logs["events"].get("deleted", 0),
             "daemon_log": logs,
@@ -1220,8 +1297,10 @@ def render(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_writer":
-        directory, control, ident, seed, settle = argv[1:6]
-        writer = Writer(int(ident), Path(directory), Path(control), int(seed), float(settle))
+        directory, control, ident, seed, settle, metrics = argv[1:7]
+        writer = Writer(
+            int(ident), Path(directory), Path(control), int(seed), float(settle), Path(metrics)
+        )
         return writer.run()
     if argv and argv[0] == "_checker":
         return checker_main(Path(argv[1]), Path(argv[2]), int(argv[3]))

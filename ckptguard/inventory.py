@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ckptguard.birth import birth_ns
 from ckptguard.formats import (
     MAX_STATE_BYTES,
     check_file,
@@ -42,7 +43,7 @@ from ckptguard.model import (
 )
 from ckptguard.naming import pin_name
 from ckptguard.pointers import READ_FLAGS, protected_by, read_head, read_pointers, read_small
-from ckptguard.runs import step_order
+from ckptguard.runs import boundary_candidates, step_order
 from ckptguard.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
 
 Metrics = tuple[tuple[str, float], ...]
@@ -193,8 +194,23 @@ def _inventory(
     checkpoints = [
         replace(c, protected_by=protected_by(c, pointers)) if pointers else c for c in checkpoints
     ]
+    births = {c.name: _birth(dir_fd, c) for c in boundary_candidates(checkpoints)}
+    checkpoints = [
+        replace(c, created_ns=births[c.name]) if c.name in births else c for c in checkpoints
+    ]
     checkpoints.sort(key=step_order)
     return Inventory(directory, tuple(checkpoints), disk_state(dir_fd), preset)
+
+
+def _birth(dir_fd: int, checkpoint: Checkpoint) -> int | None:
+    """When the checkpoint was created: a group by its first file, not its marker."""
+    if checkpoint.created_ns is not None:
+        return checkpoint.created_ns
+    births = [birth_ns(dir_fd, p.name) for p in checkpoint.parts] or [
+        birth_ns(dir_fd, checkpoint.name)
+    ]
+    known = [b for b in births if b is not None]
+    return min(known) if known and len(known) == len(births) else None
 
 
 def _look_at(

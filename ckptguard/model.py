@@ -117,6 +117,8 @@ class Checkpoint:
     # Known to be held open for writing (the watcher saw writes and no close yet, or
     # /proc says so): a save in progress, whatever its content check says.
     writing: bool = False
+    # When it was created (birth time, ns), where known and asked for (see `runs`).
+    created_ns: int | None = None
     # Seconds the guard itself has seen this entry unchanged (size and mtime), by its own
     # clock; None when it has not watched it (one-shot commands): the mtime's age is used.
     quiet_for: float | None = None

@@ -252,12 +252,11 @@ def _find_runs(valid: list[_Draft], policy: Policy) -> list[list[_Draft]]:
     if not valid:
         return []
     newest = valid[-1].checkpoint
-    last_written = max((d.checkpoint for d in valid), key=write_order)
 
     def always_kept(checkpoint: Checkpoint) -> bool:
+        # A run's own newest is kept by keep-N (at least 1): not needed here.
         return (
             checkpoint is newest
-            or checkpoint is last_written
             or checkpoint.protected_by is not None
             or _milestone(checkpoint, policy)
         )
@@ -411,18 +410,22 @@ def _fails_check(draft: _Draft) -> bool:
 
 
 def _apply_newest(valid: list[_Draft], runs: list[list[_Draft]]) -> None:
-    """The newest by step, and the current run's newest (the last written), stay."""
+    """The newest by step, and the current run's newest, stay.
+
+    The current run is the one holding the last checkpoint written; its newest is its
+    highest step (overlapping saves may finish a lower one last).
+    """
     if not valid:
         return
     valid[-1].reasons.append(
         Reason(ReasonCode.NEWEST_VALID, "newest valid checkpoint: never deleted")
     )
-    current_newest = max(valid, key=lambda d: write_order(d.checkpoint))
+    current_newest = runs[-1][-1]
     if current_newest is not valid[-1]:
         current_newest.reasons.append(
             Reason(
                 ReasonCode.NEWEST_VALID,
-                "newest checkpoint of the current run (written last): never deleted",
+                "newest checkpoint of the current run (the run written last): never deleted",
             )
         )
 

@@ -3,7 +3,10 @@
 A training restarted from scratch, or resumed from an earlier step, into the same
 directory writes checkpoints whose steps go back. So complete checkpoints, taken in write
 order (modification time, which can be read again after a restart), are cut into runs
-wherever a step is lower than its run's highest so far.
+wherever a step is lower than its run's highest so far, and its file was created after
+that highest one was written. Saves that overlap (asynchronous checkpointing) finish out
+of step order, but each was created before the higher one finished: the same run. Where
+the birth time is unknown, the modification time stands in for it.
 
 Retention applies within each run. Once a later run keeps nothing below an earlier run's
 highest kept step, nothing tells the two apart any more (the checkpoints that showed the
@@ -82,13 +85,38 @@ def group_runs(
     return [sorted((c for chunk in g.chunks for c in chunk), key=step_order) for g in settled]
 
 
+def created(checkpoint: Checkpoint) -> int:
+    return checkpoint.mtime_ns if checkpoint.created_ns is None else checkpoint.created_ns
+
+
 def _write_runs(valid: Sequence[Checkpoint]) -> list[list[Checkpoint]]:
     runs: list[list[Checkpoint]] = []
+    highest: Checkpoint | None = None
     for checkpoint in sorted(valid, key=write_order):
-        if not runs or checkpoint.step < runs[-1][-1].step:
+        if highest is None or _starts_run(checkpoint, highest):
             runs.append([])
+            highest = checkpoint
         runs[-1].append(checkpoint)
+        if checkpoint.step >= highest.step:
+            highest = checkpoint
     return runs
+
+
+def _starts_run(checkpoint: Checkpoint, highest: Checkpoint) -> bool:
+    """A lower step, created after the run's highest step was last written."""
+    return checkpoint.step < highest.step and created(checkpoint) > highest.mtime_ns
+
+
+def boundary_candidates(checkpoints: Sequence[Checkpoint]) -> list[Checkpoint]:
+    """The entries that, by modification time alone, could start a run: those whose step
+    is lower than one written before them. Only these need a birth time (a superset,
+    since every entry counts here, complete or not)."""
+    found, highest = [], -1
+    for checkpoint in sorted(checkpoints, key=write_order):
+        if checkpoint.step < highest:
+            found.append(checkpoint)
+        highest = max(highest, checkpoint.step)
+    return found
 
 
 def _summary(

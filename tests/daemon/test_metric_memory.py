@@ -24,7 +24,6 @@ from support import (
 )
 
 from ckptguard.config import Settings
-from ckptguard.lock import LOCK_NAME
 
 # val_loss of epochs 0..5, logged by CSVLogger; ModelCheckpoint names epoch e's save e + 1,
 # so checkpoint 2 is the best.
@@ -106,9 +105,9 @@ def test_memory_survives_a_restart(tmp_path: Path, models: Path, trained: CsvLog
         write_checkpoint(models, 8)
         wait_for(lambda: 6 not in steps_in(models), message="checkpoint 6 deleted")
         assert steps_in(models) == [2, 7, 8]
-    # Nothing of the guard's own in the guarded directory but its lock.
+    # Nothing of the guard's own in the guarded directory.
     names = {p.name for p in models.iterdir()} - {TEMPLATE.format(step=s) for s in (2, 7, 8)}
-    assert names == {LOG, LOCK_NAME}
+    assert names == {LOG}
 
 
 def metrics_settings(models: Path, state_dir: Path | None, **options: float) -> Settings:

@@ -105,6 +105,26 @@ def test_a_run_resumed_from_an_earlier_step_is_the_current_run(models: Path) -> 
     assert "min_keep" in reasons[20100]
 
 
+def test_saves_finishing_out_of_order_are_one_run(models: Path, tmp_path: Path) -> None:
+    """Asynchronous saves overlap: step 100's file is created, step 200 is written whole,
+    then step 100 finishes last. Its birth time shows it began first: one run, and keep-1
+    keeps step 200 only."""
+    data = keras_bytes()
+    late = models / TEMPLATE.format(step=100)
+    with open(late, "wb") as out:
+        out.write(data[:100])
+        out.flush()
+        written = write_checkpoint(models, 200).stat().st_mtime_ns
+        probe = tmp_path / "clock"  # file times move in ticks: wait for the next one
+        wait_for(lambda: probe.write_bytes(b"") == 0 and probe.stat().st_mtime_ns > written)
+        out.write(data[100:])
+    assert late.stat().st_mtime_ns > (models / TEMPLATE.format(step=200)).stat().st_mtime_ns
+    doc = json.loads(run_cli("audit", "--dir", str(models), "--keep", "1", "--json").stdout)
+    (summary,) = doc["summary"]["directories"]
+    assert len(summary["runs"]) == 1
+    assert [e["step"] for e in doc["entries"] if e["action"] == "delete"] == [100]
+
+
 def not_keras(payload: int) -> bytes:
     """A zip that is no Keras archive: what a newer format or a wrong --preset looks like."""
     import io

@@ -68,11 +68,21 @@ def test_canaries_are_intact(soak: dict[str, Any]) -> None:
 
 
 def test_the_soak_did_real_work(soak: dict[str, Any]) -> None:
-    """Writers acted, the daemon was killed and restarted and deleted: not a vacuous pass."""
+    """Writers acted (one through a bind mount, one emptying the metrics file), the daemon
+    was killed and restarted and deleted: not a vacuous pass."""
     actions = soak["writer_actions"]
     assert soak["writer_events"] >= 100, soak["output"]
-    for action in ("create_start", "create_bad_start", "truncate", "pin", "delete"):
+    for action in (
+        "create_start",
+        "create_bad_start",
+        "truncate",
+        "pin",
+        "delete",
+        "truncate_metrics",
+    ):
         assert actions.get(action, 0) >= 1, (action, actions)
+    if os.geteuid() == 0:
+        assert soak["alias"] == "bind mount", soak["output"]
     restarts = soak["restarts"]
     assert restarts["SIGKILL"] + restarts["SIGTERM"] >= 3, soak["output"]
     assert restarts["SIGKILL"] >= 1 and restarts["SIGTERM"] >= 1, restarts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -1049,6 +1049,21 @@ def test_same_step_two_spellings_the_later_written_is_newer(later: str) -> None:
     (kept,) = plan.kept
     assert kept.checkpoint.name == later
     assert ReasonCode.NEWEST_VALID in {r.code for r in kept.reasons}
+
+
+def test_saves_that_overlap_and_finish_out_of_order_are_one_run() -> None:
+    """Step 100 finished after step 200 but was created before 200 finished (asynchronous
+    saves): one run, ordered by step; created after, it would start a run."""
+    first = ckpt(200, age=60.0)
+    late = ckpt(100, age=30.0)
+    overlapping = replace(late, created_ns=first.mtime_ns - 10**9)
+    one = planner.plan(inventory(first, overlapping), Policy(keep=1), now=NOW)
+    assert len(one.runs) == 1
+    assert steps_deleted(one) == {100}
+    restarted = replace(late, created_ns=first.mtime_ns + 10**9)
+    two = planner.plan(inventory(first, restarted), Policy(keep=1), now=NOW)
+    assert len(two.runs) == 2
+    assert steps_deleted(two) == set()
 
 
 def test_run_reasons_name_the_earlier_run() -> None:
