@@ -1,5 +1,5 @@
 """`python -m ckptguard`: the same as the `ckptguard` command."""
 
-from ckptguard.cli import run
+from ckptguard.face.cli import run
 
 run()

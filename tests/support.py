@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ckptguard.config import GuardSpec, Settings
-from ckptguard.layouts import layout_for
-from ckptguard.model import MinFree, MinFreeUnit, Policy
-from ckptguard.naming import Template
+from ckptguard.core.layouts import layout_for
+from ckptguard.core.model import MinFree, MinFreeUnit, Policy
+from ckptguard.core.naming import Template
+from ckptguard.face.config import GuardSpec, Settings
 
 TEMPLATE = "checkpoint_step_{step}.keras"
 KERAS = layout_for("keras", Template.parse(TEMPLATE))
@@ -274,7 +274,7 @@ def daemon_threads() -> Iterator[Any]:
     """
     import threading
 
-    from ckptguard.daemon import Daemon
+    from ckptguard.service.daemon import Daemon
 
     before = set(threading.enumerate())
     fds_before = set(os.listdir("/proc/self/fd"))

@@ -13,8 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, settings_for, wait_for, write_checkpoint
 
-from ckptguard.layouts import layout_for
-from ckptguard.watcher import WATCHDOG_LOGGER
+from ckptguard.core.layouts import layout_for
+from ckptguard.service.watcher import WATCHDOG_LOGGER
 
 
 def steps_in(directory: Path) -> list[int]:
@@ -202,7 +202,7 @@ def test_daemon_keeps_best_from_name_fields(tmp_path: Path, start_daemon) -> Non
     """The daemon applies keep-best as checkpoints arrive."""
     from dataclasses import replace
 
-    from ckptguard.naming import Template
+    from ckptguard.core.naming import Template
 
     settings = settings_for(tmp_path, keep=1)
     guard = settings.guards[0]
@@ -226,7 +226,7 @@ def test_daemon_keeps_best_from_name_fields(tmp_path: Path, start_daemon) -> Non
 
 def test_signal_requests_take_no_lock(tmp_path: Path) -> None:
     """Stop and reload requests work even while the loop holds its lock (as in a signal handler)."""
-    from ckptguard.daemon import Daemon
+    from ckptguard.service.daemon import Daemon
 
     daemon = Daemon(settings_for(tmp_path))
     try:
@@ -273,7 +273,7 @@ def test_watchdog_rewatch_warning_cannot_end_its_thread() -> None:
     warning is harmless, but raised as an error it ended the thread and every event."""
     import warnings
 
-    from ckptguard.watcher import install_overflow_detector
+    from ckptguard.service.watcher import install_overflow_detector
 
     remove = install_overflow_detector(lambda: None)
     try:

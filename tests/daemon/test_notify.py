@@ -8,7 +8,7 @@ from pathlib import Path
 
 from support import NotifyListener
 
-from ckptguard.notify import Notifier
+from ckptguard.service.notify import Notifier
 
 
 def test_no_socket_means_no_messages() -> None:

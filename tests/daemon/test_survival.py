@@ -19,7 +19,7 @@ from support import (
     write_checkpoint,
 )
 
-from ckptguard.daemon import Daemon
+from ckptguard.service.daemon import Daemon
 
 pytestmark = [
     pytest.mark.root,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support import TEMPLATE, run_cli, write_checkpoint
 
-from ckptguard.cli import main
+from ckptguard.face.cli import main
 
 Build = Callable[[Path], list[str]]
 

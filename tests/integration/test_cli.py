@@ -21,7 +21,7 @@ import structlog
 from support import TEMPLATE, run_cli, write_checkpoint, write_truncated
 
 from ckptguard import __version__
-from ckptguard.cli import main
+from ckptguard.face.cli import main
 
 OLD = time.time() - 3600
 STEPS = list(range(100, 1100, 100))  # ten checkpoints
@@ -434,7 +434,7 @@ def test_relative_directory_in_config_is_relative_to_the_config_file(
     """`path = "models"` in /etc/x/ckptguard.toml means /etc/x/models, wherever we run."""
     from support import write_checkpoint
 
-    from ckptguard.cli import main
+    from ckptguard.face.cli import main
 
     models = tmp_path / "conf" / "models"
     models.mkdir(parents=True)

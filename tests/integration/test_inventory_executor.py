@@ -21,11 +21,8 @@ from typing import Any
 import pytest
 from support import TEMPLATE, keras_bytes, write_checkpoint, write_truncated
 
-from ckptguard.engine import survey
-from ckptguard.executor import AuditExecutor, Deleter
-from ckptguard.inventory import check_regular, identity_of, open_directory, scan
-from ckptguard.layouts import Content, layout_for
-from ckptguard.model import (
+from ckptguard.core.layouts import Content, layout_for
+from ckptguard.core.model import (
     Action,
     Checkpoint,
     Integrity,
@@ -40,9 +37,12 @@ from ckptguard.model import (
     State,
     Status,
 )
-from ckptguard.naming import Template
-from ckptguard.openfiles import holders
-from ckptguard.planner import plan
+from ckptguard.core.naming import Template
+from ckptguard.core.planner import plan
+from ckptguard.engine.cycle import survey
+from ckptguard.engine.executors import AuditExecutor, Deleter
+from ckptguard.store.local.openfiles import holders
+from ckptguard.store.local.scan import check_regular, identity_of, open_directory, scan
 
 TEMPLATE_ = Template.parse(TEMPLATE)
 LAYOUT = layout_for("keras", TEMPLATE_)
@@ -571,7 +571,7 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
 
 def test_report_counts_what_was_deleted_not_what_was_planned(models: Path, dir_fd: int) -> None:
     """Deletions skipped at the last moment (pinned since) are kept in the summary, not freed."""
-    from ckptguard.report import summary, to_table
+    from ckptguard.face.render import summary, to_table
 
     write_steps(models, [100, 200, 300, 400, 500])
     planned = survey_of(models, dir_fd, keep=2)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from support import CsvLoggerFile, keras_bytes, run_cli, write_checkpoint
 
-from ckptguard.cli import main
-from ckptguard.metrics import MetricsError, MetricsSource, MetricsTable, load
+from ckptguard.face.cli import main
+from ckptguard.store.local.metrics import MetricsError, MetricsSource, MetricsTable, load
 
 LOSSES = {100: 0.50, 200: 0.02, 300: 0.30, 400: 0.10, 500: 0.20}
 
@@ -372,7 +372,7 @@ def test_audit_works_without_a_readable_state_dir(
     elif trouble == "garbage":
         state.mkdir()
         real = str(models.resolve())
-        from ckptguard.statedir import state_path
+        from ckptguard.service.state import state_path
 
         Path(state_path(str(state), real)).write_text("{not json")
     before = snapshot(tmp_path)

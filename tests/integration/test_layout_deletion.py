@@ -29,11 +29,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ckptguard.engine import survey
-from ckptguard.executor import TRASH_PREFIX, Deleter
-from ckptguard.inventory import open_directory, scan
-from ckptguard.layouts import Layout, layout_for
-from ckptguard.model import (
+from ckptguard.core.layouts import Layout, layout_for
+from ckptguard.core.model import (
     Action,
     Integrity,
     Kind,
@@ -46,7 +43,10 @@ from ckptguard.model import (
     State,
     Status,
 )
-from ckptguard.trees import MAX_DEPTH, Unwalkable, mount_id, walk
+from ckptguard.engine.cycle import survey
+from ckptguard.engine.executors import TRASH_PREFIX, Deleter
+from ckptguard.store.local.scan import open_directory, scan
+from ckptguard.store.local.trees import MAX_DEPTH, Unwalkable, mount_id, walk
 
 HF = layout_for("hf")
 TF = layout_for("tf")
@@ -913,7 +913,7 @@ def test_entries_removed_by_someone_else_during_deletion_are_passed_over(
     models: Path, dir_fd: int
 ) -> None:
     """Another remover (the trainer's own rotation, say) racing the deleting walk: no failure."""
-    from ckptguard.executor import _remove_directory, _unlink_unless_directory
+    from ckptguard.engine.executors import _remove_directory, _unlink_unless_directory
 
     checkpoint = write_hf(models, 100)
     (checkpoint / "z_dir").mkdir()

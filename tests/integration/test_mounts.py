@@ -10,7 +10,13 @@ import psutil
 import pytest
 from support import Tmpfs, can_mount_tmpfs
 
-from ckptguard.mounts import Mount, filesystem_type, is_network, mount_of, polling_reason
+from ckptguard.store.local.mounts import (
+    Mount,
+    filesystem_type,
+    is_network,
+    mount_of,
+    polling_reason,
+)
 
 Partition = namedtuple("Partition", "device mountpoint fstype opts")
 

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from support import keras_bytes, run_cli
 
-from ckptguard.cli import main
-from ckptguard.inventory import IntegrityCache, open_directory, refresh, scan
-from ckptguard.layouts import PRESETS, layout_for
-from ckptguard.model import Integrity
-from ckptguard.pointers import read_small
-from ckptguard.trees import measure_tree
+from ckptguard.core.layouts import PRESETS, layout_for
+from ckptguard.core.model import Integrity
+from ckptguard.face.cli import main
+from ckptguard.store.local.pointers import read_small
+from ckptguard.store.local.scan import IntegrityCache, open_directory, refresh, scan
+from ckptguard.store.local.trees import measure_tree
 
 OLD = time.time() - 2 * 3600
 QUIET = time.time() - 1200  # a long pause inside a directory save, under the 1-hour limit
@@ -604,7 +604,7 @@ def test_a_directory_changing_under_every_walk_stays_known(
     a walk that keeps meeting vanishing entries cannot be staged reliably, so it is
     injected here.
     """
-    import ckptguard.inventory as inventory
+    import ckptguard.store.local.scan as inventory
 
     hf_checkpoint(tmp_path, 100)
     hf_checkpoint(tmp_path, 200)
@@ -651,7 +651,7 @@ def test_trainer_state_too_big_to_parse_is_judged_by_its_head(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Over the parse limit, the head's global_step decides; such a checkpoint has no metrics."""
-    from ckptguard.formats import MAX_STATE_BYTES
+    from ckptguard.store.local.formats import MAX_STATE_BYTES
 
     rows = [{"step": s, "loss": 1.0} for s in range(MAX_STATE_BYTES // 20)]
     for step, stated in ((100, 100), (200, 200), (300, 7)):

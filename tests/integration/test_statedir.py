@@ -7,7 +7,7 @@ from pathlib import Path
 
 from support import run_cli
 
-from ckptguard.statedir import read_state, state_path, write_state
+from ckptguard.service.state import read_state, state_path, write_state
 
 
 def test_written_state_reads_back_and_replaces_the_old(tmp_path: Path) -> None:

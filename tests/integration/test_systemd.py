@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from support import run_cli
 
-from ckptguard.config import FileOptions, load_file
+from ckptguard.face.config import FileOptions, load_file
 
 SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"
 EXAMPLE = SYSTEMD_DIR / "ckptguard.toml.example"

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from support import TEMPLATE, NotifyListener, daemon_threads, keras_bytes, wait_for
 
-from ckptguard.daemon import Daemon
-from ckptguard.model import MinFree, MinFreeUnit
-from ckptguard.naming import Template
+from ckptguard.core.model import MinFree, MinFreeUnit
+from ckptguard.core.naming import Template
+from ckptguard.service.daemon import Daemon
 
 # Well outside any settle window: "old" files are judged by their content alone.
 OLD = time.time() - 3600

@@ -40,15 +40,15 @@ from security_helpers import (
 from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, run_cli, settings_for, wait_for
 
-from ckptguard import lock
-from ckptguard.engine import survey
-from ckptguard.events import log_outcome
-from ckptguard.executor import Deleter
-from ckptguard.inventory import open_directory, scan
-from ckptguard.layouts import layout_for
-from ckptguard.lock import LOCK_NAME
-from ckptguard.model import Action, MinFree, MinFreeUnit, Plan, Policy, ReasonCode, Status
-from ckptguard.naming import Template
+from ckptguard.core.layouts import layout_for
+from ckptguard.core.model import Action, MinFree, MinFreeUnit, Plan, Policy, ReasonCode, Status
+from ckptguard.core.naming import Template
+from ckptguard.engine.cycle import survey
+from ckptguard.engine.executors import Deleter
+from ckptguard.service.events import log_outcome
+from ckptguard.store.local import lock
+from ckptguard.store.local.lock import LOCK_NAME
+from ckptguard.store.local.scan import open_directory, scan
 
 TEMPLATE_ = Template.parse(TEMPLATE)
 LAYOUT = layout_for("keras", TEMPLATE_)

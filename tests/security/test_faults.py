@@ -46,13 +46,13 @@ from support import (
     write_checkpoint,
 )
 
-from ckptguard import lock
-from ckptguard.engine import survey
-from ckptguard.executor import Deleter
-from ckptguard.inventory import open_directory
-from ckptguard.layouts import layout_for
-from ckptguard.lock import LOCK_NAME
-from ckptguard.model import Policy, Status
+from ckptguard.core.layouts import layout_for
+from ckptguard.core.model import Policy, Status
+from ckptguard.engine.cycle import survey
+from ckptguard.engine.executors import Deleter
+from ckptguard.store.local import lock
+from ckptguard.store.local.lock import LOCK_NAME
+from ckptguard.store.local.scan import open_directory
 
 NOBODY = 65534
 MiB = 1 << 20
@@ -394,7 +394,7 @@ def test_inotify_overflow_is_detected_and_rescanned(models: Path, spawn) -> None
 # its emitter thread is between two reads.
 WATCHDOG_SPEAKS = """
 import logging, sys
-from ckptguard import daemon
+from ckptguard.service import daemon
 start = daemon.Daemon._start
 def speaking_start(self):
     start(self)
@@ -402,7 +402,7 @@ def speaking_start(self):
         "InotifyEmitter.queue_events() called when the thread is inactive"
     )
 daemon.Daemon._start = speaking_start
-from ckptguard.cli import main
+from ckptguard.face.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -17,13 +17,13 @@ from security_helpers import events_named, steps_in, wait_cycles, write_old
 from structlog.testing import capture_logs
 from support import keras_bytes, run_cli, settings_for, wait_for
 
-from ckptguard import executor
-from ckptguard.engine import survey
-from ckptguard.executor import Deleter
-from ckptguard.inventory import open_directory
-from ckptguard.layouts import layout_for
-from ckptguard.model import Policy, Status
-from ckptguard.naming import Template
+from ckptguard.core.layouts import layout_for
+from ckptguard.core.model import Policy, Status
+from ckptguard.core.naming import Template
+from ckptguard.engine import executors as executor
+from ckptguard.engine.cycle import survey
+from ckptguard.engine.executors import Deleter
+from ckptguard.store.local.scan import open_directory
 
 # --- a pin made while the deletion is under way ------------------------------------------
 

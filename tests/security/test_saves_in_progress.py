@@ -213,8 +213,8 @@ H5_FLAGS = ("--pattern", "ckpt_{step}.weights.h5", "--keep", "1", "--settle", "0
 def test_an_hdf5_file_flushed_mid_write_does_not_pass_for_complete(flushed_h5) -> None:
     """After h5py's flush() the superblock looks whole; held open for writing, it is still a
     save in progress, and `prune --keep 1` keeps the complete previous checkpoint."""
-    from ckptguard.formats import check_hdf5
-    from ckptguard.model import Integrity
+    from ckptguard.core.model import Integrity
+    from ckptguard.store.local.formats import check_hdf5
 
     models, _ = flushed_h5
     partial = models / "ckpt_2.weights.h5"

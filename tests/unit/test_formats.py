@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckptguard.formats import (
+from ckptguard.core.layouts import Content, layout_for, tf_shard
+from ckptguard.core.model import Integrity
+from ckptguard.store.local.formats import (
     HDF5_SIGNATURE,
     TF_TABLE_MAGIC,
     check_file,
@@ -21,8 +23,6 @@ from ckptguard.formats import (
     tf_shards_complete,
     trainer_state_metrics,
 )
-from ckptguard.layouts import Content, layout_for, tf_shard
-from ckptguard.model import Integrity
 
 VALID, INVALID, UNCHECKED = Integrity.VALID, Integrity.INVALID, Integrity.UNCHECKED
 
@@ -181,7 +181,7 @@ def test_group_member_names() -> None:
 
 def test_keras_content_follows_the_suffix() -> None:
     """keras: .keras is a zip, .h5 is HDF5, any other suffix has no content check."""
-    from ckptguard.naming import Template
+    from ckptguard.core.naming import Template
 
     def content(pattern: str) -> Content:
         return layout_for("keras", Template.parse(pattern)).content

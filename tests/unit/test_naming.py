@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckptguard.naming import (
+from ckptguard.core.naming import (
     DEFAULT_TEMPLATE,
     MAX_STEP,
     Template,

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from ckptguard import planner
-from ckptguard.model import (
+from ckptguard.core import planner
+from ckptguard.core.model import (
     Action,
     Checkpoint,
     DiskState,

@@ -10,8 +10,8 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckptguard import planner
-from ckptguard.model import (
+from ckptguard.core import planner
+from ckptguard.core.model import (
     Action,
     Checkpoint,
     Decision,

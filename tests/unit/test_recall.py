@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ckptguard.metrics import MetricsTable
-from ckptguard.model import (
+from ckptguard.core.model import (
     Checkpoint,
     DiskState,
     FileIdentity,
@@ -20,7 +19,8 @@ from ckptguard.model import (
     Kind,
     MetricSource,
 )
-from ckptguard.recall import MetricMemory, from_document, recall, to_document
+from ckptguard.core.recall import MetricMemory, from_document, recall, to_document
+from ckptguard.store.local.metrics import MetricsTable
 
 FILE, NAME, REMEMBERED = MetricSource.FILE, MetricSource.NAME, MetricSource.REMEMBERED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ckptguard.statedir import default_state_dir
+from ckptguard.service.state import default_state_dir
 
 
 @pytest.mark.parametrize(

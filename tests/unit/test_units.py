@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ckptguard.model import MinFree, MinFreeUnit
-from ckptguard.units import format_age, format_size, parse_min_free, parse_size
+from ckptguard.core.model import MinFree, MinFreeUnit
+from ckptguard.core.units import format_age, format_size, parse_min_free, parse_size
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-from ckptguard.layouts import POINTER_FILES
-from ckptguard.model import Checkpoint
+from ckptguard.core.layouts import POINTER_FILES
+from ckptguard.core.model import Checkpoint
 
 MAX_POINTER_BYTES = 4096
 # Reading what anyone may have put in DIR: never through a link, never blocking on a FIFO.

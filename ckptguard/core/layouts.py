@@ -11,8 +11,8 @@ import enum
 import re
 from dataclasses import dataclass
 
-from ckptguard.model import Unit
-from ckptguard.naming import Template
+from ckptguard.core.model import Unit
+from ckptguard.core.naming import Template
 
 
 class Content(enum.Enum):

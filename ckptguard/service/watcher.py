@@ -30,9 +30,9 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from ckptguard.layouts import POINTER_FILES, Layout
-from ckptguard.naming import PIN_SUFFIX
-from ckptguard.saves import Writes
+from ckptguard.core.layouts import POINTER_FILES, Layout
+from ckptguard.core.naming import PIN_SUFFIX
+from ckptguard.service.saves import Writes
 
 WATCHED_EVENTS = [
     DirCreatedEvent,

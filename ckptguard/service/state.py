@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from ckptguard.recall import MetricMemory, from_document, to_document
+from ckptguard.core.recall import MetricMemory, from_document, to_document
 
 APP = "ckptguard"
 VERSION = 1

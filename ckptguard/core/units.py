@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ckptguard.model import MinFree, MinFreeUnit
+from ckptguard.core.model import MinFree, MinFreeUnit
 
 _UNITS = {
     "": 1,

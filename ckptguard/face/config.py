@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ckptguard.layouts import DEFAULT_PRESET, PRESETS, Layout, default_pattern, layout_for
-from ckptguard.model import MinFree, Policy
-from ckptguard.naming import Template
-from ckptguard.statedir import default_state_dir
-from ckptguard.units import parse_min_free
+from ckptguard.core.layouts import DEFAULT_PRESET, PRESETS, Layout, default_pattern, layout_for
+from ckptguard.core.model import MinFree, Policy
+from ckptguard.core.naming import Template
+from ckptguard.core.units import parse_min_free
+from ckptguard.service.state import default_state_dir
 
 if sys.version_info >= (3, 11):
     import tomllib

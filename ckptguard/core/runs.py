@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ckptguard.model import Checkpoint, Policy
+from ckptguard.core.model import Checkpoint, Policy
 
 
 def step_order(checkpoint: Checkpoint) -> tuple[int, int, str]:

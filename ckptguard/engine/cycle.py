@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ckptguard.inventory import IntegrityCache, scan
-from ckptguard.layouts import Layout
-from ckptguard.metrics import MetricsTable
-from ckptguard.model import Inventory, Notice, Outcome, Plan, Policy, ReasonCode, Status
-from ckptguard.openfiles import with_holders
-from ckptguard.planner import plan
-from ckptguard.recall import MetricMemory, Recall, recall
+from ckptguard.core.layouts import Layout
+from ckptguard.core.model import Inventory, Notice, Outcome, Plan, Policy, ReasonCode, Status
+from ckptguard.core.planner import plan
+from ckptguard.core.recall import MetricMemory, Recall, recall
+from ckptguard.store.local.metrics import MetricsTable
+from ckptguard.store.local.openfiles import with_holders
+from ckptguard.store.local.scan import IntegrityCache, scan
 
 _SPACE_CODES = frozenset({ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM})
 

@@ -14,23 +14,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ckptguard.birth import birth_ns
-from ckptguard.formats import (
-    MAX_STATE_BYTES,
-    check_file,
-    check_tf_index,
-    global_step_in_head,
-    tf_shards_complete,
-    trainer_state_metrics,
-)
-from ckptguard.layouts import (
+from ckptguard.core.layouts import (
     DCP_METADATA,
     TRAINER_STATE,
     Content,
     Layout,
     tf_shard,
 )
-from ckptguard.model import (
+from ckptguard.core.model import (
     Checkpoint,
     DiskState,
     FileIdentity,
@@ -41,10 +32,25 @@ from ckptguard.model import (
     Part,
     Unit,
 )
-from ckptguard.naming import pin_name
-from ckptguard.pointers import READ_FLAGS, protected_by, read_head, read_pointers, read_small
-from ckptguard.runs import boundary_candidates, step_order
-from ckptguard.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
+from ckptguard.core.naming import pin_name
+from ckptguard.core.runs import boundary_candidates, step_order
+from ckptguard.store.local.birth import birth_ns
+from ckptguard.store.local.formats import (
+    MAX_STATE_BYTES,
+    check_file,
+    check_tf_index,
+    global_step_in_head,
+    tf_shards_complete,
+    trainer_state_metrics,
+)
+from ckptguard.store.local.pointers import (
+    READ_FLAGS,
+    protected_by,
+    read_head,
+    read_pointers,
+    read_small,
+)
+from ckptguard.store.local.trees import DIR_FLAGS, Tree, TreeChanged, Unwalkable, measure_tree
 
 Metrics = tuple[tuple[str, float], ...]
 

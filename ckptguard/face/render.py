@@ -6,9 +6,9 @@ import math
 import os
 from typing import Any
 
-from ckptguard.model import Outcome, Result, Status, Unit
-from ckptguard.planner import age_of
-from ckptguard.units import format_age, format_size
+from ckptguard.core.model import Outcome, Result, Status, Unit
+from ckptguard.core.planner import age_of
+from ckptguard.core.units import format_age, format_size
 
 _HEADER = ("STEP", "CHECKPOINT", "SIZE", "AGE", "STATE", "ACTION", "REASONS")
 

@@ -23,7 +23,7 @@ import socket
 import stat
 from dataclasses import dataclass
 
-from ckptguard.mounts import is_network, mount_of
+from ckptguard.store.local.mounts import is_network, mount_of
 
 LOCK_NAME = ".ckptguard.lock"
 _FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

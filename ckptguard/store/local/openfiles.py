@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
-from ckptguard.model import Checkpoint, Inventory, Kind, Unit
+from ckptguard.core.model import Checkpoint, Inventory, Kind, Unit
 
 PROC = "/proc"
 _DELETED = " (deleted)"

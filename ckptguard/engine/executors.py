@@ -18,12 +18,22 @@ import stat
 from collections.abc import Callable
 from typing import Protocol
 
-from ckptguard.inventory import disk_state, entry_exists, identity_of, kind_of
-from ckptguard.layouts import MARKERS, group_stem
-from ckptguard.model import Checkpoint, Decision, Kind, Outcome, Part, Plan, Result, Status, Unit
-from ckptguard.naming import pin_name
-from ckptguard.pointers import protected_by, read_pointers
-from ckptguard.trees import DIR_FLAGS, Unwalkable, measure_tree, walk
+from ckptguard.core.layouts import MARKERS, group_stem
+from ckptguard.core.model import (
+    Checkpoint,
+    Decision,
+    Kind,
+    Outcome,
+    Part,
+    Plan,
+    Result,
+    Status,
+    Unit,
+)
+from ckptguard.core.naming import pin_name
+from ckptguard.store.local.pointers import protected_by, read_pointers
+from ckptguard.store.local.scan import disk_state, entry_exists, identity_of, kind_of
+from ckptguard.store.local.trees import DIR_FLAGS, Unwalkable, measure_tree, walk
 
 # A directory being deleted is first renamed to this prefix, its inode and a random tag.
 TRASH_PREFIX = ".ckptguard-deleting-"

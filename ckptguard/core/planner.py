@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
-from ckptguard.model import (
+from ckptguard.core.model import (
     Action,
     Checkpoint,
     Decision,
@@ -45,9 +45,9 @@ from ckptguard.model import (
     State,
     Unit,
 )
-from ckptguard.naming import pin_name
-from ckptguard.runs import best_order, group_runs, ranked, step_order, write_order
-from ckptguard.units import format_age, format_size
+from ckptguard.core.naming import pin_name
+from ckptguard.core.runs import best_order, group_runs, ranked, step_order, write_order
+from ckptguard.core.units import format_age, format_size
 
 NS_PER_S = 1_000_000_000
 # How long a directory or group save may go without a write before it counts as abandoned.

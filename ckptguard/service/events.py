@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from ckptguard.model import Notice, Outcome, Plan, Result, Status
+from ckptguard.core.model import Notice, Outcome, Plan, Result, Status
 
 _EVENTS = {
     Status.DELETED: ("deleted", "info"),

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from ckptguard.model import FileIdentity
+from ckptguard.core.model import FileIdentity
 
 MAX_DEPTH = 32
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ckptguard.model import Checkpoint
+from ckptguard.core.model import Checkpoint
 
 MAX_BYTES = 64 * 2**20  # a metrics file larger than this is not a metrics file
 

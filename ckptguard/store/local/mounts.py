@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import psutil
 
-from ckptguard.trees import mount_id
+from ckptguard.store.local.trees import mount_id
 
 NETWORK_FILESYSTEMS = frozenset(
     {

@@ -24,28 +24,29 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
-from ckptguard import __version__, lock
-from ckptguard.config import ConfigError, GuardSpec, Settings
-from ckptguard.engine import Assessment, KnownMetrics, assess, memory_after, without_deleted
-from ckptguard.events import get_logger, log_new_run, log_result, log_shortfall
-from ckptguard.executor import AuditExecutor, Deleter, Executor
-from ckptguard.inventory import IntegrityCache, disk_state, refresh, scan
-from ckptguard.metrics import MetricsError, MetricsSource
-from ckptguard.model import Inventory, Plan, Status, Unit
-from ckptguard.mounts import polling_reason
-from ckptguard.notify import Notifier
-from ckptguard.openfiles import hidden_processes, with_holders
-from ckptguard.recall import MetricMemory
-from ckptguard.saves import Observations, Writes
-from ckptguard.statedir import load_memory, save_memory
-from ckptguard.units import format_size
-from ckptguard.waker import Waker
-from ckptguard.watcher import (
+from ckptguard import __version__
+from ckptguard.core.model import Inventory, Plan, Status, Unit
+from ckptguard.core.recall import MetricMemory
+from ckptguard.core.units import format_size
+from ckptguard.engine.cycle import Assessment, KnownMetrics, assess, memory_after, without_deleted
+from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
+from ckptguard.face.config import ConfigError, GuardSpec, Settings
+from ckptguard.service.events import get_logger, log_new_run, log_result, log_shortfall
+from ckptguard.service.notify import Notifier
+from ckptguard.service.saves import Observations, Writes
+from ckptguard.service.state import load_memory, save_memory
+from ckptguard.service.waker import Waker
+from ckptguard.service.watcher import (
     WATCHED_EVENTS,
     WRITE_EVENTS,
     WakeHandler,
     install_overflow_detector,
 )
+from ckptguard.store.local import lock
+from ckptguard.store.local.metrics import MetricsError, MetricsSource
+from ckptguard.store.local.mounts import polling_reason
+from ckptguard.store.local.openfiles import hidden_processes, with_holders
+from ckptguard.store.local.scan import IntegrityCache, disk_state, refresh, scan
 
 EXIT_OK, EXIT_USAGE = 0, 2
 # lock_fd of a guard that runs without its lock: a process that is no guard holds it, or
@@ -750,7 +751,7 @@ def run_daemon(
     wait_lock: bool = False,
 ) -> int:
     """Run the daemon in the main thread with signal handlers; the `ckptguard run` command."""
-    from ckptguard.logs import configure
+    from ckptguard.face.logs import configure
 
     configure(settings.log_format)
     daemon = Daemon(settings, load_settings=load_settings, dry_run=dry_run, wait_lock=wait_lock)

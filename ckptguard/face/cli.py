@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ckptguard import __version__
-from ckptguard.config import (
+from ckptguard.core.layouts import PRESETS
+from ckptguard.core.model import Outcome
+from ckptguard.core.recall import MetricMemory
+from ckptguard.engine.cycle import KnownMetrics, memory_after, survey
+from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
+from ckptguard.face.config import (
     ConfigError,
     DaemonOptions,
     GuardSpec,
@@ -26,17 +31,12 @@ from ckptguard.config import (
     load_file,
     parse_flags,
 )
-from ckptguard.engine import KnownMetrics, memory_after, survey
-from ckptguard.events import get_logger, log_outcome
-from ckptguard.executor import AuditExecutor, Deleter, Executor
-from ckptguard.inventory import open_directory
-from ckptguard.layouts import PRESETS
-from ckptguard.metrics import MetricsError
-from ckptguard.metrics import load as load_metrics
-from ckptguard.model import Outcome
-from ckptguard.recall import MetricMemory
-from ckptguard.report import to_json, to_table
-from ckptguard.statedir import load_memory, save_memory
+from ckptguard.face.render import to_json, to_table
+from ckptguard.service.events import get_logger, log_outcome
+from ckptguard.service.state import load_memory, save_memory
+from ckptguard.store.local.metrics import MetricsError
+from ckptguard.store.local.metrics import load as load_metrics
+from ckptguard.store.local.scan import open_directory
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # A value that looks like an option to argparse: "-5GB", "-1x", "-.5".
@@ -244,7 +244,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     settings = _settings(args)
     if args.command == "run":
-        from ckptguard.daemon import run_daemon  # imported late: watchdog is not needed above
+        from ckptguard.service.daemon import (
+            run_daemon,  # imported late: watchdog is not needed above
+        )
 
         _check_paths(settings, must_exist=False)
         return run_daemon(
@@ -287,7 +289,7 @@ def _one_shot(settings: Settings, *, execute: bool, as_json: bool) -> int:
     """audit, prune and prune --execute; only the last writes anything (its state too)."""
     _check_paths(settings, must_exist=True)
     if execute:
-        from ckptguard.logs import configure
+        from ckptguard.face.logs import configure
 
         configure(settings.log_format)
     executor: Executor = Deleter() if execute else AuditExecutor()

@@ -16,8 +16,8 @@ import zipfile
 from collections.abc import Mapping
 from typing import IO, Any
 
-from ckptguard.layouts import Content
-from ckptguard.model import Integrity
+from ckptguard.core.layouts import Content
+from ckptguard.core.model import Integrity
 
 # Members every Keras 3 `.keras` archive holds; a zip without them is not a model.
 KERAS_MEMBERS = frozenset({"metadata.json", "config.json"})

@@ -1,0 +1,1 @@
+"""One cycle over a store: look, plan, apply through an executor."""

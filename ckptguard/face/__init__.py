@@ -1,0 +1,1 @@
+"""What people and scripts touch: the command line, configuration, rendering, logs."""

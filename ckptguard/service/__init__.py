@@ -1,0 +1,1 @@
+"""The long-running guard: the loop, per-directory guards, the watcher, systemd."""

@@ -1,0 +1,1 @@
+"""Where checkpoints live, behind one small seam (`Store`)."""

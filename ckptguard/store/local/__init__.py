@@ -1,0 +1,1 @@
+"""Checkpoints in a local directory, handled through directory file descriptors."""
