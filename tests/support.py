@@ -15,7 +15,7 @@ from typing import Any
 from ckptguard.core.layouts import layout_for
 from ckptguard.core.model import MinFree, MinFreeUnit, Policy
 from ckptguard.core.naming import Template
-from ckptguard.face.config import GuardSpec, Settings
+from ckptguard.service.settings import GuardSpec, Settings
 
 TEMPLATE = "checkpoint_step_{step}.keras"
 KERAS = layout_for("keras", Template.parse(TEMPLATE))
@@ -281,7 +281,9 @@ def daemon_threads() -> Iterator[Any]:
     running: list[tuple[Daemon, threading.Thread]] = []
 
     def start(settings: Settings, *, wait_ready: bool = True, **options: Any) -> Daemon:
-        daemon = Daemon(settings, **options)
+        from ckptguard.face.words import words_for
+
+        daemon = Daemon(settings, **{"words": words_for, **options})
         thread = threading.Thread(target=daemon.run, name="ckptguard-daemon-under-test")
         thread.start()
         running.append((daemon, thread))
@@ -301,3 +303,11 @@ def daemon_threads() -> Iterator[Any]:
     )
     leaked = set(os.listdir("/proc/self/fd")) - fds_before
     assert not leaked, f"file descriptors left open: {leaked}"
+
+
+def text(item: Any) -> str:
+    """A reason or notice in the words the face gives it (options named as flags)."""
+    from ckptguard.core.decisions import Reason
+    from ckptguard.face.words import notice_text, reason_text
+
+    return reason_text(item) if isinstance(item, Reason) else notice_text(item)

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ckptguard.core.metrics import MetricsTable, row_for
 from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory, MetricSource
-from ckptguard.store.local.metrics import MetricsTable, row_for
 
 Key = tuple[str, FileIdentity]
 

@@ -1,19 +1,22 @@
-"""One look at one directory: scan it, plan, and refine the plan when space is short.
+"""One cycle over one store: look, plan (refined when space is short), apply.
 
-Shared by the one-shot commands and the daemon, so both decide in exactly the same way.
+`audit`, `prune` and the daemon all run `cycle`, so they decide in exactly the same way;
+what differs is the executor they pass in and how they look (see `Look`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ckptguard.core.decisions import Notice, Outcome, Plan, ReasonCode, Status, notice
 from ckptguard.core.layouts import Layout
-from ckptguard.core.model import Inventory, Notice, Outcome, Plan, Policy, ReasonCode, Status
+from ckptguard.core.metrics import MetricsTable
+from ckptguard.core.model import Inventory, Policy
 from ckptguard.core.planner import plan
 from ckptguard.core.recall import MetricMemory, Recall, recall
-from ckptguard.store.local.metrics import MetricsTable
-from ckptguard.store.local.openfiles import with_holders
-from ckptguard.store.local.scan import IntegrityCache, scan
+from ckptguard.engine.executors import AuditExecutor, Executor
+from ckptguard.store.base import Store
 
 _SPACE_CODES = frozenset({ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM})
 
@@ -41,23 +44,72 @@ class Assessment:
     rows_changed: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Look:
+    """How a cycle looks at its store.
+
+    The daemon names the entries events changed (`changed`, on top of the `previous`
+    inventory) and adds what it watched itself (`prepare`); a one-shot command, which
+    saw no save being written, asks the store who holds checkpoints open (`holders`).
+    """
+
+    changed: set[str] | None = None
+    previous: Inventory | None = None
+    prepare: Callable[[Inventory], Inventory] | None = None
+    holders: bool = False
+    progress: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """What one cycle did: the assessment, its outcome, and what the store holds now."""
+
+    assessment: Assessment
+    outcome: Outcome
+    inventory: Inventory
+
+    @property
+    def plan(self) -> Plan:
+        return self.assessment.plan
+
+
+def cycle(
+    store: Store,
+    layout: Layout,
+    policy: Policy,
+    executor: Executor,
+    *,
+    now: float,
+    metrics: KnownMetrics | None = None,
+    look: Look = Look(),
+    should_stop: Callable[[], bool] | None = None,
+) -> Cycle:
+    """Survey `store`, plan at time `now`, and apply the plan through `executor`."""
+    inventory = store.survey(
+        layout, changed=look.changed, previous=look.previous, progress=look.progress
+    )
+    if look.prepare is not None:
+        inventory = look.prepare(inventory)
+    if look.holders:
+        inventory = store.holders(inventory)
+    holders = None if look.holders else store.holders
+    found = assess(inventory, policy, now=now, metrics=metrics, holders=holders)
+    outcome = executor.apply(found.plan, store, should_stop=should_stop)
+    return Cycle(found, outcome, without_deleted(inventory, outcome))
+
+
 def survey(
-    dir_fd: int,
-    directory: str,
+    store: Store,
     layout: Layout,
     policy: Policy,
     *,
     now: float,
-    cache: IntegrityCache | None = None,
     metrics: KnownMetrics | None = None,
 ) -> Assessment:
-    """The plan for the directory behind `dir_fd` at time `now`, for a one-shot command.
-
-    With no watcher to have seen saves being written, which checkpoints other processes
-    hold open (and whether for writing) is looked up first, from /proc.
-    """
-    inventory = with_holders(scan(dir_fd, directory, layout, cache=cache))
-    return assess(inventory, policy, now=now, metrics=metrics, holders_known=True)
+    """The assessment of `store` at time `now`, as a one-shot command makes it."""
+    return cycle(
+        store, layout, policy, AuditExecutor(), now=now, metrics=metrics, look=Look(holders=True)
+    ).assessment
 
 
 def assess(
@@ -66,13 +118,13 @@ def assess(
     *,
     now: float,
     metrics: KnownMetrics | None = None,
-    holders_known: bool = False,
+    holders: Callable[[Inventory], Inventory] | None = None,
 ) -> Assessment:
     """The plan for an inventory already taken.
 
-    Looking for processes that hold checkpoints open costs a walk of /proc, so unless
-    `holders_known`, it is only done when free space is short, which is also when it
-    changes a plan most (the watcher tells the daemon about saves being written).
+    Looking for processes that hold checkpoints open can cost a walk of /proc, so with
+    `holders` it is only done when free space is short, which is also when it changes a
+    plan most (the watcher tells the daemon about saves being written).
     """
     if metrics is None:
         recalled = Recall(inventory, MetricMemory())
@@ -80,8 +132,8 @@ def assess(
         recalled = recall(inventory, metrics.table, metrics.memory, metric=policy.metric)
     inventory = recalled.inventory
     first = plan(inventory, policy, now=now)
-    if not holders_known and under_pressure(first):
-        first = plan(with_holders(inventory), policy, now=now)
+    if holders is not None and under_pressure(first):
+        first = plan(holders(inventory), policy, now=now)
     if metrics is not None:
         warnings = _recall_warnings(recalled, metrics, policy.metric)
         first = replace(first, warnings=(*first.warnings, *warnings))
@@ -97,38 +149,18 @@ def memory_after(assessment: Assessment, outcome: Outcome) -> MetricMemory:
 def _recall_warnings(
     recalled: Recall, metrics: KnownMetrics, metric: str | None
 ) -> tuple[Notice, ...]:
-    path = metrics.path
     warnings = []
     if metrics.memory_problem is not None:
-        warnings.append(
-            Notice(
-                "metrics_memory_unreadable",
-                f"metric values read before are not used: {metrics.memory_problem}",
-            )
-        )
+        warnings.append(notice("metrics_memory_unreadable", problem=metrics.memory_problem))
     if recalled.lost:
         warnings.append(
-            Notice(
-                "metrics_rows_lost",
-                f"metrics file {path} no longer has the {metric} of {_names(recalled.lost)} "
-                "(truncated or replaced?): using the values read before",
-            )
+            notice("metrics_rows_lost", path=metrics.path, metric=metric, names=recalled.lost)
         )
     if recalled.changed:
         warnings.append(
-            Notice(
-                "metrics_rows_changed",
-                f"metrics file {path} now gives other {metric} values for "
-                f"{_names(recalled.changed)} (another run's log?): using the values read first",
-            )
+            notice("metrics_rows_changed", path=metrics.path, metric=metric, names=recalled.changed)
         )
     return tuple(warnings)
-
-
-def _names(names: tuple[str, ...], shown: int = 3) -> str:
-    listed = ", ".join(names[:shown])
-    more = len(names) - shown
-    return f"{listed} and {more} more" if more > 0 else listed
 
 
 def without_deleted(inventory: Inventory, outcome: Outcome) -> Inventory:

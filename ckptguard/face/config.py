@@ -11,23 +11,20 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ckptguard.core.layouts import DEFAULT_PRESET, PRESETS, Layout, default_pattern, layout_for
-from ckptguard.core.model import MinFree, Policy
+from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
 from ckptguard.core.units import parse_min_free
-from ckptguard.service.state import default_state_dir
+from ckptguard.service.settings import LogFormat, SettingsError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-LogFormat = Literal["auto", "json", "console"]
 
 # The flag each config key corresponds to, for messages that name what the user typed.
 FLAGS = {
@@ -51,12 +48,8 @@ FLAGS = {
 }
 
 
-class ConfigError(Exception):
+class ConfigError(SettingsError):
     """Bad configuration: each entry of `problems` is one line naming key and value."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def _no_bool(value: Any) -> Any:
@@ -135,32 +128,6 @@ class FileOptions(PolicyOptions, DaemonOptions):
     directory: list[DirectoryOptions] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class GuardSpec:
-    """One guarded directory and its rules."""
-
-    path: str
-    layout: Layout
-    policy: Policy
-    # A file of metric values (absolute, or relative to `path`), for keep-best.
-    metrics_file: str | None = None
-
-    @property
-    def template(self) -> Template:
-        return self.layout.template
-
-
-@dataclass(frozen=True)
-class Settings:
-    guards: tuple[GuardSpec, ...]
-    rescan_interval: float = 60.0
-    free_check_interval: float = 5.0
-    log_format: LogFormat = "auto"
-    poll: bool = False
-    # None: nothing is kept between runs (metric values are remembered in memory only).
-    state_dir: str | None = None
-
-
 def load_file(path: str) -> FileOptions:
     """Read and validate a TOML config file; ConfigError on any problem."""
     where = f"config {path}"
@@ -207,134 +174,6 @@ def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:
         return model.model_validate(given)
     except ValidationError as error:
         raise ConfigError(describe(error, prefix="", as_flags=True)) from None
-
-
-def build_settings(
-    *,
-    file: FileOptions | None,
-    flag_policy: PolicyOptions,
-    flag_daemon: DaemonOptions,
-    flag_dirs: list[str],
-) -> Settings:
-    """Merge file and flags into `Settings`; flags win over the file everywhere.
-
-    With `--dir`, exactly those directories are guarded; without, the file's entries.
-    """
-    file = file or FileOptions()
-    by_real = {os.path.realpath(entry.path): entry for entry in file.directory}
-    entries: list[tuple[str, list[PolicyOptions]]]
-    if flag_dirs:
-        # --dir selects directories; a config entry for the same directory lends its policy.
-        entries = [(path, [file, *_matching(by_real, path), flag_policy]) for path in flag_dirs]
-    else:
-        entries = [(entry.path, [file, entry, flag_policy]) for entry in file.directory]
-    if not entries:
-        raise ConfigError(["no directory to guard: give --dir DIR or [[directory]] in the config"])
-
-    problems: list[str] = []
-    guards: list[GuardSpec] = []
-    seen: dict[str, str] = {}
-    for path, layers in entries:
-        if not path:
-            # os.path.abspath("") is the working directory: `--dir "$UNSET"` must not prune it.
-            problems.append("--dir '': empty path")
-            continue
-        absolute = os.path.abspath(path)
-        real = os.path.realpath(absolute)
-        if real in seen:
-            problems.append(f"--dir {path}: guarded twice (also as {seen[real]})")
-            continue
-        seen[real] = path
-        try:
-            layout, policy, metrics_file = _resolve_policy(layers)
-            if metrics_file is not None:
-                metrics_file = os.path.join(absolute, metrics_file)
-            guards.append(GuardSpec(absolute, layout, policy, metrics_file))
-        except ConfigError as error:
-            problems.extend(f"{path}: {p}" for p in error.problems)
-    if problems:
-        raise ConfigError(problems)
-
-    def pick(key: str, default: Any) -> Any:
-        for layer in (flag_daemon, file):
-            value = getattr(layer, key)
-            if value is not None:
-                return value
-        return default
-
-    state_dir = os.path.abspath(pick("state_dir", None) or default_state_dir())
-    _check_state_dir(state_dir, guards)
-    return Settings(
-        guards=tuple(guards),
-        rescan_interval=pick("rescan_interval", 60.0),
-        free_check_interval=pick("free_check_interval", 5.0),
-        log_format=pick("log_format", "auto"),
-        poll=pick("poll", False),
-        state_dir=state_dir,
-    )
-
-
-def _check_state_dir(state_dir: str, guards: list[GuardSpec]) -> None:
-    """The guard writes nothing into a directory it guards: its state lives elsewhere."""
-    real = os.path.realpath(state_dir)
-    for guard in guards:
-        guarded = os.path.realpath(guard.path)
-        if os.path.commonpath([real, guarded]) == guarded:
-            raise ConfigError(
-                [f"--state-dir {state_dir}: inside the guarded directory {guard.path}"]
-            )
-
-
-def _matching(by_real: dict[str, DirectoryOptions], path: str) -> list[PolicyOptions]:
-    entry = by_real.get(os.path.realpath(path))
-    return [entry] if entry is not None else []
-
-
-def _resolve_policy(layers: list[PolicyOptions]) -> tuple[Layout, Policy, str | None]:
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged.update(
-            {
-                k: getattr(layer, k)
-                for k in PolicyOptions.model_fields
-                if getattr(layer, k) is not None
-            }
-        )
-    keep = merged.get("keep", 3)
-    min_keep = merged.get("min_keep", 1)
-    if min_keep > keep:
-        raise ConfigError([f"--min-keep {min_keep} must not exceed --keep {keep}"])
-    min_free: MinFree = parse_min_free(merged.get("min_free", "1x"))
-    preset = merged.get("preset", DEFAULT_PRESET)
-    template = Template.parse(merged.get("pattern", default_pattern(preset)))
-    layout = layout_for(preset, template)
-    metric, keep_best = merged.get("metric"), merged.get("keep_best", 0)
-    metrics_file = merged.get("metrics_file")
-    if keep_best and metric is None:
-        raise ConfigError([f"--keep-best {keep_best} needs --metric NAME"])
-    # Hugging Face checkpoints carry their metrics in their own trainer_state.json.
-    metric_known = metric in template.fields or metrics_file is not None or layout.metrics_inside
-    if metric is not None and not metric_known:
-        raise ConfigError(
-            [f"--metric {metric}: not a field of --pattern and no --metrics-file given"]
-        )
-    policy = Policy(
-        keep=keep,
-        min_free=min_free,
-        min_keep=min_keep,
-        keep_every=merged.get("keep_every") or None,
-        settle_seconds=float(merged.get("settle", 10.0)),
-        keep_best=keep_best,
-        metric=metric,
-        metric_mode=merged.get("mode") or default_mode(metric),
-    )
-    return layout, policy, metrics_file
-
-
-def default_mode(metric: str | None) -> str:
-    """Lower is better for losses and errors; higher for anything else (accuracy, F1...)."""
-    name = (metric or "").lower()
-    return "min" if "loss" in name or "error" in name else "max"
 
 
 def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str]:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
-from ckptguard.core.model import Outcome, Result, Status, Unit
+from ckptguard.core.decisions import Outcome, Result, Status
+from ckptguard.core.model import Unit
 from ckptguard.core.planner import age_of
 from ckptguard.core.units import format_age, format_size
+from ckptguard.face.words import Words
+
+FLAG_WORDS = Words()
 
 _HEADER = ("STEP", "CHECKPOINT", "SIZE", "AGE", "STATE", "ACTION", "REASONS")
 
 
-def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
+def entry_rows(outcome: Outcome, now: float, words: Words = FLAG_WORDS) -> list[dict[str, Any]]:
     """One dict per matching entry: the JSON entries, also the source of the table rows."""
     results = {id(r.decision): r for r in outcome.results}
     rows = []
@@ -27,7 +32,7 @@ def entry_rows(outcome: Outcome, now: float) -> list[dict[str, Any]]:
             "age_seconds": round(age_of(checkpoint, now), 3),
             "state": decision.state.value,
             "action": decision.action.value,
-            "reasons": [r.text for r in decision.reasons],
+            "reasons": [words.reason(r) for r in decision.reasons],
             "reason_codes": [r.code.value for r in decision.reasons],
         }
         if checkpoint.unit is not Unit.FILE:
@@ -56,7 +61,7 @@ def _json_number(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-def summary(outcome: Outcome) -> dict[str, Any]:
+def summary(outcome: Outcome, words: Words = FLAG_WORDS) -> dict[str, Any]:
     plan = outcome.plan
     counted = {status.value: len(outcome.with_status(status)) for status in Status}
     done = _carried_out(outcome)
@@ -71,7 +76,7 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "free_after": plan.disk.free + freed,
         "target_free": plan.target_free,
         "shortfall": plan.shortfall,
-        "warnings": [n.text for n in plan.warnings],
+        "warnings": [words.notice(n) for n in plan.warnings],
         "metric": plan.metric,
         "metric_mode": plan.metric_mode if plan.metric else None,
         "runs": [
@@ -94,20 +99,25 @@ def _carried_out(outcome: Outcome) -> tuple[Result, ...]:
     return tuple(r for r in outcome.results if r.status in (Status.DELETED, Status.WOULD_DELETE))
 
 
-def to_json(outcomes: list[Outcome], now: float) -> dict[str, Any]:
+def to_json(
+    outcomes: list[Outcome], now: float, words: Sequence[Words] | None = None
+) -> dict[str, Any]:
     """The `--json` document: every entry of every directory, and totals."""
-    per_dir = [summary(o) for o in outcomes]
+    spoken = list(words) if words is not None else [FLAG_WORDS] * len(outcomes)
+    per_dir = [summary(o, w) for o, w in zip(outcomes, spoken, strict=True)]
     totals = {
         key: sum(s[key] for s in per_dir)
         for key in ("checkpoints", "kept", "delete", "bytes_freed", "shortfall")
     }
     return {
-        "entries": [row for o in outcomes for row in entry_rows(o, now)],
+        "entries": [
+            row for o, w in zip(outcomes, spoken, strict=True) for row in entry_rows(o, now, w)
+        ],
         "summary": {**totals, "directories": per_dir},
     }
 
 
-def to_table(outcome: Outcome, now: float) -> str:
+def to_table(outcome: Outcome, now: float, words: Words = FLAG_WORDS) -> str:
     """The audit table and its summary lines for one directory."""
     plan = outcome.plan
     header = _HEADER if plan.metric is None else (*_HEADER[:5], plan.metric.upper(), *_HEADER[5:])
@@ -115,7 +125,7 @@ def to_table(outcome: Outcome, now: float) -> str:
     if several:
         header = ("RUN", *header)
     rows: list[tuple[str, ...]] = []
-    for entry in entry_rows(outcome, now):
+    for entry in entry_rows(outcome, now, words):
         cells = [
             str(entry["step"]),
             _shown_name(entry),
@@ -141,8 +151,8 @@ def to_table(outcome: Outcome, now: float) -> str:
             lines.append("  " + "  ".join([*padded, line[-1]]).rstrip())
     else:
         lines.append("  no entries match the pattern")
-    lines.append("  " + _summary_line(outcome))
-    lines.extend(f"  WARNING: {warning.text}" for warning in plan.warnings)
+    lines.append("  " + _summary_line(outcome, words))
+    lines.extend(f"  WARNING: {words.notice(warning)}" for warning in plan.warnings)
     return "\n".join(lines)
 
 
@@ -183,9 +193,9 @@ def _action_cell(row: dict[str, Any]) -> str:
     return str(result)
 
 
-def _summary_line(outcome: Outcome) -> str:
+def _summary_line(outcome: Outcome, words: Words) -> str:
     plan = outcome.plan
-    facts = summary(outcome)
+    facts = summary(outcome, words)
     audit = not outcome.results or bool(outcome.with_status(Status.WOULD_DELETE))
     verb = "to delete" if audit else "deleted"
     text = (

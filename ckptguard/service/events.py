@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from ckptguard.core.model import Notice, Outcome, Plan, Result, Status
+from ckptguard.core.decisions import Notice, Outcome, Plan, Reason, Result, Status
 
 _EVENTS = {
     Status.DELETED: ("deleted", "info"),
@@ -21,23 +21,44 @@ def get_logger() -> Any:
     return structlog.get_logger("ckptguard")
 
 
-def log_outcome(outcome: Outcome, logger: Any = None) -> None:
+class Words(Protocol):
+    """Reasons and notices in words; the face's, naming options as the user set them."""
+
+    def reason(self, reason: Reason) -> str: ...
+
+    def notice(self, notice: Notice) -> str: ...
+
+
+class Codes:
+    """Words for when no face gave any: the codes themselves."""
+
+    def reason(self, reason: Reason) -> str:
+        return reason.code.value
+
+    def notice(self, notice: Notice) -> str:
+        return notice.code
+
+
+CODES = Codes()
+
+
+def log_outcome(outcome: Outcome, logger: Any = None, words: Words = CODES) -> None:
     """Emit one event per planned deletion and one per free-space shortfall."""
     log = logger if logger is not None else get_logger()
     for result in outcome.results:
-        log_result(outcome.plan, result, log)
+        log_result(outcome.plan, result, log, words)
     if outcome.plan.shortfall:
-        log_shortfall(outcome.plan, log)
+        log_shortfall(outcome.plan, log, words)
 
 
-def log_result(plan: Plan, result: Result, log: Any) -> None:
+def log_result(plan: Plan, result: Result, log: Any, words: Words = CODES) -> None:
     event, level = _EVENTS[result.status]
     checkpoint = result.decision.checkpoint
     fields: dict[str, Any] = {
         "path": os.path.join(plan.directory, checkpoint.name),
         "step": checkpoint.step,
         "size": checkpoint.size,
-        "reasons": [r.text for r in result.decision.reasons],
+        "reasons": [words.reason(r) for r in result.decision.reasons],
         "free_before": result.free_before,
         "free_after": result.free_after,
     }
@@ -46,11 +67,8 @@ def log_result(plan: Plan, result: Result, log: Any) -> None:
     getattr(log, level)(event, **fields)
 
 
-def _text(notice: Notice | None) -> str:
-    return "" if notice is None else notice.text
-
-
-def log_shortfall(plan: Plan, log: Any) -> None:
+def log_shortfall(plan: Plan, log: Any, words: Words = CODES) -> None:
+    found = plan.warning("shortfall")
     log.warning(
         "free_space_shortfall",
         directory=plan.directory,
@@ -58,7 +76,7 @@ def log_shortfall(plan: Plan, log: Any) -> None:
         free_after=plan.free_after,
         target=plan.target_free,
         shortfall=plan.shortfall,
-        message=_text(plan.warning("shortfall")),
+        message="" if found is None else words.notice(found),
     )
 
 

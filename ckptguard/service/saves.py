@@ -13,7 +13,8 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from ckptguard.core.model import FileIdentity, Inventory, Plan, State
+from ckptguard.core.decisions import Plan, State
+from ckptguard.core.model import FileIdentity, Inventory
 
 # A close the watcher missed (lost events) must not keep a checkpoint "being written"
 # for ever: after this long unchanged, the flag is dropped.

@@ -17,7 +17,7 @@ import pytest
 from support import settings_for, wait_for
 
 from ckptguard.core.layouts import layout_for
-from ckptguard.face.config import Settings
+from ckptguard.service.settings import Settings
 
 HOUR = 3600.0
 TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)

@@ -14,6 +14,7 @@ from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, settings_for, wait_for, write_checkpoint
 
 from ckptguard.core.layouts import layout_for
+from ckptguard.engine.executors import AuditExecutor
 from ckptguard.service.watcher import WATCHDOG_LOGGER
 
 
@@ -96,7 +97,7 @@ def test_pin_sidecar_protects_checkpoint(tmp_path: Path, start_daemon) -> None:
 def test_lost_events_are_recovered_by_overflow_rescan(tmp_path: Path, start_daemon) -> None:
     """When watchdog reports an inotify overflow, a full rescan restores keep-N."""
     daemon = start_daemon(settings_for(tmp_path, keep=1, rescan_interval=3600))
-    for observer in daemon._observers.values():
+    for observer in daemon.observers.values():
         observer.unschedule_all()  # from here on, events are lost as in an overflow
     for step in range(1, 5):
         write_checkpoint(tmp_path, step)
@@ -110,7 +111,7 @@ def test_lost_events_are_recovered_by_overflow_rescan(tmp_path: Path, start_daem
 def test_periodic_rescan_without_any_event(tmp_path: Path, start_daemon) -> None:
     """With no events at all, the periodic rescan alone enforces the policy."""
     daemon = start_daemon(settings_for(tmp_path, keep=1, rescan_interval=0.2))
-    for observer in daemon._observers.values():
+    for observer in daemon.observers.values():
         observer.unschedule_all()
     for step in range(1, 4):
         write_checkpoint(tmp_path, step)
@@ -156,7 +157,9 @@ def test_dry_run_deletes_nothing_and_logs_each_decision_once(tmp_path: Path, sta
     for step in range(1, 6):
         write_checkpoint(tmp_path, step)
     with capture_logs() as logs:
-        daemon = start_daemon(settings_for(tmp_path, keep=2, rescan_interval=0.05), dry_run=True)
+        daemon = start_daemon(
+            settings_for(tmp_path, keep=2, rescan_interval=0.05), executor=AuditExecutor()
+        )
         wait_for(lambda: daemon.cycles >= 5, timeout=5, message="several cycles")
     assert steps_in(tmp_path) == [1, 2, 3, 4, 5]
     would = sorted(e["step"] for e in logs if e["event"] == "would_delete")
@@ -230,12 +233,12 @@ def test_signal_requests_take_no_lock(tmp_path: Path) -> None:
 
     daemon = Daemon(settings_for(tmp_path))
     try:
-        with daemon._mutex:  # a signal may arrive while the main thread holds it
+        with daemon.requests.lock:  # a signal may arrive while the main thread holds it
             daemon.request_reload()
             daemon.request_stop()
-        assert daemon._stopping and daemon._reload_requested
+        assert daemon.requests.stopping and daemon.requests.reload
     finally:
-        daemon._waker.close()
+        daemon.requests.close()
 
 
 def test_bad_metrics_file_is_logged_once_and_guarding_goes_on(tmp_path: Path, start_daemon) -> None:

@@ -23,7 +23,7 @@ from support import (
     write_checkpoint,
 )
 
-from ckptguard.face.config import Settings
+from ckptguard.service.settings import Settings
 
 # val_loss of epochs 0..5, logged by CSVLogger; ModelCheckpoint names epoch e's save e + 1,
 # so checkpoint 2 is the best.

@@ -271,7 +271,7 @@ CASES = [
     ),
     pytest.param(
         config("keep = 2\n" + GOOD_DIR + "min_keep = 3\n"),
-        ["--min-keep 3", "--keep 2"],
+        ["min_keep = 3", "keep = 2"],  # named as the config file spells them
         id="config-min-keep-above-keep",
     ),
     pytest.param(

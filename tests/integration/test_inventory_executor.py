@@ -19,30 +19,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEMPLATE, keras_bytes, write_checkpoint, write_truncated
+from support import TEMPLATE, keras_bytes, text, write_checkpoint, write_truncated
 
+from ckptguard.core.decisions import Action, Plan, ReasonCode, Result, State, Status
 from ckptguard.core.layouts import Content, layout_for
 from ckptguard.core.model import (
-    Action,
     Checkpoint,
     Integrity,
     Inventory,
     Kind,
     MinFree,
     MinFreeUnit,
-    Plan,
     Policy,
-    ReasonCode,
-    Result,
-    State,
-    Status,
 )
 from ckptguard.core.naming import Template
 from ckptguard.core.planner import plan
 from ckptguard.engine.cycle import survey
 from ckptguard.engine.executors import AuditExecutor, Deleter
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.entries import identity_of, open_directory
+from ckptguard.store.local.look import check_regular
 from ckptguard.store.local.openfiles import holders
-from ckptguard.store.local.scan import check_regular, identity_of, open_directory, scan
+from ckptguard.store.local.scan import scan
 
 TEMPLATE_ = Template.parse(TEMPLATE)
 LAYOUT = layout_for("keras", TEMPLATE_)
@@ -84,7 +82,7 @@ def entries(models: Path, fd: int) -> dict[str, Checkpoint]:
 
 def survey_of(models: Path, fd: int, **policy: Any) -> Plan:
     options: dict[str, Any] = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(fd, str(models), LAYOUT, Policy(**options), now=time.time()).plan
+    return survey(LocalStore(fd, str(models)), LAYOUT, Policy(**options), now=time.time()).plan
 
 
 def write_steps(models: Path, steps: range | list[int]) -> None:
@@ -204,7 +202,7 @@ def test_symlink_to_outside_file_is_never_counted_or_deleted(
     assert decisions[999].state is State.IGNORED
     assert decisions[999].action is Action.KEEP
     assert decisions[200].action is Action.KEEP  # still the newest valid: the link never counted
-    outcome = Deleter().apply(result, dir_fd)
+    outcome = Deleter().apply(result, LocalStore(dir_fd))
     assert 999 not in step_results(outcome.results)
     assert link.is_symlink()
     assert snapshot(outside) == before
@@ -236,7 +234,7 @@ def test_directory_named_like_a_checkpoint_is_reported_not_entered(
     assert found[name_of(9000)].kind is Kind.DIRECTORY
     assert found[name_of(9000)].freeable == 0
     result = survey_of(models, dir_fd, keep=1, min_free=UNREACHABLE)
-    Deleter().apply(result, dir_fd)
+    Deleter().apply(result, LocalStore(dir_fd))
     assert (inner / name_of(1)).is_file()
     assert sorted(p.name for p in models.iterdir()) == [name_of(300), name_of(9000)]
 
@@ -323,7 +321,7 @@ def test_deleter_deletes_through_the_directory_fd_not_the_path(tmp_path: Path) -
         models.mkdir()
         for step in (100, 200, 300, 400):  # same names, different files
             (models / name_of(step)).write_bytes((moved / name_of(step)).read_bytes())
-        outcome = Deleter().apply(result, fd)
+        outcome = Deleter().apply(result, LocalStore(fd))
     finally:
         os.close(fd)
     assert step_results(outcome.results) == {100: Status.DELETED, 200: Status.DELETED}
@@ -336,7 +334,7 @@ def test_deleter_reports_free_space_before_and_after_each_deletion(
 ) -> None:
     """Every DELETED result carries measured free bytes before and after the unlink."""
     write_steps(models, [100, 200, 300])
-    outcome = Deleter().apply(survey_of(models, dir_fd, keep=1), dir_fd)
+    outcome = Deleter().apply(survey_of(models, dir_fd, keep=1), LocalStore(dir_fd))
     assert [r.status for r in outcome.results] == [Status.DELETED, Status.DELETED]
     for result in outcome.results:
         assert result.free_before is not None
@@ -374,7 +372,7 @@ def test_deleter_skips_an_entry_changed_since_planning(
     target = models / name_of(100)
     change(target)
     after_change = snapshot(target)
-    outcome = Deleter().apply(result, dir_fd)
+    outcome = Deleter().apply(result, LocalStore(dir_fd))
     by_step = {r.decision.checkpoint.step: r for r in outcome.results}
     assert by_step[100].status is Status.SKIPPED
     assert "changed since it was planned" in by_step[100].detail
@@ -392,7 +390,7 @@ def test_deleter_skips_an_entry_replaced_by_a_symlink_to_an_outside_file(
     target.unlink()
     target.symlink_to(outside)
     before = snapshot(outside)
-    outcome = Deleter().apply(result, dir_fd)
+    outcome = Deleter().apply(result, LocalStore(dir_fd))
     by_step = {r.decision.checkpoint.step: r for r in outcome.results}
     assert by_step[100].status is Status.SKIPPED
     assert "symlink" in by_step[100].detail
@@ -408,7 +406,7 @@ def test_deleter_skips_an_entry_replaced_by_a_directory(models: Path, dir_fd: in
     target = models / name_of(100)
     target.unlink()
     target.mkdir()
-    (outcome_result,) = Deleter().apply(result, dir_fd).results
+    (outcome_result,) = Deleter().apply(result, LocalStore(dir_fd)).results
     assert outcome_result.status is Status.SKIPPED
     assert "directory" in outcome_result.detail
     assert target.is_dir()
@@ -419,7 +417,7 @@ def test_deleter_skips_an_entry_pinned_after_planning(models: Path, dir_fd: int)
     write_steps(models, [100, 200, 300])
     result = survey_of(models, dir_fd, keep=1)
     (models / (name_of(100) + ".keep")).touch()
-    outcome = Deleter().apply(result, dir_fd)
+    outcome = Deleter().apply(result, LocalStore(dir_fd))
     by_step = {r.decision.checkpoint.step: r for r in outcome.results}
     assert by_step[100].status is Status.SKIPPED
     assert "pinned" in by_step[100].detail
@@ -434,7 +432,7 @@ def test_deleter_skips_entries_someone_else_deleted_and_carries_on(
     write_steps(models, [100, 200, 300, 400])
     result = survey_of(models, dir_fd, keep=1)
     (models / name_of(200)).unlink()
-    outcome = Deleter().apply(result, dir_fd)
+    outcome = Deleter().apply(result, LocalStore(dir_fd))
     by_step = {r.decision.checkpoint.step: r for r in outcome.results}
     assert by_step[200].status is Status.SKIPPED
     assert by_step[200].detail == "already gone"
@@ -447,7 +445,9 @@ def test_deleter_skips_entries_someone_else_deleted_and_carries_on(
 def test_deleter_stops_between_deletions_when_asked(models: Path, dir_fd: int) -> None:
     """Once asked to stop, every remaining deletion is SKIPPED 'stopping'; nothing goes."""
     write_steps(models, [100, 200, 300])
-    outcome = Deleter(should_stop=lambda: True).apply(survey_of(models, dir_fd, keep=1), dir_fd)
+    outcome = Deleter().apply(
+        survey_of(models, dir_fd, keep=1), LocalStore(dir_fd), should_stop=lambda: True
+    )
     assert [(r.status, r.detail) for r in outcome.results] == [(Status.SKIPPED, "stopping")] * 2
     assert len(list(models.iterdir())) == 3
 
@@ -457,7 +457,7 @@ def test_audit_executor_deletes_nothing_and_projects_free_space(models: Path, di
     write_steps(models, [100, 200, 300, 400])
     before = {p.name: snapshot(p) for p in models.iterdir()}
     result = survey_of(models, dir_fd, keep=1)
-    outcome = AuditExecutor().apply(result, dir_fd)
+    outcome = AuditExecutor().apply(result, LocalStore(dir_fd))
     assert [r.status for r in outcome.results] == [Status.WOULD_DELETE] * 3
     assert {p.name: snapshot(p) for p in models.iterdir()} == before
     assert outcome.results[0].free_before == result.disk.free
@@ -492,7 +492,7 @@ def test_replanning_after_applying_deletes_nothing_more(
     _messy_directory(models, outside)
     first = survey_of(models, dir_fd, **policy)
     assert first.deletions, "the first plan must have work to do"
-    outcome = Deleter().apply(first, dir_fd)
+    outcome = Deleter().apply(first, LocalStore(dir_fd))
     assert {r.status for r in outcome.results} == {Status.DELETED}
     second = survey_of(models, dir_fd, **policy)
     assert second.deletions == ()
@@ -555,14 +555,14 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
     blind = plan(inventory_of(models, dir_fd), policy, now=time.time())
     assert [d.checkpoint.step for d in blind.deletions] == [100, 200]
 
-    result = survey(dir_fd, str(models), LAYOUT, policy, now=time.time()).plan
+    result = survey(LocalStore(dir_fd, str(models)), LAYOUT, policy, now=time.time()).plan
     decisions = {d.checkpoint.step: d for d in result.decisions}
     held = decisions[100]
     assert held.action is Action.KEEP
     assert proc.pid in held.checkpoint.open_by
     assert held.checkpoint.reclaimable == 0
     assert ReasonCode.OPEN_ELSEWHERE in {r.code for r in held.reasons}
-    assert str(proc.pid) in " ".join(r.text for r in held.reasons)
+    assert str(proc.pid) in " ".join(text(r) for r in held.reasons)
     assert decisions[200].action is Action.DELETE
     assert decisions[300].action is Action.KEEP
     assert result.free_after == result.disk.free + decisions[200].checkpoint.freeable
@@ -578,12 +578,12 @@ def test_report_counts_what_was_deleted_not_what_was_planned(models: Path, dir_f
     assert sorted(d.checkpoint.step for d in planned.deletions) == [100, 200, 300]
     for step in (100, 200):
         (models / f"{name_of(step)}.keep").touch()
-    outcome = Deleter().apply(planned, dir_fd)
+    outcome = Deleter().apply(planned, LocalStore(dir_fd))
     facts = summary(outcome)
     deleted = [r for r in outcome.results if r.status is Status.DELETED]
     assert [r.decision.checkpoint.step for r in deleted] == [300]
     assert (facts["delete"], facts["kept"]) == (1, 4)
     assert facts["bytes_freed"] == deleted[0].decision.checkpoint.reclaimable
     assert "4 kept, 1 deleted" in to_table(outcome, time.time())
-    nothing = Deleter().apply(survey_of(models, dir_fd, keep=5), dir_fd)
+    nothing = Deleter().apply(survey_of(models, dir_fd, keep=5), LocalStore(dir_fd))
     assert "0 to delete" in to_table(nothing, time.time())

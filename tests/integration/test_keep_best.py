@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from support import CsvLoggerFile, keras_bytes, run_cli, write_checkpoint
 
+from ckptguard.core.metrics import MetricsTable
 from ckptguard.face.cli import main
-from ckptguard.store.local.metrics import MetricsError, MetricsSource, MetricsTable, load
+from ckptguard.store.local.metrics import MetricsError, MetricsSource, load
 
 LOSSES = {100: 0.50, 200: 0.02, 300: 0.30, 400: 0.10, 500: 0.20}
 

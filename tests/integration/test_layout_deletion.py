@@ -29,23 +29,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ckptguard.core.decisions import Action, Plan, ReasonCode, Result, State, Status
 from ckptguard.core.layouts import Layout, layout_for
-from ckptguard.core.model import (
-    Action,
-    Integrity,
-    Kind,
-    MinFree,
-    MinFreeUnit,
-    Plan,
-    Policy,
-    ReasonCode,
-    Result,
-    State,
-    Status,
-)
+from ckptguard.core.model import Integrity, Kind, MinFree, MinFreeUnit, Policy
 from ckptguard.engine.cycle import survey
-from ckptguard.engine.executors import TRASH_PREFIX, Deleter
-from ckptguard.store.local.scan import open_directory, scan
+from ckptguard.engine.executors import Deleter
+from ckptguard.store.local.deleter import TRASH_PREFIX
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.entries import open_directory
+from ckptguard.store.local.scan import scan
 from ckptguard.store.local.trees import MAX_DEPTH, Unwalkable, mount_id, walk
 
 HF = layout_for("hf")
@@ -142,7 +134,7 @@ def write_group(
 
 def survey_of(models: Path, fd: int, layout: Layout, **policy: Any) -> Plan:
     options: dict[str, Any] = {"min_free": NO_SPACE_RULE, "settle_seconds": 0.0, **policy}
-    return survey(fd, str(models), layout, Policy(**options), now=time.time()).plan
+    return survey(LocalStore(fd, str(models)), layout, Policy(**options), now=time.time()).plan
 
 
 def decision_of(plan: Plan, name: str) -> tuple[State, Action]:
@@ -303,7 +295,7 @@ def test_directory_checkpoint_is_deleted_whole_or_not_at_all(tmp_path: Path, cas
         assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
         _mutate(checkpoint, case, outside)
         mutated = snapshot(checkpoint)
-        (result,) = Deleter().apply(plan, fd).results
+        (result,) = Deleter().apply(plan, LocalStore(fd)).results
     assert snapshot(outside) == outside_before
     assert snapshot(newer) == newer_before
     assert trash_in(models) == []
@@ -343,7 +335,7 @@ def test_successful_directory_deletion_leaves_nothing_behind(
         backdate(path)
     newest_before = snapshot(models / pattern.format(30))
     plan = survey_of(models, dir_fd, layout_for(preset), keep=1)
-    outcome = Deleter().apply(plan, dir_fd)
+    outcome = Deleter().apply(plan, LocalStore(dir_fd))
     assert [(r.decision.checkpoint.name, r.status) for r in outcome.results] == [
         (pattern.format(10), Status.DELETED),
         (pattern.format(20), Status.DELETED),
@@ -386,7 +378,7 @@ def test_directory_deletion_failing_partway_removed_the_marker_first(
     backdate(checkpoint)
     with immutable(blocked, models):
         plan = survey_of(models, dir_fd, HF, keep=1)
-        (result,) = Deleter().apply(plan, dir_fd).results
+        (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
         assert result.status is Status.FAILED
         assert "stopped partway" in result.detail
         (trash,) = trash_in(models)
@@ -406,7 +398,7 @@ def test_group_deletion_failing_partway_removed_the_index_first(models: Path, di
     shard = models / "ckpt-1.data-00000-of-00002"
     with immutable(shard, models):
         plan = survey_of(models, dir_fd, TF, keep=1)
-        (result,) = Deleter().apply(plan, dir_fd).results
+        (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
         assert result.status is Status.FAILED
         assert "ckpt-1.index is already deleted" in result.detail
         assert not (models / "ckpt-1.index").exists()
@@ -423,7 +415,7 @@ def test_a_squatted_trash_name_does_not_block_deletion(models: Path, dir_fd: int
     squatter = models / f"{TRASH_PREFIX}{checkpoint.stat().st_ino}"
     squatter.mkdir()
     (squatter / "mine").write_bytes(b"someone else's")
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.DELETED, result.detail
     assert not checkpoint.exists()
     assert (squatter / "mine").read_bytes() == b"someone else's"
@@ -477,7 +469,7 @@ def test_checkpoint_holding_a_mount_point_is_never_touched(
         outside_before = snapshot(outside)
         with guarded(models) as fd:
             plan = survey_of(models, fd, HF, keep=1, min_free=PRESSURE)
-            outcome = Deleter().apply(plan, fd)
+            outcome = Deleter().apply(plan, LocalStore(fd))
         assert snapshot(outside) == outside_before
         assert snapshot(inner) == mounted_before
         assert decision_of(plan, "checkpoint-100") == (State.IGNORED, Action.KEEP)
@@ -502,7 +494,7 @@ def test_mount_appearing_after_planning_stops_the_deletion(
         if how == "tmpfs":
             (inner / "victim.bin").write_bytes(VICTIM)
         mounted_tree = snapshot(checkpoint)
-        (result,) = Deleter().apply(plan, dir_fd).results
+        (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
         assert result.status is Status.SKIPPED
         assert "not touched" in result.detail
         assert snapshot(checkpoint) == mounted_tree
@@ -585,7 +577,7 @@ def test_symlink_in_place_of_a_directory_checkpoint_is_never_followed(
         assert by_name[name].checkpoint.freeable == 0
     assert decision_of(plan, "checkpoint-200") == (State.COMPLETE, Action.KEEP)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
-    outcome = Deleter().apply(plan, dir_fd)
+    outcome = Deleter().apply(plan, LocalStore(dir_fd))
     assert [(r.decision.checkpoint.name, r.status) for r in outcome.results] == [
         ("checkpoint-100", Status.DELETED)
     ]
@@ -607,7 +599,7 @@ def test_old_complete_group_is_deleted_with_all_its_files(models: Path, dir_fd: 
         write_group(models, step, shards=3 if step == 2 else 2)
     kept_before = {p.name: snapshot(p) for p in models.glob("ckpt-3.*")}
     plan = survey_of(models, dir_fd, TF, keep=1)
-    outcome = Deleter().apply(plan, dir_fd)
+    outcome = Deleter().apply(plan, LocalStore(dir_fd))
     assert {r.decision.checkpoint.name: r.status for r in outcome.results} == {
         "ckpt-1": Status.DELETED,
         "ckpt-2": Status.DELETED,
@@ -655,7 +647,7 @@ def test_group_changed_after_planning_is_skipped_with_every_file_intact(
     assert decision_of(plan, "ckpt-1") == (State.COMPLETE, Action.DELETE)
     change(models, outside)
     before = snapshot(models)
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.SKIPPED
     assert "not touched" in result.detail
     assert snapshot(models) == before
@@ -669,7 +661,7 @@ def test_group_gaining_a_file_after_planning_is_skipped(models: Path, dir_fd: in
     plan = survey_of(models, dir_fd, TF, keep=1)
     (models / "ckpt-1.data-00000-of-00002").write_bytes(b"a new save under the same stem")
     before = snapshot(models)
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert snapshot(models) == before
     assert result.status is Status.SKIPPED
 
@@ -687,7 +679,7 @@ def test_group_with_a_symlinked_shard_is_ignored_and_not_followed(
     outside_before = snapshot(outside)
     plan = survey_of(models, dir_fd, TF, keep=1, min_free=PRESSURE)
     assert decision_of(plan, "ckpt-1") == (State.IGNORED, Action.KEEP)
-    Deleter().apply(plan, dir_fd)
+    Deleter().apply(plan, LocalStore(dir_fd))
     assert names_in(models) == sorted(
         ["ckpt-1.data-00000-of-00002", "ckpt-1.data-00001-of-00002", "ckpt-1.index"]
         + [p.name for p in models.glob("ckpt-3.*")]
@@ -705,12 +697,12 @@ def test_incomplete_group_is_corrupt_and_deleted_only_under_pressure(
     at_ease = survey_of(models, dir_fd, TF, keep=5)
     assert decision_of(at_ease, "ckpt-1") == (State.CORRUPT, Action.KEEP)
     assert at_ease.deletions == ()
-    assert Deleter().apply(at_ease, dir_fd).results == ()
+    assert Deleter().apply(at_ease, LocalStore(dir_fd)).results == ()
     pressed = survey_of(models, dir_fd, TF, keep=5, min_free=PRESSURE)
     assert decision_of(pressed, "ckpt-1") == (State.CORRUPT, Action.DELETE)
     (reclaim,) = [d for d in pressed.deletions if d.checkpoint.name == "ckpt-1"]
     assert ReasonCode.CORRUPT_RECLAIM in {r.code for r in reclaim.reasons}
-    outcome = Deleter().apply(pressed, dir_fd)
+    outcome = Deleter().apply(pressed, LocalStore(dir_fd))
     assert result_of(outcome.results, "ckpt-1").status is Status.DELETED
     assert not any(n.startswith("ckpt-1.") for n in names_in(models))
     assert any(n.startswith("ckpt-3.") for n in names_in(models))
@@ -722,7 +714,7 @@ def test_incomplete_group_still_settling_survives_pressure(models: Path, dir_fd:
     write_group(models, 2, index=False, when=time.time())
     plan = survey_of(models, dir_fd, TF, keep=1, min_free=PRESSURE, settle_seconds=600.0)
     assert decision_of(plan, "ckpt-2") == (State.IN_PROGRESS, Action.KEEP)
-    Deleter().apply(plan, dir_fd)
+    Deleter().apply(plan, LocalStore(dir_fd))
     assert (models / "ckpt-2.data-00000-of-00002").exists()
     assert (models / "ckpt-2.data-00001-of-00002").exists()
 
@@ -741,7 +733,7 @@ def test_tf_pointer_file_keeps_its_group_and_is_never_touched(models: Path, dir_
     assert named.action is Action.KEEP
     assert ReasonCode.POINTER in {r.code for r in named.reasons}
     assert "checkpoint" not in {d.checkpoint.name for d in plan.decisions}
-    outcome = Deleter().apply(plan, dir_fd)
+    outcome = Deleter().apply(plan, LocalStore(dir_fd))
     assert {r.decision.checkpoint.name: r.status for r in outcome.results} == {
         "ckpt-2": Status.DELETED
     }
@@ -787,7 +779,7 @@ def test_protection_written_after_planning_saves_the_directory(
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
     before = snapshot(models / "checkpoint-100")
     protect(models)
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.SKIPPED
     assert "since planned" in result.detail
     assert snapshot(models / "checkpoint-100") == before
@@ -802,7 +794,7 @@ def test_tf_pointer_written_after_planning_saves_the_group(models: Path, dir_fd:
     assert decision_of(plan, "ckpt-1") == (State.COMPLETE, Action.DELETE)
     (models / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
     before = snapshot(models)
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.SKIPPED
     assert "named by checkpoint" in result.detail
     assert snapshot(models) == before
@@ -840,7 +832,7 @@ def test_tree_nested_deeper_than_max_depth_is_ignored_never_deleted(
     (decision,) = [d for d in plan.decisions if d.checkpoint.name == "checkpoint-100"]
     assert (decision.state, decision.action) == (State.IGNORED, Action.KEEP)
     assert decision.checkpoint.integrity is Integrity.UNREADABLE
-    Deleter().apply(plan, dir_fd)
+    Deleter().apply(plan, LocalStore(dir_fd))
     assert snapshot(deep) == before
 
 
@@ -852,7 +844,7 @@ def test_tree_just_within_max_depth_is_deleted_whole(models: Path, dir_fd: int) 
     backdate(deep)
     plan = survey_of(models, dir_fd, HF, keep=1)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.DELETED, result.detail
     assert names_in(models) == ["checkpoint-200"]
 
@@ -875,7 +867,7 @@ def test_awkward_names_and_paths_beyond_path_max_are_deleted_whole(
     backdate(write_hf(models, 200), time.time() + 1)  # written last, as a run goes on
     plan = survey_of(models, dir_fd, HF, keep=1)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
-    (result,) = Deleter().apply(plan, dir_fd).results
+    (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.DELETED, result.detail
     assert names_in(models) == ["checkpoint-200"]
 
@@ -904,7 +896,7 @@ def test_checkpoint_wider_than_the_fd_limit_is_scanned_and_deleted(
     backdate(wide)
     with fd_limit(limit):
         plan = survey_of(models, dir_fd, HF, keep=1)
-        (result,) = Deleter().apply(plan, dir_fd).results
+        (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.DELETED, result.detail
     assert names_in(models) == ["checkpoint-200"]
 
@@ -913,7 +905,7 @@ def test_entries_removed_by_someone_else_during_deletion_are_passed_over(
     models: Path, dir_fd: int
 ) -> None:
     """Another remover (the trainer's own rotation, say) racing the deleting walk: no failure."""
-    from ckptguard.engine.executors import _remove_directory, _unlink_unless_directory
+    from ckptguard.store.local.deleter import _remove_directory, _unlink_unless_directory
 
     checkpoint = write_hf(models, 100)
     (checkpoint / "z_dir").mkdir()

@@ -27,8 +27,10 @@ from support import keras_bytes, run_cli
 from ckptguard.core.layouts import PRESETS, layout_for
 from ckptguard.core.model import Integrity
 from ckptguard.face.cli import main
+from ckptguard.store.local.cache import IntegrityCache
+from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.pointers import read_small
-from ckptguard.store.local.scan import IntegrityCache, open_directory, refresh, scan
+from ckptguard.store.local.scan import refresh, scan
 from ckptguard.store.local.trees import measure_tree
 
 OLD = time.time() - 2 * 3600
@@ -604,7 +606,7 @@ def test_a_directory_changing_under_every_walk_stays_known(
     a walk that keeps meeting vanishing entries cannot be staged reliably, so it is
     injected here.
     """
-    import ckptguard.store.local.scan as inventory
+    import ckptguard.store.local.directories as inventory
 
     hf_checkpoint(tmp_path, 100)
     hf_checkpoint(tmp_path, 200)

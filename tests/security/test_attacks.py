@@ -40,15 +40,18 @@ from security_helpers import (
 from structlog.testing import capture_logs
 from support import TEMPLATE, keras_bytes, run_cli, settings_for, wait_for
 
+from ckptguard.core.decisions import Action, Plan, ReasonCode, Status
 from ckptguard.core.layouts import layout_for
-from ckptguard.core.model import Action, MinFree, MinFreeUnit, Plan, Policy, ReasonCode, Status
+from ckptguard.core.model import MinFree, MinFreeUnit, Policy
 from ckptguard.core.naming import Template
 from ckptguard.engine.cycle import survey
 from ckptguard.engine.executors import Deleter
 from ckptguard.service.events import log_outcome
 from ckptguard.store.local import lock
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.lock import LOCK_NAME
-from ckptguard.store.local.scan import open_directory, scan
+from ckptguard.store.local.scan import scan
 
 TEMPLATE_ = Template.parse(TEMPLATE)
 LAYOUT = layout_for("keras", TEMPLATE_)
@@ -58,7 +61,9 @@ UNREACHABLE = MinFree(MinFreeUnit.BYTES, float(2**62))
 
 def plan_for(directory: Path, dir_fd: int, **policy: Any) -> Plan:
     options = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(dir_fd, str(directory), LAYOUT, Policy(**options), now=time.time()).plan
+    return survey(
+        LocalStore(dir_fd, str(directory)), LAYOUT, Policy(**options), now=time.time()
+    ).plan
 
 
 @pytest.fixture
@@ -88,7 +93,7 @@ def test_checkpoint_swapped_for_symlink_after_planning_is_not_followed(
         victim.unlink()
         victim.symlink_to(target)
         with capture_logs() as logs:
-            outcome = Deleter().apply(plan, fd)
+            outcome = Deleter().apply(plan, LocalStore(fd))
             log_outcome(outcome)
     finally:
         os.close(fd)
@@ -112,7 +117,7 @@ def test_newest_renamed_over_planned_deletion_is_not_deleted(models: Path) -> No
         assert sorted(d.checkpoint.step for d in plan.deletions) == [1, 2, 3]
         os.rename(newest, models / name_of(1))  # same size, same name as the planned one
         with capture_logs() as logs:
-            log_outcome(Deleter().apply(plan, fd))
+            log_outcome(Deleter().apply(plan, LocalStore(fd)))
     finally:
         os.close(fd)
     assert (models / name_of(1)).read_bytes() == newest_bytes, "the newest data was deleted"
@@ -264,7 +269,7 @@ def test_hard_linked_checkpoint_is_not_counted_as_freeing_space(
         assert ReasonCode.NOTHING_TO_FREE in {r.code for r in linked.reasons}
         assert second.action is Action.DELETE and second.checkpoint.reclaimable > 0
         assert plan.free_after == plan.disk.free + second.checkpoint.reclaimable
-        outcome = Deleter().apply(plan, fd)
+        outcome = Deleter().apply(plan, LocalStore(fd))
     finally:
         os.close(fd)
     assert [r.decision.checkpoint.step for r in outcome.with_status(Status.DELETED)] == [2]
@@ -344,7 +349,7 @@ def test_leading_zero_ties_are_broken_by_name(models: Path) -> None:
             name_of("007"),
             name_of(7),
         ]
-        Deleter().apply(plan, fd)
+        Deleter().apply(plan, LocalStore(fd))
     finally:
         os.close(fd)
     assert sorted(p.name for p in models.iterdir()) == [name_of(7)]

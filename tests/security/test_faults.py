@@ -46,13 +46,15 @@ from support import (
     write_checkpoint,
 )
 
+from ckptguard.core.decisions import Status
 from ckptguard.core.layouts import layout_for
-from ckptguard.core.model import Policy, Status
+from ckptguard.core.model import Policy
 from ckptguard.engine.cycle import survey
 from ckptguard.engine.executors import Deleter
 from ckptguard.store.local import lock
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.lock import LOCK_NAME
-from ckptguard.store.local.scan import open_directory
 
 NOBODY = 65534
 MiB = 1 << 20
@@ -149,9 +151,11 @@ def test_checkpoint_deleted_by_someone_else_first_is_skipped(models: Path) -> No
     fd = open_directory(str(models))
     try:
         policy = Policy(keep=1, min_free=NO_SPACE_RULE)
-        plan = survey(fd, str(models), layout_for("keras"), policy, now=time.time()).plan
+        plan = survey(
+            LocalStore(fd, str(models)), layout_for("keras"), policy, now=time.time()
+        ).plan
         (models / name_of(2)).unlink()
-        outcome = Deleter().apply(plan, fd)
+        outcome = Deleter().apply(plan, LocalStore(fd))
     finally:
         os.close(fd)
     statuses = {r.decision.checkpoint.step: (r.status, r.detail) for r in outcome.results}
@@ -395,13 +399,13 @@ def test_inotify_overflow_is_detected_and_rescanned(models: Path, spawn) -> None
 WATCHDOG_SPEAKS = """
 import logging, sys
 from ckptguard.service import daemon
-start = daemon.Daemon._start
+start = daemon.Daemon.startup
 def speaking_start(self):
     start(self)
     logging.getLogger("watchdog.observers.inotify").error(
         "InotifyEmitter.queue_events() called when the thread is inactive"
     )
-daemon.Daemon._start = speaking_start
+daemon.Daemon.startup = speaking_start
 from ckptguard.face.cli import main
 sys.exit(main(sys.argv[1:]))
 """

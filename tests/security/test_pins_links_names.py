@@ -17,13 +17,15 @@ from security_helpers import events_named, steps_in, write_old
 from structlog.testing import capture_logs
 from support import keras_bytes, run_cli, settings_for, wait_for
 
+from ckptguard.core.decisions import Status
 from ckptguard.core.layouts import layout_for
-from ckptguard.core.model import Policy, Status
+from ckptguard.core.model import Policy
 from ckptguard.core.naming import Template
-from ckptguard.engine import executors as executor
 from ckptguard.engine.cycle import survey
 from ckptguard.engine.executors import Deleter
-from ckptguard.store.local.scan import open_directory
+from ckptguard.store.local import deleter as executor
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.entries import open_directory
 
 # --- a pin made while the deletion is under way ------------------------------------------
 
@@ -38,7 +40,9 @@ def test_a_pin_made_during_the_last_checks_stops_the_unlink(
         write_old(models, step)
     fd = open_directory(str(models))
     try:
-        plan = survey(fd, str(models), layout_for("keras"), Policy(keep=1), now=1e12).plan
+        plan = survey(
+            LocalStore(fd, str(models)), layout_for("keras"), Policy(keep=1), now=1e12
+        ).plan
         (planned,) = plan.deletions
         pin = models / (planned.checkpoint.name + ".keep")
         original = getattr(executor, moment)
@@ -48,7 +52,7 @@ def test_a_pin_made_during_the_last_checks_stops_the_unlink(
             return original(*args)
 
         monkeypatch.setattr(executor, moment, pin_meanwhile)
-        (result,) = Deleter().apply(plan, fd).results
+        (result,) = Deleter().apply(plan, LocalStore(fd)).results
     finally:
         os.close(fd)
     assert result.status is Status.SKIPPED
@@ -69,7 +73,7 @@ def test_a_pin_made_while_a_directory_is_measured_stops_the_rename(
         os.utime(top / "model.safetensors", (1e9 + step, 1e9 + step))
     fd = open_directory(str(models))
     try:
-        plan = survey(fd, str(models), layout_for("hf"), Policy(keep=1), now=1e12).plan
+        plan = survey(LocalStore(fd, str(models)), layout_for("hf"), Policy(keep=1), now=1e12).plan
         (planned,) = plan.deletions
         original = executor.measure_tree
 
@@ -78,7 +82,7 @@ def test_a_pin_made_while_a_directory_is_measured_stops_the_rename(
             return original(*args)
 
         monkeypatch.setattr(executor, "measure_tree", pin_meanwhile)
-        (result,) = Deleter().apply(plan, fd).results
+        (result,) = Deleter().apply(plan, LocalStore(fd)).results
     finally:
         os.close(fd)
     assert planned.checkpoint.name == "checkpoint-100"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ckptguard.store.local.metrics import complete_lines, parse
+from ckptguard.core.metrics import complete_lines, parse
 
 
 @pytest.mark.parametrize(

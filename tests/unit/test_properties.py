@@ -9,12 +9,12 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import text
 
 from ckptguard.core import planner
+from ckptguard.core.decisions import Action, Decision, Plan, ReasonCode, State
 from ckptguard.core.model import (
-    Action,
     Checkpoint,
-    Decision,
     DiskState,
     FileIdentity,
     Integrity,
@@ -22,10 +22,7 @@ from ckptguard.core.model import (
     Kind,
     MinFree,
     MinFreeUnit,
-    Plan,
     Policy,
-    ReasonCode,
-    State,
 )
 
 NOW = 1_700_000_000
@@ -222,7 +219,7 @@ def check_every_decision_has_a_reason(inventory: Inventory, policy: Policy, plan
     deleting = {ReasonCode.BEYOND_KEEP, ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM}
     for decision in plan.decisions:
         assert decision.reasons
-        assert all(r.text for r in decision.reasons)
+        assert all(text(r) for r in decision.reasons)
         if decision.action is Action.DELETE:
             assert codes(decision) & deleting
 

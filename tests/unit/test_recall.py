@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ckptguard.core.metrics import MetricsTable
 from ckptguard.core.model import (
     Checkpoint,
     DiskState,
@@ -20,7 +21,6 @@ from ckptguard.core.model import (
     MetricSource,
 )
 from ckptguard.core.recall import MetricMemory, from_document, recall, to_document
-from ckptguard.store.local.metrics import MetricsTable
 
 FILE, NAME, REMEMBERED = MetricSource.FILE, MetricSource.NAME, MetricSource.REMEMBERED
 

@@ -1,0 +1,175 @@
+"""The commands: settings from the command line and the config, then one cycle (audit,
+prune) or the daemon (run); rendering, logging, signals and exit codes are decided here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from ckptguard.core.decisions import Outcome
+from ckptguard.core.recall import MetricMemory
+from ckptguard.engine.cycle import KnownMetrics, Look, cycle, memory_after
+from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
+from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, load_file, parse_flags
+from ckptguard.face.logs import configure
+from ckptguard.face.render import to_json, to_table
+from ckptguard.face.settings import build_settings
+from ckptguard.face.words import words_for
+from ckptguard.service.events import get_logger, log_outcome
+from ckptguard.service.settings import GuardSpec, Settings
+from ckptguard.service.state import load_memory, save_memory
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.metrics import MetricsError
+from ckptguard.store.local.metrics import load as load_metrics
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def complain(message: str) -> None:
+    print(f"ckptguard: error: {message}", file=sys.stderr)
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    values = vars(args)
+    file = load_file(args.config) if args.config else None
+    flag_policy = parse_flags({k: values.get(k) for k in PolicyOptions.model_fields}, PolicyOptions)
+    flag_daemon = parse_flags({k: values.get(k) for k in DaemonOptions.model_fields}, DaemonOptions)
+    return build_settings(
+        file=file,
+        flag_policy=flag_policy,
+        flag_daemon=flag_daemon,
+        flag_dirs=values.get("dir") or [],
+    )
+
+
+def check_paths(settings: Settings, *, must_exist: bool) -> None:
+    problems = []
+    for guard in settings.guards:
+        if os.path.isdir(guard.path):
+            continue
+        if os.path.lexists(guard.path):
+            problems.append(f"--dir {guard.path}: not a directory")
+        elif must_exist:
+            problems.append(f"--dir {guard.path}: no such directory")
+    if problems:
+        raise ConfigError(problems)
+
+
+def check_config(args: argparse.Namespace) -> int:
+    if not args.config:
+        raise ConfigError(["check-config needs --config FILE"])
+    settings = settings_of(args)
+    check_paths(settings, must_exist=False)
+    print(f"{args.config}: OK, {len(settings.guards)} directories")
+    return EXIT_OK
+
+
+def guard(args: argparse.Namespace) -> int:
+    """`ckptguard run`: the daemon in the main thread, stopped by SIGTERM or SIGINT and
+    reloaded by SIGHUP (the handlers only ask)."""
+    from ckptguard.service.daemon import Daemon  # imported late: watchdog is not needed above
+    from ckptguard.service.locking import StartupError
+
+    settings = settings_of(args)
+    check_paths(settings, must_exist=False)
+    configure(settings.log_format)
+    executor: Executor = AuditExecutor() if args.dry_run else Deleter()
+    daemon = Daemon(
+        settings,
+        executor=executor,
+        words=words_for,
+        load_settings=lambda: settings_of(args),
+        wait_lock=args.wait_lock,
+    )
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        daemon.request_stop()
+
+    def on_reload(signum: int, frame: FrameType | None) -> None:
+        daemon.request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_reload)
+    try:
+        return daemon.run()
+    except StartupError as error:
+        complain(str(error))
+        return EXIT_USAGE
+
+
+def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
+    """audit, prune and prune --execute; only the last writes anything (its state too)."""
+    settings = settings_of(args)
+    check_paths(settings, must_exist=True)
+    if execute:
+        configure(settings.log_format)
+    executor: Executor = Deleter() if execute else AuditExecutor()
+    now = time.time()
+    outcomes = [_one_directory(spec, settings, executor, now=now) for spec in settings.guards]
+    _render(outcomes, [words_for(spec) for spec in settings.guards], now, as_json=args.json)
+    if any(o.failed for o in outcomes):
+        complain("some deletions failed; see the report above")
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _one_directory(
+    spec: GuardSpec, settings: Settings, executor: Executor, *, now: float
+) -> Outcome:
+    try:
+        store = LocalStore.open(spec.path)
+    except OSError as error:
+        raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
+    real = os.path.realpath(spec.path)
+    try:
+        known = _known_metrics(spec, settings.state_dir, real)
+        look = Look(holders=True)  # no watcher saw saves being written: ask /proc
+        done = cycle(store, spec.layout, spec.policy, executor, now=now, metrics=known, look=look)
+    finally:
+        store.close()
+    if executor.deletes:
+        log_outcome(done.outcome, words=words_for(spec))
+        if known is not None and settings.state_dir is not None:
+            remembered = memory_after(done.assessment, done.outcome)
+            _save_memory(settings.state_dir, real, known, remembered)
+    return done.outcome
+
+
+def _known_metrics(guard: GuardSpec, state_dir: str | None, real: str) -> KnownMetrics | None:
+    """The metrics file's table and the values remembered for the directory (read only)."""
+    if guard.metrics_file is None:
+        return None
+    try:
+        table = load_metrics(guard.metrics_file)
+    except MetricsError as error:
+        raise ConfigError([f"--metrics-file {error}"]) from None
+    memory, problem = load_memory(state_dir, real)
+    return KnownMetrics(guard.metrics_file, table, memory, problem)
+
+
+def _save_memory(state_dir: str, real: str, known: KnownMetrics, memory: MetricMemory) -> None:
+    """Remember the metric values of the checkpoints left; a failure is logged, no more."""
+    if memory == known.memory and known.memory_problem is None:
+        return
+    problem = save_memory(state_dir, real, memory)
+    if problem is not None:
+        get_logger().warning(
+            "state_write_failed",
+            path=real,
+            error=problem,
+            consequence="metric values read now are not remembered after this run",
+        )
+
+
+def _render(outcomes: list[Outcome], words: list[Any], now: float, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(to_json(outcomes, now, words), indent=2))
+        return
+    print("\n\n".join(to_table(o, now, w) for o, w in zip(outcomes, words, strict=True)))

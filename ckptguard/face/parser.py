@@ -1,0 +1,167 @@
+"""The command line's grammar: subcommands, options, and values that start with a dash."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import NoReturn
+
+from ckptguard import __version__
+from ckptguard.core.layouts import PRESETS
+
+# A value that looks like an option to argparse: "-5GB", "-1x", "-.5".
+_DASH_VALUE = re.compile(r"-[0-9.]")
+
+
+class UsageError(Exception):
+    """Raised instead of argparse's print-usage-and-exit, so main() decides the output."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    policy = _Parser(add_help=False)
+    group = policy.add_argument_group("policy")
+    group.add_argument(
+        "--dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory to guard (repeatable; default: the config's directories)",
+    )
+    group.add_argument("--config", metavar="FILE", help="TOML config file; flags override it")
+    group.add_argument("--keep", metavar="N", help="keep the N newest valid checkpoints (3)")
+    group.add_argument(
+        "--min-free",
+        metavar="SIZE",
+        help="free space to keep: 20GB, 512MiB, 10%%, or 1x/2.5x the newest (1x)",
+    )
+    group.add_argument(
+        "--min-keep",
+        metavar="N",
+        help="the free-space rule never leaves fewer valid checkpoints (1)",
+    )
+    group.add_argument(
+        "--keep-every",
+        metavar="STEPS",
+        help="also keep checkpoints whose step is a multiple of STEPS (off)",
+    )
+    group.add_argument(
+        "--preset",
+        metavar="NAME",
+        help=f"checkpoint layout: {', '.join(PRESETS)} (keras)",
+    )
+    group.add_argument(
+        "--pattern",
+        metavar="TEMPLATE",
+        help="checkpoint name template with one {step} (the preset's, e.g. "
+        "checkpoint_step_{step}.keras)",
+    )
+    group.add_argument(
+        "--keep-best", metavar="N", help="also keep the N best checkpoints by --metric (0)"
+    )
+    group.add_argument(
+        "--metric", metavar="NAME", help="metric for --keep-best: a --pattern field or a column"
+    )
+    group.add_argument(
+        "--mode", metavar="MODE", help="min or max is better (min for *loss*/*error*, else max)"
+    )
+    group.add_argument(
+        "--metrics-file",
+        metavar="FILE",
+        help="CSV (CSVLogger), trainer_state.json or JSON lines with metrics per step/epoch",
+    )
+    group.add_argument(
+        "--settle",
+        metavar="SECONDS",
+        help="a file modified this recently may still be written (10)",
+    )
+
+    state = _Parser(add_help=False)
+    state.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where metric values read before are remembered, outside every guarded "
+        "directory ($STATE_DIRECTORY, /var/lib/ckptguard for root, else "
+        "~/.local/state/ckptguard)",
+    )
+
+    parser = _Parser(
+        prog="ckptguard", description="Keeps training checkpoints from filling the disk."
+    )
+    parser.add_argument("--version", action="version", version=f"ckptguard {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    audit = commands.add_parser(
+        "audit", parents=[policy, state], help="explain every decision; delete nothing"
+    )
+    audit.add_argument("--json", action="store_true", help="print one JSON document")
+
+    prune = commands.add_parser(
+        "prune", parents=[policy, state], help="preview, or delete with --execute"
+    )
+    prune.add_argument("--execute", action="store_true", help="really delete")
+    prune.add_argument("--json", action="store_true", help="print one JSON document")
+
+    run = commands.add_parser("run", parents=[policy, state], help="guard directories continuously")
+    run.add_argument(
+        "--dry-run", action="store_true", help="log what would be deleted; delete nothing"
+    )
+    run.add_argument(
+        "--poll",
+        action="store_true",
+        default=None,
+        help="poll instead of inotify (automatic on network filesystems)",
+    )
+    run.add_argument("--rescan-interval", metavar="SECONDS", help="full rescan period (60)")
+    run.add_argument("--free-check-interval", metavar="SECONDS", help="free-space check period (5)")
+    run.add_argument("--log-format", metavar="FORMAT", help="auto, json or console (auto)")
+    run.add_argument(
+        "--wait-lock",
+        action="store_true",
+        help="wait for another guard of the directory instead of exiting",
+    )
+
+    commands.add_parser(
+        "check-config", parents=[policy, state], help="validate a config file (and flags) and exit"
+    )
+    return parser
+
+
+def attach_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`--min-free -5GB` as `--min-free=-5GB`, so the message can name the bad value.
+
+    argparse takes `-5GB` (or `-1x`, `-10%`) for an unknown option and reports only
+    "expected one argument"; no option starts with a digit, so such a token is a value.
+    """
+    takes_value = _value_options(parser)
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            joined.extend(argv[index:])
+            break
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg in takes_value and _DASH_VALUE.match(following):
+            joined.append(f"{arg}={following}")
+            index += 2
+            continue
+        joined.append(arg)
+        index += 1
+    return joined
+
+
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, in any subcommand, that takes a value."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _value_options(sub)
+        elif action.option_strings and action.nargs != 0:
+            found.update(action.option_strings)
+    return found

@@ -1,0 +1,329 @@
+"""One guarded directory: held open, locked and watched, and one cycle at a time over it.
+
+A guard owns everything of its directory: the descriptor (through a `LocalStore`), the
+lock, the watch, the content cache, what it saw of saves in progress, its metric memory
+and its problem log. Directory trouble never raises out of it: it is logged once, and
+the directory is waited for, looked at again, or left to another guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+from ckptguard.core.decisions import Plan, Status
+from ckptguard.core.model import Inventory, Unit
+from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
+from ckptguard.engine.executors import Executor
+from ckptguard.service import locking
+from ckptguard.service.events import Words
+from ckptguard.service.memory import GuardMemory
+from ckptguard.service.reports import Problems, Reports
+from ckptguard.service.saves import Observations, Writes
+from ckptguard.service.settings import GuardSpec, Settings
+from ckptguard.service.watcher import WATCHED_EVENTS, WRITE_EVENTS, WakeHandler
+from ckptguard.store.local.cache import IntegrityCache
+from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.mounts import polling_reason
+
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass
+class Context:
+    """What every guard shares with the daemon that runs it."""
+
+    settings: Settings
+    log: Any
+    executor: Executor
+    clock: Callable[[], float]
+    # A watcher saw entry `name` (None: anything) of directory `key` change.
+    wake: Callable[[str, str | None], None]
+    # The shared watchdog observer of a kind ("inotify" or "poll").
+    observer: Callable[[str], BaseObserver]
+    # Called during long work: feeds systemd's watchdog.
+    progress: Callable[[], None]
+    # Asked between deletions.
+    should_stop: Callable[[], bool]
+    wait_lock: bool = False
+
+
+class Guard:
+    def __init__(self, spec: GuardSpec, words: Words, log: Any) -> None:
+        self.spec = spec
+        self.problems = Problems(log, spec.path)
+        self.reports = Reports(log, words, self.problems)
+        self.memory = GuardMemory(log, self.problems)
+        self.cache = IntegrityCache()
+        self.writes = Writes()
+        self.observations = Observations()
+        self.store: LocalStore | None = None
+        self.dir_id: tuple[int, int] | None = None
+        # Where the path led when first opened; a later open must lead to the same place.
+        self.real_path: str | None = None
+        self.lock_fd: int | None = None
+        self.watch: ObservedWatch | None = None
+        self.observer: BaseObserver | None = None
+        self.last_plan: Plan | None = None
+        self.last_inventory: Inventory | None = None
+        self.next_retry = 0.0
+        # When (monotonic) a save in progress will have settled and must be judged.
+        self.settle_at: float | None = None
+        # Whether saves may be in progress that the watcher has not seen written.
+        self.writers_unknown = True
+
+    @property
+    def key(self) -> str:
+        return self.spec.path
+
+    @property
+    def is_open(self) -> bool:
+        return self.store is not None
+
+    # -- opening, verifying, closing ---------------------------------------------------------
+
+    def open(self, context: Context, *, at_start: bool = False) -> bool:
+        """Make sure the directory is open, locked and watched; False while it cannot be."""
+        if self.store is not None:
+            return True
+        now = time.monotonic()
+        if not at_start and now < self.next_retry:
+            return False
+        self.next_retry = now + min(context.settings.free_check_interval, 5.0)
+        real = os.path.realpath(self.spec.path)
+        fd = self._open_directory(real)
+        if fd is None:
+            return False
+        try:
+            lock_fd = locking.take(
+                fd, self.spec.path, self.problems, at_start=at_start, wait=context.wait_lock
+            )
+        except BaseException:
+            os.close(fd)
+            raise
+        if lock_fd is None:
+            os.close(fd)
+            return False
+        self._opened(fd, real, lock_fd)
+        self._watch(context, real)
+        return True
+
+    def _open_directory(self, real: str) -> int | None:
+        if self.real_path is not None and real != self.real_path:
+            self.problems.report(
+                "directory_moved",
+                resolves_to=real,
+                expected=self.real_path,
+                action="not following; send SIGHUP to accept the new location",
+            )
+            return None
+        try:
+            return os.open(real, _DIRECTORY_FLAGS)
+        except FileNotFoundError:
+            self.problems.report("directory_missing", action="waiting for it to appear")
+        except OSError as error:
+            self.problems.report("directory_unavailable", error=error.strerror, errno=error.errno)
+        return None
+
+    def _opened(self, fd: int, real: str, lock_fd: int) -> None:
+        st = os.fstat(fd)
+        self.store = LocalStore(fd, self.spec.path, self.cache)
+        self.dir_id, self.lock_fd, self.real_path = (st.st_dev, st.st_ino), lock_fd, real
+        self.problems.forget()
+        if _read_only(fd):
+            # The lock works there too: say so now, not at the first deletion that fails.
+            self.problems.report(
+                "directory_read_only",
+                consequence="deletions there fail",
+                hint="under systemd, is the directory in ReadWritePaths=?",
+            )
+
+    def _watch(self, context: Context, real: str) -> None:
+        reason = "--poll" if context.settings.poll else polling_reason(real)
+        kind = "poll" if reason else "inotify"
+        observer = context.observer(kind)
+        layout = self.spec.layout
+        writes = None if reason else self.writes  # polling sees no closes
+        handler = WakeHandler(self.key, real, layout, context.wake, writes)
+        try:
+            # A directory checkpoint is complete when a file inside it appears: watch inside.
+            self.watch = observer.schedule(
+                handler,
+                real,
+                recursive=layout.unit is Unit.DIRECTORY,
+                event_filter=WATCHED_EVENTS if reason else WRITE_EVENTS,
+            )
+            self.observer = observer
+        except OSError as error:
+            context.log.warning(
+                "watch_failed",
+                path=self.spec.path,
+                error=error.strerror,
+                action="relying on periodic rescans",
+            )
+            return
+        extra = {"reason": reason} if reason else {}
+        context.log.info("watching", path=self.spec.path, mode=kind, **extra)
+
+    def still_there(self, log: Any) -> bool:
+        """Whether the path still names the directory held; closes the guard if not."""
+        try:
+            st = os.stat(self.real_path or self.spec.path, follow_symlinks=False)
+            same = (st.st_dev, st.st_ino) == self.dir_id
+        except OSError:
+            same = False
+        if not same:
+            log.warning("directory_replaced", path=self.spec.path, action="waiting for it")
+            self.close()
+        return same
+
+    def check_retargeted(self) -> None:
+        """Say (once) that the path now leads elsewhere: a symlinked --dir was retargeted.
+
+        The directory held stays guarded; following a path that changed under us is for
+        a reload to accept, since whoever swapped a parent could point it anywhere.
+        """
+        now_leads_to = os.path.realpath(self.spec.path)
+        if now_leads_to != self.real_path:
+            self.problems.report(
+                "directory_retargeted",
+                resolves_to=now_leads_to,
+                guarding=self.real_path,
+                action="still guarding the old directory; send SIGHUP to follow the path",
+            )
+        else:
+            self.problems.solved("directory_retargeted")
+
+    def close(self) -> None:
+        if self.watch is not None and self.observer is not None:
+            with contextlib.suppress(KeyError, OSError):  # the watch died with its directory
+                self.observer.unschedule(self.watch)
+        self.watch = self.observer = None
+        locking.release(self.lock_fd)
+        self.lock_fd = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.last_plan = self.last_inventory = None
+        self.reports.forget()
+        self.writers_unknown = True  # unwatched from now until reopened
+
+    # -- cycles ------------------------------------------------------------------------------
+
+    def cycle(self, context: Context, changed: set[str] | None = None) -> bool:
+        """Look, plan and apply for this directory; True if a cycle was completed.
+
+        With `changed` (from events) only those entries are looked at again, on top of the
+        last inventory: a save in a directory of 10,000 other files then costs a few
+        stats, not a listing. Full listings stay the truth: at start, every rescan
+        interval, after lost events, and whenever there is no inventory to build on.
+        """
+        if not self._ready(context, full=changed is None):
+            return False
+        try:
+            done = self._run(context, changed)
+        except OSError as error:
+            self.problems.report("scan_failed", error=f"{error.strerror}", errno=error.errno)
+            return False
+        except Exception as error:  # noqa: BLE001 - one directory's trouble must not stop the rest
+            self.problems.report("cycle_failed", error=repr(error), exc_info=True)
+            return False
+        self.problems.solved("scan_failed", "cycle_failed")
+        previous, self.last_plan = self.last_plan, done.plan
+        self.reports.cycle(done.plan, done.outcome.results, previous)
+        if done.outcome.with_status(Status.SKIPPED):
+            context.wake(self.key, None)  # it changed under us: look again on the next pass
+        return True
+
+    def _ready(self, context: Context, *, full: bool) -> bool:
+        """Open, still the directory held, and locked (or guarding without the lock)."""
+        if not self.open(context) or self.store is None:
+            return False
+        if not self.still_there(context.log):
+            return False
+        if full:
+            self.check_retargeted()
+        if self.lock_fd == locking.UNLOCKED:
+            self.lock_fd = locking.retake(self.store.dir_fd, self.spec.path, context.log)
+            if self.lock_fd is None:
+                self.close()
+                return False
+        return True
+
+    def _run(self, context: Context, changed: set[str] | None) -> Cycle:
+        assert self.store is not None
+        spec, state_dir = self.spec, context.settings.state_dir
+        known = self.memory.known(spec.metrics_file, state_dir, self._real())
+        look = Look(
+            changed=changed if self.last_inventory is not None else None,
+            previous=self.last_inventory,
+            prepare=self._observe,
+            progress=context.progress,
+        )
+        done = cycle(
+            self.store,
+            spec.layout,
+            spec.policy,
+            context.executor,
+            now=context.clock(),
+            metrics=known,
+            look=look,
+            should_stop=context.should_stop,
+        )
+        self.last_inventory = done.inventory
+        self.settle_at = Observations.next_settle(
+            done.plan, spec.policy.settle_seconds, time.monotonic()
+        )
+        if known is not None:
+            # After the deletions: a state write of ours must never delay one.
+            self.memory.memory = memory_after(done.assessment, done.outcome)
+            self.memory.report_rows(spec.path, done.assessment, known.path)
+            self.memory.save(state_dir, self._real())
+        return done
+
+    def _observe(self, inventory: Inventory) -> Inventory:
+        """What the guard itself saw: writes not yet closed, and how long each is quiet."""
+        if self.writers_unknown and self.store is not None:
+            self._learn_writers(self.store.holders(inventory))
+        return self.observations.stamp(inventory, time.monotonic(), self.writes)
+
+    def _learn_writers(self, inventory: Inventory) -> None:
+        """Saves already being written when the watch began (or after lost events): the
+        watcher saw none of their writes, /proc may show their writers. Each is then
+        known as written until the watcher sees it closed."""
+        self.writers_unknown = False
+        for checkpoint in inventory.checkpoints:
+            if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
+                for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
+                    self.writes.written(checkpoint.name, name)
+
+    def _real(self) -> str:
+        return self.real_path or os.path.realpath(self.spec.path)
+
+    def short_of_space(self, context: Context) -> bool:
+        """Whether free space fell below the target since the last plan (other processes
+        fill disks too); a shortfall nothing can fix is left to the periodic rescan."""
+        if self.store is None or not self.still_there(context.log):
+            return True  # retries opening, rate-limited
+        last = self.last_plan
+        try:
+            free = self.store.disk().free
+        except OSError as error:
+            self.problems.report("free_check_failed", error=error.strerror)
+            return False
+        short = last is None or free + last.in_flight_credit < last.target_free
+        unchanged = last is not None and last.shortfall > 0 and free == last.disk.free
+        return short and not unchanged
+
+
+def _read_only(fd: int) -> bool:
+    try:
+        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

@@ -1,0 +1,66 @@
+"""What a guard logs about its directory: each thing once, not on every cycle or retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ckptguard.core.decisions import Plan, Result, Status
+from ckptguard.service.events import Words, log_new_run, log_result, log_shortfall
+
+
+class Problems:
+    """Problems of one directory, each logged once until it changes or goes away."""
+
+    def __init__(self, log: Any, path: str) -> None:
+        self._log = log
+        self._path = path
+        self._last: dict[str, str] = {}
+
+    def report(self, event: str, **fields: Any) -> None:
+        key = repr(sorted(fields.items()))
+        if self._last.get(event) != key:
+            self._last[event] = key
+            self._log.warning(event, path=self._path, **fields)
+
+    def solved(self, *events: str) -> None:
+        for event in events:
+            self._last.pop(event, None)
+
+    def forget(self) -> None:
+        self._last.clear()
+
+
+class Reports:
+    """One directory's results, shortfalls, runs and warnings, logged once each."""
+
+    def __init__(self, log: Any, words: Words, problems: Problems) -> None:
+        self._log = log
+        self.words = words
+        self._problems = problems
+        self._seen: set[tuple[Any, ...]] = set()
+
+    def forget(self) -> None:
+        self._seen = set()
+
+    def cycle(self, plan: Plan, results: tuple[Result, ...], previous: Plan | None) -> None:
+        """Log each result once: a would-delete or a refusal repeated every cycle is noise."""
+        current = set()
+        for result in results:
+            checkpoint = result.decision.checkpoint
+            key = (result.status, checkpoint.name, checkpoint.identity)
+            current.add(key)
+            if result.status is Status.DELETED or key not in self._seen:
+                log_result(plan, result, self._log, self.words)
+        self._seen = current
+        was_short = previous is not None and previous.shortfall > 0
+        if plan.shortfall and not was_short:
+            log_shortfall(plan, self._log, self.words)
+        elif was_short and not plan.shortfall:
+            self._log.info("free_space_recovered", directory=plan.directory, free=plan.free_after)
+        if len(plan.runs) > max(1, len(previous.runs) if previous is not None else 0):
+            log_new_run(plan, self._log)
+        suspicion = plan.warning("check_suspect")
+        if suspicion is not None:
+            self._problems.report("check_suspect", message=self.words.notice(suspicion))
+        else:
+            self._problems.solved("check_suspect")

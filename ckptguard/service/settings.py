@@ -1,0 +1,50 @@
+"""What the guard runs with, once the face has read and checked it: plain frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ckptguard.core.layouts import Layout
+from ckptguard.core.model import Policy
+from ckptguard.core.naming import Template
+
+LogFormat = Literal["auto", "json", "console"]
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used: each entry of `problems` is one line naming the
+    option (or key) and its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    """One guarded directory and its rules."""
+
+    path: str
+    layout: Layout
+    policy: Policy
+    # A file of metric values (absolute, or relative to `path`), for keep-best.
+    metrics_file: str | None = None
+    # How each option was set, for words that name it as the user did:
+    # (option, "flag" or "file", the value as written).
+    given: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def template(self) -> Template:
+        return self.layout.template
+
+
+@dataclass(frozen=True)
+class Settings:
+    guards: tuple[GuardSpec, ...]
+    rescan_interval: float = 60.0
+    free_check_interval: float = 5.0
+    log_format: LogFormat = "auto"
+    poll: bool = False
+    # None: nothing is kept between runs (metric values are remembered in memory only).
+    state_dir: str | None = None

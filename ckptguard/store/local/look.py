@@ -1,0 +1,149 @@
+"""Looking at one checkpoint made of files: a single file, or a group sharing a stem.
+
+Each is stat'ed without following links and its content checked through a descriptor
+opened with O_NOFOLLOW that must still be the entry stat'ed; a directory checkpoint is
+handed to `directories`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import replace
+
+from ckptguard.core.layouts import Content, Layout, tf_shard
+from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Kind, MetricSource, Part, Unit
+from ckptguard.store.local.cache import IntegrityCache, Verdict
+from ckptguard.store.local.directories import look_at_directory
+from ckptguard.store.local.entries import identity_of, kind_of
+from ckptguard.store.local.formats import check_file, check_tf_index, tf_shards_complete
+from ckptguard.store.local.pointers import READ_FLAGS
+
+
+def look_at(
+    dir_fd: int,
+    key: str,
+    layout: Layout,
+    cache: IntegrityCache,
+    *,
+    pinned: bool,
+    members: list[str],
+) -> Checkpoint | None:
+    """The checkpoint `key` is now, or None if it is gone or no checkpoint."""
+    matched = layout.template.match(key)
+    if matched is None:
+        return None
+    step, fields = matched
+    base = Checkpoint(
+        name=key,
+        step=step,
+        kind=Kind.REGULAR,
+        identity=FileIdentity(0, 0, 0, 0),
+        pinned=pinned,
+        metrics=tuple(sorted(fields.items())),
+        metric_sources=tuple((k, MetricSource.NAME) for k in sorted(fields)),
+        unit=layout.unit,
+    )
+    if layout.unit is Unit.GROUP:
+        return _look_at_group(dir_fd, base, members, cache)
+    try:
+        st = os.stat(key, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None  # deleted meanwhile: nothing to decide about
+    except OSError:
+        # One entry we cannot even stat (a FUSE mount refusing root, say) is left alone;
+        # it must not stop the guard of the whole directory.
+        return replace(base, integrity=Integrity.UNREADABLE)
+    kind = kind_of(st.st_mode)
+    checkpoint = replace(base, kind=kind, identity=identity_of(st))
+    if kind is not layout.unit.expected_kind:
+        return checkpoint  # a symlink or other impostor: reported, never followed
+    if layout.unit is Unit.DIRECTORY:
+        return look_at_directory(dir_fd, checkpoint, layout, cache)
+    freeable = st.st_blocks * 512 if st.st_nlink == 1 else 0
+    checkpoint = replace(checkpoint, links=st.st_nlink, freeable=freeable)
+    if layout.content is Content.NONE:
+        return checkpoint
+    verdict = cache.get(key, checkpoint.identity)
+    if verdict is None:
+        verdict = check_regular(dir_fd, key, checkpoint.identity, layout.content)
+        if verdict is None:
+            # Changed while we looked: decide again on the next scan.
+            return replace(checkpoint, integrity=Integrity.INVALID)
+        cache.put(key, checkpoint.identity, verdict)
+    return replace(checkpoint, integrity=verdict.integrity)
+
+
+def _open_checked(dir_fd: int, name: str, identity: FileIdentity) -> int | Verdict | None:
+    """An fd for the entry if it still has `identity`; a Verdict if we may not read it."""
+    try:
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
+            return None  # swapped for a symlink or removed since lstat
+        # EACCES, or EAGAIN from a lease someone holds on it: left alone, never a reason
+        # to stop guarding the rest of the directory.
+        return Verdict(Integrity.UNREADABLE)
+    if identity_of(os.fstat(fd)) != identity:
+        os.close(fd)
+        return None
+    return fd
+
+
+def check_regular(
+    dir_fd: int, name: str, identity: FileIdentity, content: Content
+) -> Verdict | None:
+    """The content check of a regular file; None if it changed while we looked."""
+    opened = _open_checked(dir_fd, name, identity)
+    if not isinstance(opened, int):
+        return opened
+    with os.fdopen(opened, "rb") as handle:
+        if content is Content.TF_GROUP:
+            return Verdict(check_tf_index(handle, identity.size))
+        return Verdict(check_file(handle, identity.size, content))
+
+
+def _look_at_group(
+    dir_fd: int, base: Checkpoint, members: list[str], cache: IntegrityCache
+) -> Checkpoint | None:
+    """A TensorFlow checkpoint: `<stem>.index` (the marker) and its data shards."""
+    index_name = base.name + ".index"
+    parts: list[Part] = []
+    blocks = 0
+    for name in sorted(members, key=lambda n: (n != index_name, n)):
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return replace(base, integrity=Integrity.UNREADABLE)
+        parts.append(Part(name, kind_of(st.st_mode), identity_of(st)))
+        blocks += st.st_blocks * 512 if st.st_nlink == 1 else 0
+    if not parts:
+        return None
+    odd = next((p for p in parts if p.kind is not Kind.REGULAR), None)
+    identity = FileIdentity(
+        parts[0].identity.device,
+        parts[0].identity.inode,
+        sum(p.identity.size for p in parts),
+        max(p.identity.mtime_ns for p in parts),
+    )
+    checkpoint = replace(
+        base,
+        kind=Kind.REGULAR if odd is None else odd.kind,
+        identity=identity,
+        parts=tuple(parts),
+        freeable=blocks,
+    )
+    if odd is not None:
+        return checkpoint
+    shards = [s for s in (tf_shard(p.name) for p in parts) if s is not None]
+    if parts[0].name != index_name or not tf_shards_complete(shards):
+        return replace(checkpoint, integrity=Integrity.INVALID)
+    verdict = cache.get(base.name, identity)
+    if verdict is None:
+        verdict = check_regular(dir_fd, index_name, parts[0].identity, Content.TF_GROUP)
+        if verdict is None:
+            return replace(checkpoint, integrity=Integrity.INVALID)
+        cache.put(base.name, identity, verdict)
+    return replace(checkpoint, integrity=verdict.integrity)
