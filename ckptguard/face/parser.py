@@ -22,7 +22,63 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# The policy options every command takes: (flag, metavar, help).
+_POLICY = (
+    ("--config", "FILE", "TOML config file; flags override it"),
+    ("--keep", "N", "keep the N newest valid checkpoints (3)"),
+    ("--min-free", "SIZE", "free space to keep: 20GB, 512MiB, 10%%, or 1x/2.5x the newest (1x)"),
+    ("--min-keep", "N", "the free-space rule never leaves fewer valid checkpoints (1)"),
+    ("--keep-every", "STEPS", "also keep checkpoints whose step is a multiple of STEPS (off)"),
+    ("--preset", "NAME", f"checkpoint layout: {', '.join(PRESETS)} (keras)"),
+    (
+        "--pattern",
+        "TEMPLATE",
+        "checkpoint name template with one {step} (the preset's, e.g. "
+        "checkpoint_step_{step}.keras)",
+    ),
+    ("--keep-best", "N", "also keep the N best checkpoints by --metric (0)"),
+    ("--metric", "NAME", "metric for --keep-best: a --pattern field or a column"),
+    ("--mode", "MODE", "min or max is better (min for *loss*/*error*, else max)"),
+    (
+        "--metrics-file",
+        "FILE",
+        "CSV (CSVLogger), trainer_state.json or JSON lines with metrics per step/epoch",
+    ),
+    ("--settle", "SECONDS", "a file modified this recently may still be written (10)"),
+    (
+        "--state-dir",
+        "DIR",
+        "where metric values read before are remembered, outside every guarded "
+        "directory ($STATE_DIRECTORY, /var/lib/ckptguard for root, else "
+        "~/.local/state/ckptguard)",
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    shared = _policy_parser()
+    parser = _Parser(
+        prog="ckptguard", description="Keeps training checkpoints from filling the disk."
+    )
+    parser.add_argument("--version", action="version", version=f"ckptguard {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    audit = commands.add_parser(
+        "audit", parents=[shared], help="explain every decision; delete nothing"
+    )
+    audit.add_argument("--json", action="store_true", help="print one JSON document")
+    prune = commands.add_parser("prune", parents=[shared], help="preview, or delete with --execute")
+    prune.add_argument("--execute", action="store_true", help="really delete")
+    prune.add_argument("--json", action="store_true", help="print one JSON document")
+    _daemon_options(
+        commands.add_parser("run", parents=[shared], help="guard directories continuously")
+    )
+    commands.add_parser(
+        "check-config", parents=[shared], help="validate a config file (and flags) and exit"
+    )
+    return parser
+
+
+def _policy_parser() -> _Parser:
     policy = _Parser(add_help=False)
     group = policy.add_argument_group("policy")
     group.add_argument(
@@ -32,81 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="directory to guard (repeatable; default: the config's directories)",
     )
-    group.add_argument("--config", metavar="FILE", help="TOML config file; flags override it")
-    group.add_argument("--keep", metavar="N", help="keep the N newest valid checkpoints (3)")
-    group.add_argument(
-        "--min-free",
-        metavar="SIZE",
-        help="free space to keep: 20GB, 512MiB, 10%%, or 1x/2.5x the newest (1x)",
-    )
-    group.add_argument(
-        "--min-keep",
-        metavar="N",
-        help="the free-space rule never leaves fewer valid checkpoints (1)",
-    )
-    group.add_argument(
-        "--keep-every",
-        metavar="STEPS",
-        help="also keep checkpoints whose step is a multiple of STEPS (off)",
-    )
-    group.add_argument(
-        "--preset",
-        metavar="NAME",
-        help=f"checkpoint layout: {', '.join(PRESETS)} (keras)",
-    )
-    group.add_argument(
-        "--pattern",
-        metavar="TEMPLATE",
-        help="checkpoint name template with one {step} (the preset's, e.g. "
-        "checkpoint_step_{step}.keras)",
-    )
-    group.add_argument(
-        "--keep-best", metavar="N", help="also keep the N best checkpoints by --metric (0)"
-    )
-    group.add_argument(
-        "--metric", metavar="NAME", help="metric for --keep-best: a --pattern field or a column"
-    )
-    group.add_argument(
-        "--mode", metavar="MODE", help="min or max is better (min for *loss*/*error*, else max)"
-    )
-    group.add_argument(
-        "--metrics-file",
-        metavar="FILE",
-        help="CSV (CSVLogger), trainer_state.json or JSON lines with metrics per step/epoch",
-    )
-    group.add_argument(
-        "--settle",
-        metavar="SECONDS",
-        help="a file modified this recently may still be written (10)",
-    )
+    for flag, metavar, text in _POLICY:
+        group.add_argument(flag, metavar=metavar, help=text)
+    return policy
 
-    state = _Parser(add_help=False)
-    state.add_argument(
-        "--state-dir",
-        metavar="DIR",
-        help="where metric values read before are remembered, outside every guarded "
-        "directory ($STATE_DIRECTORY, /var/lib/ckptguard for root, else "
-        "~/.local/state/ckptguard)",
-    )
 
-    parser = _Parser(
-        prog="ckptguard", description="Keeps training checkpoints from filling the disk."
-    )
-    parser.add_argument("--version", action="version", version=f"ckptguard {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    audit = commands.add_parser(
-        "audit", parents=[policy, state], help="explain every decision; delete nothing"
-    )
-    audit.add_argument("--json", action="store_true", help="print one JSON document")
-
-    prune = commands.add_parser(
-        "prune", parents=[policy, state], help="preview, or delete with --execute"
-    )
-    prune.add_argument("--execute", action="store_true", help="really delete")
-    prune.add_argument("--json", action="store_true", help="print one JSON document")
-
-    run = commands.add_parser("run", parents=[policy, state], help="guard directories continuously")
+def _daemon_options(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--dry-run", action="store_true", help="log what would be deleted; delete nothing"
     )
@@ -124,11 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="wait for another guard of the directory instead of exiting",
     )
-
-    commands.add_parser(
-        "check-config", parents=[policy, state], help="validate a config file (and flags) and exit"
-    )
-    return parser
 
 
 def attach_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

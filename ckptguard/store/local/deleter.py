@@ -47,37 +47,21 @@ def delete_one(decision: Decision, dir_fd: int) -> Result:
 
 def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     checkpoint = decision.checkpoint
-    name = checkpoint.name
-    if checkpoint.unit is Unit.GROUP:
-        refusal = _group_changed(checkpoint, dir_fd)
-    else:
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return Result(decision, Status.SKIPPED, "already gone")
-        except OSError as error:
-            return Result(decision, Status.FAILED, _describe(error))
-        refusal = _entry_changed(checkpoint, st)
-    if refusal is None:
-        pointer = protected_by(checkpoint, read_pointers(dir_fd))
-        if pointer is not None:
-            refusal = f"named by {pointer} since planned"
+    try:
+        refusal = _changed_since_planned(checkpoint, dir_fd)
+    except FileNotFoundError:
+        return Result(decision, Status.SKIPPED, "already gone")
+    except OSError as error:
+        return Result(decision, Status.FAILED, _describe(error))
     if refusal is not None:
         return Result(decision, Status.SKIPPED, refusal)
     free_before = disk_state(dir_fd).free
-
-    def pinned_since() -> str | None:
-        """Asked last, right before the step that cannot be undone: a pin made at any
-        moment before it is honoured."""
-        if entry_exists(dir_fd, pin_name(name)):
-            return f"pinned by {pin_name(name)} since planned"
-        return None
-
+    last_look = _pinned_since(checkpoint.name, dir_fd)
     try:
         if checkpoint.unit is Unit.DIRECTORY:
-            refusal = _delete_directory(checkpoint, dir_fd, pinned_since)
+            refusal = _delete_directory(checkpoint, dir_fd, last_look)
         else:
-            refusal = _delete_files(checkpoint, dir_fd, pinned_since)
+            refusal = _delete_files(checkpoint, dir_fd, last_look)
     except FileNotFoundError:
         return Result(decision, Status.SKIPPED, "already gone")
     except OSError as error:
@@ -89,6 +73,32 @@ def _delete_checked(decision: Decision, dir_fd: int) -> Result:
     return Result(
         decision, Status.DELETED, free_before=free_before, free_after=disk_state(dir_fd).free
     )
+
+
+def _changed_since_planned(checkpoint: Checkpoint, dir_fd: int) -> str | None:
+    """Why the checkpoint must be left alone (changed, or named by a pointer), or None."""
+    if checkpoint.unit is Unit.GROUP:
+        refusal = _group_changed(checkpoint, dir_fd)
+    else:
+        st = os.stat(checkpoint.name, dir_fd=dir_fd, follow_symlinks=False)
+        refusal = _entry_changed(checkpoint, st)
+    if refusal is None:
+        pointer = protected_by(checkpoint, read_pointers(dir_fd))
+        if pointer is not None:
+            refusal = f"named by {pointer} since planned"
+    return refusal
+
+
+def _pinned_since(name: str, dir_fd: int) -> Callable[[], str | None]:
+    """The last look, right before the step that cannot be undone: a pin made at any
+    moment before it is honoured."""
+
+    def look() -> str | None:
+        if entry_exists(dir_fd, pin_name(name)):
+            return f"pinned by {pin_name(name)} since planned"
+        return None
+
+    return look
 
 
 def _delete_files(
@@ -128,51 +138,64 @@ def _delete_directory(
             return _CHANGED  # swapped for a symlink or a file since the stat
         raise
     try:
-        st = os.fstat(fd)
-        planned = (checkpoint.identity.device, checkpoint.identity.inode)
-        if (st.st_dev, st.st_ino) != planned:
-            return _CHANGED
-        try:
-            if measure_tree(fd, dir_fd).identity != checkpoint.identity:
-                return _CHANGED
-        except FileNotFoundError:
-            return _CHANGED  # something inside went away while we measured
-        except Unwalkable as error:
-            return f"{error}: not touched"
-        # Unpredictable, so nobody can squat the name to block the deletion.
-        trash = f"{TRASH_PREFIX}{st.st_ino}-{secrets.token_hex(6)}"
-        if entry_exists(dir_fd, trash):
-            raise OSError(errno.EEXIST, f"{trash} is in the way", trash)
-        refusal = last_look()
+        refusal = _tree_changed(checkpoint, fd, dir_fd) or last_look()
         if refusal is not None:
             return refusal
-        os.rename(checkpoint.name, trash, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        moved = os.stat(trash, dir_fd=dir_fd, follow_symlinks=False)
-        if (moved.st_dev, moved.st_ino) != planned:
-            # Swapped between our open and the rename: put back what we moved, unless
-            # something took the name meanwhile (a rename would replace it).
-            if entry_exists(dir_fd, checkpoint.name):
-                return f"changed while being deleted: what was there is now {trash}"
-            os.rename(trash, checkpoint.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            return "changed while being deleted: not touched"
-        try:
-            walk(
-                fd,
-                dir_fd,
-                _unlink_unless_directory,
-                _remove_directory,
-                first=MARKERS,
-                vanished_ok=True,
-            )
-            os.rmdir(trash, dir_fd=dir_fd)
-        except (OSError, Unwalkable) as error:
-            why = _describe(error) if isinstance(error, OSError) else str(error)
-            raise PartlyDeleted(
-                f"{why}; stopped partway, the rest is in {trash} (no longer a checkpoint)"
-            ) from None
+        trash = _rename_away(checkpoint, fd, dir_fd)
+        if not trash.startswith(TRASH_PREFIX):
+            return trash  # why it was not renamed
+        _empty(fd, dir_fd, trash)
     finally:
         os.close(fd)
     return None
+
+
+def _tree_changed(checkpoint: Checkpoint, fd: int, dir_fd: int) -> str | None:
+    """Why the open directory is no longer the tree planned on, or None."""
+    st = os.fstat(fd)
+    if (st.st_dev, st.st_ino) != (checkpoint.identity.device, checkpoint.identity.inode):
+        return _CHANGED
+    try:
+        if measure_tree(fd, dir_fd).identity != checkpoint.identity:
+            return _CHANGED
+    except FileNotFoundError:
+        return _CHANGED  # something inside went away while we measured
+    except Unwalkable as error:
+        return f"{error}: not touched"
+    return None
+
+
+def _rename_away(checkpoint: Checkpoint, fd: int, dir_fd: int) -> str:
+    """Rename the directory out of the checkpoint names: the trash name, or why not."""
+    st = os.fstat(fd)
+    # Unpredictable, so nobody can squat the name to block the deletion.
+    trash = f"{TRASH_PREFIX}{st.st_ino}-{secrets.token_hex(6)}"
+    if entry_exists(dir_fd, trash):
+        raise OSError(errno.EEXIST, f"{trash} is in the way", trash)
+    os.rename(checkpoint.name, trash, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    moved = os.stat(trash, dir_fd=dir_fd, follow_symlinks=False)
+    if (moved.st_dev, moved.st_ino) == (st.st_dev, st.st_ino):
+        return trash
+    # Swapped between our open and the rename: put back what we moved, unless something
+    # took the name meanwhile (a rename would replace it).
+    if entry_exists(dir_fd, checkpoint.name):
+        return f"changed while being deleted: what was there is now {trash}"
+    os.rename(trash, checkpoint.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    return "changed while being deleted: not touched"
+
+
+def _empty(fd: int, dir_fd: int, trash: str) -> None:
+    """Empty the renamed tree through its descriptor, markers first, then remove it."""
+    try:
+        walk(
+            fd, dir_fd, _unlink_unless_directory, _remove_directory, first=MARKERS, vanished_ok=True
+        )
+        os.rmdir(trash, dir_fd=dir_fd)
+    except (OSError, Unwalkable) as error:
+        why = _describe(error) if isinstance(error, OSError) else str(error)
+        raise PartlyDeleted(
+            f"{why}; stopped partway, the rest is in {trash} (no longer a checkpoint)"
+        ) from None
 
 
 def _unlink_unless_directory(dir_fd: int, name: str, st: os.stat_result) -> None:

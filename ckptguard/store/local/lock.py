@@ -171,20 +171,7 @@ def acquire_file(dir_fd: int) -> int:
     second guard prints; writing that record may fail on a full disk, the lock does not.
     """
     _remove_planted_lock(dir_fd)
-    fd = _open_lock_file(dir_fd)
-    st = os.fstat(fd)
-    if st.st_uid not in _trusted_owners(dir_fd):
-        # Planted by someone who may write to DIR but is neither us, root nor DIR's owner,
-        # perhaps to hold it and keep every guard out: replace it with our own.
-        os.close(fd)
-        try:
-            os.unlink(LOCK_NAME, dir_fd=dir_fd)
-        except OSError as error:
-            raise LockUnavailable(
-                f"{LOCK_NAME} belongs to uid {st.st_uid} and cannot be replaced: {error.strerror}"
-            ) from None
-        fd = _open_lock_file(dir_fd)
-        st = os.fstat(fd)
+    fd, st = _trusted_lock_file(dir_fd)
     try:
         if not stat.S_ISREG(st.st_mode):
             raise LockUnavailable(f"{LOCK_NAME} is not a regular file")
@@ -204,6 +191,25 @@ def acquire_file(dir_fd: int) -> int:
         raise LockUnavailable(f"{LOCK_NAME}: cannot lock: {error.strerror}") from None
     _write_holder(fd)
     return fd
+
+
+def _trusted_lock_file(dir_fd: int) -> tuple[int, os.stat_result]:
+    """The lock file opened, replaced first if someone untrusted made it since we looked."""
+    fd = _open_lock_file(dir_fd)
+    st = os.fstat(fd)
+    if st.st_uid in _trusted_owners(dir_fd):
+        return fd, st
+    # Planted by someone who may write to DIR but is neither us, root nor DIR's owner,
+    # perhaps to hold it and keep every guard out: replace it with our own.
+    os.close(fd)
+    try:
+        os.unlink(LOCK_NAME, dir_fd=dir_fd)
+    except OSError as error:
+        raise LockUnavailable(
+            f"{LOCK_NAME} belongs to uid {st.st_uid} and cannot be replaced: {error.strerror}"
+        ) from None
+    fd = _open_lock_file(dir_fd)
+    return fd, os.fstat(fd)
 
 
 def _remove_planted_lock(dir_fd: int) -> None:

@@ -46,8 +46,15 @@ def look_at(
     )
     if layout.unit is Unit.GROUP:
         return _look_at_group(dir_fd, base, members, cache)
+    return _look_at_entry(dir_fd, base, layout, cache)
+
+
+def _look_at_entry(
+    dir_fd: int, base: Checkpoint, layout: Layout, cache: IntegrityCache
+) -> Checkpoint | None:
+    """A checkpoint that is one entry: a file, or a directory (handed on)."""
     try:
-        st = os.stat(key, dir_fd=dir_fd, follow_symlinks=False)
+        st = os.stat(base.name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None  # deleted meanwhile: nothing to decide about
     except OSError:
@@ -64,13 +71,25 @@ def look_at(
     checkpoint = replace(checkpoint, links=st.st_nlink, freeable=freeable)
     if layout.content is Content.NONE:
         return checkpoint
-    verdict = cache.get(key, checkpoint.identity)
+    return _judged(dir_fd, checkpoint, checkpoint.name, checkpoint.identity, layout.content, cache)
+
+
+def _judged(
+    dir_fd: int,
+    checkpoint: Checkpoint,
+    marker: str,
+    marker_identity: FileIdentity,
+    content: Content,
+    cache: IntegrityCache,
+) -> Checkpoint:
+    """The checkpoint with its content verdict: remembered by identity, else checked."""
+    verdict = cache.get(checkpoint.name, checkpoint.identity)
     if verdict is None:
-        verdict = check_regular(dir_fd, key, checkpoint.identity, layout.content)
+        verdict = check_regular(dir_fd, marker, marker_identity, content)
         if verdict is None:
             # Changed while we looked: decide again on the next scan.
             return replace(checkpoint, integrity=Integrity.INVALID)
-        cache.put(key, checkpoint.identity, verdict)
+        cache.put(checkpoint.name, checkpoint.identity, verdict)
     return replace(checkpoint, integrity=verdict.integrity)
 
 
@@ -108,17 +127,10 @@ def _look_at_group(
 ) -> Checkpoint | None:
     """A TensorFlow checkpoint: `<stem>.index` (the marker) and its data shards."""
     index_name = base.name + ".index"
-    parts: list[Part] = []
-    blocks = 0
-    for name in sorted(members, key=lambda n: (n != index_name, n)):
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return replace(base, integrity=Integrity.UNREADABLE)
-        parts.append(Part(name, kind_of(st.st_mode), identity_of(st)))
-        blocks += st.st_blocks * 512 if st.st_nlink == 1 else 0
+    found = _group_parts(dir_fd, sorted(members, key=lambda n: (n != index_name, n)))
+    if found is None:
+        return replace(base, integrity=Integrity.UNREADABLE)
+    parts, blocks = found
     if not parts:
         return None
     odd = next((p for p in parts if p.kind is not Kind.REGULAR), None)
@@ -140,10 +152,21 @@ def _look_at_group(
     shards = [s for s in (tf_shard(p.name) for p in parts) if s is not None]
     if parts[0].name != index_name or not tf_shards_complete(shards):
         return replace(checkpoint, integrity=Integrity.INVALID)
-    verdict = cache.get(base.name, identity)
-    if verdict is None:
-        verdict = check_regular(dir_fd, index_name, parts[0].identity, Content.TF_GROUP)
-        if verdict is None:
-            return replace(checkpoint, integrity=Integrity.INVALID)
-        cache.put(base.name, identity, verdict)
-    return replace(checkpoint, integrity=verdict.integrity)
+    return _judged(dir_fd, checkpoint, index_name, parts[0].identity, Content.TF_GROUP, cache)
+
+
+def _group_parts(dir_fd: int, names: list[str]) -> tuple[list[Part], int] | None:
+    """The group's files still there and the bytes deleting them frees; None if one of
+    them cannot even be stat'ed."""
+    parts: list[Part] = []
+    blocks = 0
+    for name in names:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        parts.append(Part(name, kind_of(st.st_mode), identity_of(st)))
+        blocks += st.st_blocks * 512 if st.st_nlink == 1 else 0
+    return parts, blocks
