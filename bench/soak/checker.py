@@ -109,7 +109,10 @@ def command(*, directory: Path, control: Path, keep: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="The soak checker (internal: see bench.soak).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak.checker",
+        description="The soak checker (internal: see bench.soak).",
+    )
     parser.add_argument("--dir", type=Path, required=True, help="DIR")
     parser.add_argument("--control", type=Path, required=True, help="the soak's control dir")
     parser.add_argument("--keep", type=int, required=True, help="the daemon's --keep")

@@ -263,7 +263,9 @@ def command(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="A soak writer (internal: see bench.soak).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.soak.writer", description="A soak writer (internal: see bench.soak)."
+    )
     parser.add_argument("--dir", type=Path, required=True, help="DIR, or another path to it")
     parser.add_argument("--control", type=Path, required=True, help="the soak's control dir")
     parser.add_argument("--ident", type=int, required=True)
