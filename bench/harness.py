@@ -51,13 +51,20 @@ def log(message: str) -> None:
 
 def keras_bytes(payload: int, *, random_payload: bool = True) -> bytes:
     """A `.keras`-style zip (Keras' member names) as bench/trainer.py writes it."""
+    return keras_archive(os.urandom(payload) if random_payload else bytes(payload))
+
+
+def keras_archive(weights: bytes, *, model: bool = True) -> bytes:
+    """A `.keras`-style zip (stored, central directory last) holding `weights`.
+
+    Without `model` it lacks Keras' metadata and config: a zip, but not a saved model.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("metadata.json", '{"keras_version": "3.0.0"}')
-        archive.writestr("config.json", '{"class_name": "Sequential"}')
-        archive.writestr(
-            "model.weights.h5", os.urandom(payload) if random_payload else bytes(payload)
-        )
+        if model:
+            archive.writestr("metadata.json", '{"keras_version": "3.0.0"}')
+            archive.writestr("config.json", '{"class_name": "Sequential"}')
+        archive.writestr("model.weights.h5", weights)
     return buffer.getvalue()
 
 
@@ -251,30 +258,47 @@ class NotifyListener:
 
 @dataclass
 class Daemon:
-    """`ckptguard run --dir D [extra]` as a real process, READY=1 awaited over sd_notify."""
+    """`python -m MODULE run --dir D [extra]` as a real process, READY=1 seen over sd_notify.
+
+    `start()` waits for READY=1 and raises without it; `launch()` and `is_ready()` let a
+    caller (the chaos soak) watch for it, or kill the daemon before it comes.
+    """
 
     python: str
     directory: Path
     log_path: Path
     extra: Sequence[str] = ()
+    module: str = "ckptguard"
     proc: subprocess.Popen[Any] | None = None
     listener: NotifyListener | None = None
+    ready: bool = False
     ready_after: float = 0.0  # seconds from spawn to READY=1
     exit_code: int | None = None
     _log_file: Any = field(default=None, repr=False)
+    _started: float = field(default=0.0, repr=False)
 
     @property
     def command(self) -> list[str]:
-        return [self.python, "-m", "ckptguard", "run", "--dir", str(self.directory), *self.extra]
+        return [self.python, "-m", self.module, "run", "--dir", str(self.directory), *self.extra]
 
     def start(self, timeout: float = 60.0) -> Daemon:
+        self.launch()
+        if not self.wait_ready(timeout):
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ckptguard exited {self.proc.returncode} before READY=1")
+            raise RuntimeError(f"ckptguard sent no READY=1 within {timeout:g}s")
+        return self
+
+    def launch(self) -> Daemon:
+        """Start the process without waiting for READY=1."""
         self.listener = NotifyListener()
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
         env["NOTIFY_SOCKET"] = self.listener.name
         # A file, not a pipe: nobody reads the log while it runs, and a full pipe would
         # stall the daemon's logging (10,000 deletions log 10,000 lines).
         self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         self.proc = spawn(
             self.command,
             stdin=subprocess.DEVNULL,
@@ -283,18 +307,25 @@ class Daemon:
             env=env,
             cwd=REPO,
         )
-        deadline = started + timeout
-        while True:
-            self.listener.drain()
-            if any(m == "READY=1" for m in self.listener.messages):
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ckptguard exited {self.proc.returncode} before READY=1")
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"ckptguard sent no READY=1 within {timeout:g}s")
-            time.sleep(0.002)
-        self.ready_after = time.perf_counter() - started
         return self
+
+    def is_ready(self) -> bool:
+        """Whether READY=1 has come (reading what the daemon sent since the last look)."""
+        if not self.ready and self.listener is not None:
+            self.listener.drain()
+            if "READY=1" in self.listener.messages:
+                self.ready = True
+                self.ready_after = time.perf_counter() - self._started
+        return self.ready
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for READY=1; False if it did not come or the daemon exited."""
+        deadline = time.perf_counter() + timeout
+        while not self.is_ready():
+            if not self.alive() or time.perf_counter() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     @property
     def pid(self) -> int:
@@ -304,14 +335,14 @@ class Daemon:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> int | None:
-        """SIGTERM, then wait; the exit code (None if it had to be killed)."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        """Send `sig` (SIGTERM unless told), then wait; the exit code, None if it was killed."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
-                self.exit_code = self.proc.wait(timeout=30)
+                self.exit_code = self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.exit_code = None
         else:

@@ -1,4 +1,4 @@
-"""The chaos soak (bench/soak.py) for 30 seconds: every invariant holds under random kills.
+"""The chaos soak (`python -m bench.soak`) for 30 seconds: every invariant holds under random kills.
 
 The soak ends the writers, checker and daemons it started itself; it runs in a process
 group of its own so that, should it hang, all of them are ended together.
@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from support import REPO
 
-SOAK = REPO / "bench" / "soak.py"
 SECONDS = 30
 KEEP = 3
 
@@ -30,8 +29,7 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     workdir = tmp_path_factory.mktemp("soak")
     out = workdir / "result.json"
     command = [
-        sys.executable,
-        str(SOAK),
+        *(sys.executable, "-m", "bench.soak"),
         *("--seconds", str(SECONDS), "--keep", str(KEEP), "--settle", "1.5"),
         *("--max-alive", "2.5", "--workdir", str(workdir), "--json", str(out)),
     ]
@@ -40,6 +38,7 @@ def soak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=REPO,
         start_new_session=True,
     )
     try:
