@@ -22,8 +22,9 @@ from watchdog.observers.polling import PollingObserver
 from ckptguard import __version__
 from ckptguard.core.units import format_size
 from ckptguard.engine.executors import Deleter, Executor
+from ckptguard.service.context import Context
 from ckptguard.service.events import CODES, Words, get_logger
-from ckptguard.service.guard import Context, Guard
+from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError

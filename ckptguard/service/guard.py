@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from watchdog.observers.api import BaseObserver, ObservedWatch
@@ -20,38 +18,19 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from ckptguard.core.decisions import Plan, Status
 from ckptguard.core.model import Inventory, Unit
 from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
-from ckptguard.engine.executors import Executor
 from ckptguard.service import locking
+from ckptguard.service.context import Context
 from ckptguard.service.events import Words
 from ckptguard.service.memory import GuardMemory
 from ckptguard.service.reports import Problems, Reports
 from ckptguard.service.saves import Observations, Writes
-from ckptguard.service.settings import GuardSpec, Settings
+from ckptguard.service.settings import GuardSpec
 from ckptguard.service.watcher import WATCHED_EVENTS, WRITE_EVENTS, WakeHandler
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.mounts import polling_reason
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-@dataclass
-class Context:
-    """What every guard shares with the daemon that runs it."""
-
-    settings: Settings
-    log: Any
-    executor: Executor
-    clock: Callable[[], float]
-    # A watcher saw entry `name` (None: anything) of directory `key` change.
-    wake: Callable[[str, str | None], None]
-    # The shared watchdog observer of a kind ("inotify" or "poll").
-    observer: Callable[[str], BaseObserver]
-    # Called during long work: feeds systemd's watchdog.
-    progress: Callable[[], None]
-    # Asked between deletions.
-    should_stop: Callable[[], bool]
-    wait_lock: bool = False
 
 
 class Guard:

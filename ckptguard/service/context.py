@@ -1,0 +1,31 @@
+"""What every guard shares with the daemon that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from watchdog.observers.api import BaseObserver
+
+from ckptguard.engine.executors import Executor
+from ckptguard.service.settings import Settings
+
+
+@dataclass
+class Context:
+    """What every guard shares with the daemon that runs it."""
+
+    settings: Settings
+    log: Any
+    executor: Executor
+    clock: Callable[[], float]
+    # A watcher saw entry `name` (None: anything) of directory `key` change.
+    wake: Callable[[str, str | None], None]
+    # The shared watchdog observer of a kind ("inotify" or "poll").
+    observer: Callable[[str], BaseObserver]
+    # Called during long work: feeds systemd's watchdog.
+    progress: Callable[[], None]
+    # Asked between deletions.
+    should_stop: Callable[[], bool]
+    wait_lock: bool = False
