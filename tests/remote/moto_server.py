@@ -1,0 +1,94 @@
+"""A real S3 API server for the tests: moto's server mode on 127.0.0.1, and its clients."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """`python -m moto.server` on a free port of 127.0.0.1, until `stop()`."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> MotoServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """The environment a client of this server runs with (SDK-style variables only)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        return {**env, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, **extra}
+
+
+def s3fs_client(endpoint: str) -> Any:
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        endpoint_url=endpoint,
+        skip_instance_cache=True,
+        use_listings_cache=False,
+    )
+
+
+def new_bucket(fs: Any) -> str:
+    name = f"ckpt-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(name)
+    return name
+
+
+@contextlib.contextmanager
+def aws_environ(server: MotoServer) -> Iterator[None]:
+    """This process's environment pointed at `server`, restored afterwards."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(server.environ())
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
