@@ -22,6 +22,7 @@ from ckptguard.face.commands import (
 )
 from ckptguard.face.config import ConfigError
 from ckptguard.face.parser import UsageError, attach_dash_values, build_parser
+from ckptguard.store.remote.trouble import RemoteTrouble
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except RemoteTrouble as error:
+        # An object store refused or could not be reached: one line; the user can fix a
+        # missing bucket or refused credentials (2), not a server that is down (1).
+        complain(str(error))
+        return EXIT_USAGE if error.fixable else EXIT_FAILURE
     except OSError as error:
         # A runtime failure the checks above could not foresee (a directory that turned
         # unreadable, an I/O error): one line, exit 1.

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckptguard.core.decisions import Outcome
 from ckptguard.core.recall import MetricMemory
@@ -27,6 +27,11 @@ from ckptguard.service.state import load_memory, save_memory
 from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.metrics import MetricsError
 from ckptguard.store.local.metrics import load as load_metrics
+from ckptguard.store.remote.location import RemoteError, is_remote
+from ckptguard.store.remote.trouble import remote_trouble
+
+if TYPE_CHECKING:
+    from ckptguard.store.remote.store import RemoteStore
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -51,7 +56,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
 def check_paths(settings: Settings, *, must_exist: bool) -> None:
     problems = []
     for guard in settings.guards:
-        if os.path.isdir(guard.path):
+        if is_remote(guard.path) or os.path.isdir(guard.path):
             continue
         if os.path.lexists(guard.path):
             problems.append(f"--dir {guard.path}: not a directory")
@@ -123,15 +128,15 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
 def _one_directory(
     spec: GuardSpec, settings: Settings, executor: Executor, *, now: float
 ) -> Outcome:
-    try:
-        store = LocalStore.open(spec.path)
-    except OSError as error:
-        raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
-    real = os.path.realpath(spec.path)
+    store = open_store(spec)
+    real = store.location if is_remote(spec.path) else os.path.realpath(spec.path)
     try:
         known = _known_metrics(spec, settings.state_dir, real)
         look = Look(holders=True)  # no watcher saw saves being written: ask /proc
-        done = cycle(store, spec.layout, spec.policy, executor, now=now, metrics=known, look=look)
+        with remote_trouble(spec):
+            done = cycle(
+                store, spec.layout, spec.policy, executor, now=now, metrics=known, look=look
+            )
     finally:
         store.close()
     if executor.deletes:
@@ -140,6 +145,21 @@ def _one_directory(
             remembered = memory_after(done.assessment, done.outcome)
             _save_memory(settings.state_dir, real, known, remembered)
     return done.outcome
+
+
+def open_store(spec: GuardSpec) -> LocalStore | RemoteStore:
+    """The store of `spec`: a directory opened, or an object store's prefix."""
+    if is_remote(spec.path):
+        from ckptguard.store.remote.store import RemoteStore
+
+        try:
+            return RemoteStore.open(spec.path, trash_for=spec.trash_for)
+        except RemoteError as error:
+            raise ConfigError([f"--dir {error}"]) from None
+    try:
+        return LocalStore.open(spec.path)
+    except OSError as error:
+        raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
 
 
 def _known_metrics(guard: GuardSpec, state_dir: str | None, real: str) -> KnownMetrics | None:

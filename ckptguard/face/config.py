@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
 from ckptguard.core.units import parse_min_free
+from ckptguard.face.durations import parse_duration
 from ckptguard.service.settings import LogFormat, SettingsError
+from ckptguard.store.remote.location import is_remote
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,6 +47,10 @@ FLAGS = {
     "metrics_file": "--metrics-file",
     "preset": "--preset",
     "state_dir": "--state-dir",
+    "trash_for": "--trash-for",
+    "poll_interval": "--poll-interval",
+    "lease_time": "--lease-time",
+    "alive_file": "--alive-file",
 }
 
 
@@ -75,10 +81,19 @@ class PolicyOptions(BaseModel):
     mode: Literal["min", "max"] | None = None
     metrics_file: str | None = Field(default=None, min_length=1)
     preset: str | None = None
+    # Object storage: how long deleted checkpoints stay in the trash (e.g. "7d").
+    trash_for: str | None = None
 
     _reject_bools = field_validator(
         "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
     )(_no_bool)
+
+    @field_validator("trash_for")
+    @classmethod
+    def _check_trash_for(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("min_free")
     @classmethod
@@ -116,10 +131,15 @@ class DaemonOptions(BaseModel):
     poll: bool | None = None
     # Where remembered metric values live; never inside a guarded directory.
     state_dir: str | None = Field(default=None, min_length=1)
+    # Object storage: how often to list, and the deleter's lease (renewed every third).
+    poll_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
+    lease_time: float | None = Field(default=None, ge=1, allow_inf_nan=False)
+    # A file touched while the loop runs (a Kubernetes liveness probe reads its age).
+    alive_file: str | None = Field(default=None, min_length=1)
 
-    _reject_bools = field_validator("rescan_interval", "free_check_interval", mode="before")(
-        _no_bool
-    )
+    _reject_bools = field_validator(
+        "rescan_interval", "free_check_interval", "poll_interval", "lease_time", mode="before"
+    )(_no_bool)
 
 
 class FileOptions(PolicyOptions, DaemonOptions):
@@ -158,12 +178,16 @@ def load_file(path: str) -> FileOptions:
     # (systemd starts services in /).
     base = os.path.dirname(os.path.abspath(path))
     directories = [
-        entry.model_copy(update={"path": os.path.join(base, entry.path)})
+        entry.model_copy(
+            update={"path": entry.path if is_remote(entry.path) else os.path.join(base, entry.path)}
+        )
         for entry in options.directory
     ]
     update: dict[str, Any] = {"directory": directories}
     if options.state_dir is not None:
         update["state_dir"] = os.path.join(base, options.state_dir)
+    if options.alive_file is not None:
+        update["alive_file"] = os.path.join(base, options.alive_file)
     return options.model_copy(update=update)
 
 

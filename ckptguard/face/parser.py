@@ -46,6 +46,12 @@ _POLICY = (
     ),
     ("--settle", "SECONDS", "a file modified this recently may still be written (10)"),
     (
+        "--trash-for",
+        "DURATION",
+        "object storage: move deleted checkpoints to a trash prefix, emptied after "
+        "DURATION (e.g. 7d, 12h; off)",
+    ),
+    (
         "--state-dir",
         "DIR",
         "where metric values read before are remembered, outside every guarded "
@@ -86,7 +92,8 @@ def _policy_parser() -> _Parser:
         action="append",
         default=[],
         metavar="DIR",
-        help="directory to guard (repeatable; default: the config's directories)",
+        help="directory or object-store URL (s3://bucket/prefix, gs://...) to guard "
+        "(repeatable; default: the config's directories)",
     )
     for flag, metavar, text in _POLICY:
         group.add_argument(flag, metavar=metavar, help=text)
@@ -106,6 +113,19 @@ def _daemon_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--rescan-interval", metavar="SECONDS", help="full rescan period (60)")
     run.add_argument("--free-check-interval", metavar="SECONDS", help="free-space check period (5)")
     run.add_argument("--log-format", metavar="FORMAT", help="auto, json or console (auto)")
+    run.add_argument(
+        "--poll-interval", metavar="SECONDS", help="object storage: listing period (30)"
+    )
+    run.add_argument(
+        "--lease-time",
+        metavar="SECONDS",
+        help="object storage: the deleter's lease, renewed every third of it (60)",
+    )
+    run.add_argument(
+        "--alive-file",
+        metavar="FILE",
+        help="touched while the loop runs (a liveness probe's file, outside guarded dirs)",
+    )
     run.add_argument(
         "--wait-lock",
         action="store_true",

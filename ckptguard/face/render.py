@@ -204,6 +204,12 @@ def _summary_line(outcome: Outcome, words: Words) -> str:
         f"now, {format_size(facts['free_after'])} after "
         f"(target {format_size(plan.target_free)})"
     )
+    if plan.disk.total == 0 and plan.target_free == 0:
+        # An object store: no free space to speak of (store.remote's NO_DISK).
+        text = (
+            f"{facts['checkpoints']} entries: {facts['kept']} kept, {facts['delete']} {verb} "
+            f"({format_size(facts['bytes_freed'])}); object storage, no free-space target"
+        )
     problems = [r for r in outcome.results if r.status in (Status.FAILED, Status.SKIPPED)]
     if problems:
         text += "; " + "; ".join(_problem(r) for r in problems)

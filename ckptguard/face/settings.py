@@ -21,9 +21,12 @@ from ckptguard.face.config import (
     FileOptions,
     PolicyOptions,
 )
+from ckptguard.face.durations import parse_duration
 from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
+from ckptguard.store.remote.location import RemoteError, is_remote
+from ckptguard.store.remote.location import parse as parse_url
 
 FROM_FLAG = "flag"
 # An option's layers, lowest first: where each was given ("file" or "flag"), and what.
@@ -53,6 +56,10 @@ def build_settings(
 
     state_dir = os.path.abspath(pick("state_dir", None) or default_state_dir())
     _check_state_dir(state_dir, guards)
+    alive_file = pick("alive_file", None)
+    if alive_file is not None:
+        alive_file = os.path.abspath(alive_file)
+        _check_outside(alive_file, "alive_file", guards)
     return Settings(
         guards=tuple(guards),
         rescan_interval=pick("rescan_interval", 60.0),
@@ -60,6 +67,9 @@ def build_settings(
         log_format=pick("log_format", "auto"),
         poll=pick("poll", False),
         state_dir=state_dir,
+        poll_interval=pick("poll_interval", 30.0),
+        lease_time=pick("lease_time", 60.0),
+        alive_file=alive_file,
     )
 
 
@@ -69,7 +79,7 @@ def _entries(
     flags = (FROM_FLAG, flag_policy)
     if flag_dirs:
         # --dir selects directories; a config entry for the same directory lends its policy.
-        by_real = {os.path.realpath(entry.path): entry for entry in file.directory}
+        by_real = {_place(entry.path): entry for entry in file.directory}
         return [(path, [(FROM_FILE, file), *_matching(by_real, path), flags]) for path in flag_dirs]
     entries = [
         (entry.path, [(FROM_FILE, file), (FROM_FILE, entry), flags]) for entry in file.directory
@@ -88,8 +98,8 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
             # os.path.abspath("") is the working directory: `--dir "$UNSET"` must not prune it.
             problems.append("--dir '': empty path")
             continue
-        absolute = os.path.abspath(path)
-        real = os.path.realpath(absolute)
+        absolute = path.rstrip("/") if is_remote(path) else os.path.abspath(path)
+        real = _place(absolute)
         if real in seen:
             problems.append(f"--dir {path}: guarded twice (also as {seen[real]})")
             continue
@@ -105,11 +115,42 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
 
 def _guard(absolute: str, layers: Layers) -> GuardSpec:
     merged, given = _merge(layers)
+    remote = is_remote(absolute)
+    if remote:
+        merged, given = remote_options(absolute, merged, given, layers)
+    elif "trash_for" in merged:
+        raise ConfigError([f"{Spelling(given).name('trash_for')}: only for object storage"])
     layout, policy, metrics_file = _resolve_policy(merged, Spelling(given))
     if metrics_file is not None:
-        metrics_file = os.path.join(absolute, metrics_file)
+        # A remote directory's metrics file is a local one: relative to where we run.
+        base = os.getcwd() if remote else absolute
+        metrics_file = os.path.join(base, metrics_file)
     spelled = tuple((option, *where_text) for option, where_text in sorted(given.items()))
-    return GuardSpec(absolute, layout, policy, metrics_file, spelled)
+    trash_for = parse_duration(merged["trash_for"]) if "trash_for" in merged else None
+    return GuardSpec(absolute, layout, policy, metrics_file, spelled, trash_for)
+
+
+def remote_options(
+    url: str, merged: dict[str, Any], given: dict[str, tuple[str, str]], layers: Layers
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """An object store has no free space: `min_free` set for it is refused; one from the
+    file's top level (a default for local directories) does not apply."""
+    try:
+        parse_url(url)
+    except RemoteError as error:
+        raise ConfigError([str(error)]) from None
+    own = [layer for where, layer in layers[1:] if layer.min_free is not None]
+    if own:
+        spelling = Spelling(given)
+        raise ConfigError(
+            [
+                f"{spelling.option('min_free', merged['min_free'])}: object storage has no free "
+                "space to keep; use keep rules (--keep, --keep-every, --keep-best)"
+            ]
+        )
+    merged = {**merged, "min_free": "0"}
+    given = {k: v for k, v in given.items() if k != "min_free"}
+    return merged, given
 
 
 def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
@@ -127,17 +168,27 @@ def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
 
 def _check_state_dir(state_dir: str, guards: list[GuardSpec]) -> None:
     """The guard writes nothing into a directory it guards: its state lives elsewhere."""
-    real = os.path.realpath(state_dir)
+    _check_outside(state_dir, "state_dir", guards)
+
+
+def _check_outside(path: str, option: str, guards: list[GuardSpec]) -> None:
+    real = os.path.realpath(path)
     for guard in guards:
+        if is_remote(guard.path):
+            continue
         guarded = os.path.realpath(guard.path)
         if os.path.commonpath([real, guarded]) == guarded:
-            raise ConfigError(
-                [f"--state-dir {state_dir}: inside the guarded directory {guard.path}"]
-            )
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError([f"{flag} {path}: inside the guarded directory {guard.path}"])
+
+
+def _place(path: str) -> str:
+    """What names a directory uniquely: its real path, or an object store's URL."""
+    return path.rstrip("/") if is_remote(path) else os.path.realpath(path)
 
 
 def _matching(by_real: dict[str, DirectoryOptions], path: str) -> list[tuple[str, PolicyOptions]]:
-    entry = by_real.get(os.path.realpath(path))
+    entry = by_real.get(_place(path))
     return [(FROM_FILE, entry)] if entry is not None else []
 
 

@@ -33,6 +33,8 @@ class GuardSpec:
     # How each option was set, for words that name it as the user did:
     # (option, "flag" or "file", the value as written).
     given: tuple[tuple[str, str, str], ...] = ()
+    # Object storage: seconds a deleted checkpoint stays in the trash (None: no trash).
+    trash_for: float | None = None
 
     @property
     def template(self) -> Template:
@@ -48,3 +50,8 @@ class Settings:
     poll: bool = False
     # None: nothing is kept between runs (metric values are remembered in memory only).
     state_dir: str | None = None
+    # Object storage: seconds between listings, and the deleter's lease.
+    poll_interval: float = 30.0
+    lease_time: float = 60.0
+    # Touched while the loop runs, for a liveness probe (None: none).
+    alive_file: str | None = None

@@ -31,6 +31,8 @@ Read = Callable[[ObjectInfo, int, int], bytes]
 # Orbax writes a step into `<step>.orbax-checkpoint-tmp-<time>` and renames it into place.
 ORBAX_TMP = ".orbax-checkpoint-tmp-"
 ORBAX_COMMIT = "commit_success.txt"
+# Orbax's step metadata, written when a save is finalized (before its rename).
+ORBAX_METADATA = "_CHECKPOINT_METADATA"
 
 
 def check_object(read: Read, obj: ObjectInfo, content: Content) -> Verdict | None:
@@ -74,14 +76,13 @@ def check_directory(
 
 
 def _orbax(inside: dict[str, ObjectInfo], *, renaming: bool) -> Verdict:
-    """Complete with its commit marker; while its temporary is still being copied into
-    place (a rename is a copy on object storage), not yet; otherwise judged by the
-    settle window, as a format without a check."""
+    """Complete with its commit marker (what Orbax writes on object stores), or once
+    renamed into place: its step metadata (written last, before the rename) there and no
+    temporary of this step left (a rename is a copy, then a delete, on object storage)."""
     if ORBAX_COMMIT in inside:
         return Verdict(Integrity.VALID)
-    if renaming or not inside:
-        return Verdict(Integrity.INVALID)
-    return Verdict(Integrity.UNCHECKED)
+    renamed = ORBAX_METADATA in inside and not renaming
+    return Verdict(Integrity.VALID if renamed else Integrity.INVALID)
 
 
 def _trainer_state(read: Read, marker: ObjectInfo, step: int) -> Verdict:

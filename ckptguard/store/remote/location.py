@@ -5,6 +5,7 @@ Nothing here imports fsspec until a filesystem is asked for: a local guard never
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ def filesystem(location: Location) -> Any:
         import fsspec
     except ImportError:
         raise RemoteError(_missing(location.scheme)) from None
+    _quiet_sdk_loggers()
     try:
         cls = fsspec.get_filesystem_class(location.scheme)
     except (ImportError, ValueError):
@@ -81,6 +83,15 @@ def filesystem(location: Location) -> Any:
         return cls(skip_instance_cache=True, use_listings_cache=False)
     except Exception as error:  # noqa: BLE001 - an SDK's own configuration error
         raise RemoteError(f"{location.url}: {describe(error)}") from None
+
+
+def _quiet_sdk_loggers() -> None:
+    """The SDKs log retries with tracebacks; the guard says what failed in one line itself."""
+    for name in ("fsspec", "s3fs", "gcsfs", "aiobotocore", "botocore", "google", "urllib3"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 def _missing(scheme: str) -> str:

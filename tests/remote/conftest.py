@@ -1,0 +1,48 @@
+"""One real S3 API server (moto in server mode on 127.0.0.1) for the remote tests, and a
+fresh bucket per test. Skipped with the reason when moto or s3fs is not installed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+pytest.importorskip("moto.server", reason="needs moto[server] (the remote test extra)")
+pytest.importorskip("s3fs", reason="needs s3fs (the remote test extra)")
+
+from moto_server import MotoServer, aws_environ, new_bucket, s3fs_client
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Bucket:
+    server: MotoServer
+    fs: Any
+    name: str
+
+    def url(self, prefix: str = "run") -> str:
+        return f"s3://{self.name}/{prefix}"
+
+    def keys(self, prefix: str = "run") -> set[str]:
+        root = f"{self.name}/{prefix}"
+        return {k[len(root) + 1 :] for k in self.fs.find(root)}
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.server.environ()
+
+
+@pytest.fixture
+def bucket(moto: MotoServer) -> Iterator[Bucket]:
+    """A new bucket on the shared server, this process's SDK variables pointed at it."""
+    fs = s3fs_client(moto.endpoint)
+    with aws_environ(moto):
+        yield Bucket(moto, fs, new_bucket(fs))
