@@ -29,16 +29,21 @@ def free_port() -> int:
 class MotoServer:
     """`python -m moto.server` on a free port of 127.0.0.1, until `stop()`."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, auth: bool = False) -> None:
+        # With `auth`, requests must be signed with keys made by `credentials()`.
+        self.auth = auth
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> MotoServer:
+        # Moto checks signatures once its first N requests (ours, making a user) are done.
+        env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"} if self.auth else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=env,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -56,6 +61,29 @@ class MotoServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+    def credentials(self) -> dict[str, str]:
+        """An IAM user allowed everything, and its keys (as SDK variables)."""
+        import json
+
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+            region_name="us-east-1",
+        )
+        iam.create_user(UserName="guard")
+        allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+        iam.put_user_policy(UserName="guard", PolicyName="all", PolicyDocument=document)
+        key = iam.create_access_key(UserName="guard")["AccessKey"]
+        return {
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
 
     def environ(self, **extra: str) -> dict[str, str]:
         """The environment a client of this server runs with (SDK-style variables only)."""

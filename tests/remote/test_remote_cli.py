@@ -152,7 +152,7 @@ def test_soft_delete_into_trash_and_undo(bucket: Any) -> None:
         "7d",
     )
     assert done.returncode == 0, done.stderr
-    assert not any(k.startswith("checkpoint-100/") for k in bucket.keys())
+    assert not any(k.startswith("checkpoint-100/") for k in set(bucket.keys()))
     trash = bucket.fs.find(f"{bucket.name}/.ckptguard/trash/run")
     assert len(trash) == 3 and all("/checkpoint-100/" in k for k in trash)
     batch = trash[0].split("/checkpoint-100/")[0]
@@ -199,3 +199,47 @@ def test_server_stopped_is_one_line_and_deletes_nothing(tmp_path: Any) -> None:
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "unreachable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_wrong_credentials_are_one_line() -> None:
+    """Keys the server does not know: exit 2, one line, no secret in it, nothing deleted."""
+    import boto3
+
+    server = MotoServer(auth=True).start()
+    try:
+        good = server.credentials()
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=good["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=good["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.create_bucket(Bucket="guarded")
+        for step in (1, 2, 3, 4, 5):
+            s3.put_object(Bucket="guarded", Key=f"run/checkpoint_step_{step}.keras", Body=b"x")
+        wrong = {"AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG", "AWS_SECRET_ACCESS_KEY": "s3cr3t"}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ckptguard",
+                "prune",
+                "--execute",
+                "--keep",
+                "1",
+                "--dir",
+                "s3://guarded/run",
+            ],
+            capture_output=True,
+            text=True,
+            env=server.environ(**wrong),
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert done.stderr.count("\n") == 1 and "access refused" in done.stderr
+        assert "s3cr3t" not in done.stderr + done.stdout
+        assert s3.list_objects_v2(Bucket="guarded")["KeyCount"] == 5
+    finally:
+        server.stop()
