@@ -80,6 +80,7 @@ def guard(args: argparse.Namespace) -> int:
     reloaded by SIGHUP (the handlers only ask)."""
     from ckptguard.service.daemon import Daemon  # imported late: watchdog is not needed above
     from ckptguard.service.locking import StartupError
+    from ckptguard.service.notify import Notifier
 
     settings = settings_of(args)
     check_paths(settings, must_exist=False)
@@ -91,6 +92,7 @@ def guard(args: argparse.Namespace) -> int:
         words=words_for,
         load_settings=lambda: settings_of(args),
         wait_lock=args.wait_lock,
+        notifier=Notifier(alive_file=settings.alive_file),
     )
 
     def on_stop(signum: int, frame: FrameType | None) -> None:

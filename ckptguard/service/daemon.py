@@ -26,11 +26,13 @@ from ckptguard.service.context import Context
 from ckptguard.service.events import CODES, Words, get_logger
 from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
+from ckptguard.service.remote_guard import RemoteGuard
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError
 from ckptguard.service.watcher import install_overflow_detector
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.openfiles import hidden_processes
+from ckptguard.store.remote.location import is_remote
 
 EXIT_OK = 0
 
@@ -61,7 +63,7 @@ class Daemon:
         self._notifier = notifier if notifier is not None else Notifier()
         self._log = get_logger()
         self.requests = Requests()
-        self.guards: dict[str, Guard] = {}
+        self.guards: dict[str, Guard | RemoteGuard] = {}
         self.observers: dict[str, BaseObserver] = {}
         self.context = Context(
             settings=settings,
@@ -134,7 +136,7 @@ class Daemon:
                 hint="run as root with CAP_SYS_PTRACE, or as the user running the training",
             )
         for spec in self.settings.guards:
-            self.guards[spec.path] = Guard(spec, self._words(spec), self._log)
+            self.guards[spec.path] = self._new_guard(spec)
         for guard in self.guards.values():
             guard.open(self.context, at_start=True)
         self._cycle_all()
@@ -193,7 +195,12 @@ class Daemon:
             if named is not None:
                 self._cycle(named, names)
 
-    def _cycle(self, guard: Guard, changed: set[str] | None = None) -> None:
+    def _new_guard(self, spec: GuardSpec) -> Guard | RemoteGuard:
+        """A directory's guard, or an object-store prefix's (polled; see remote_guard)."""
+        kind = RemoteGuard if is_remote(spec.path) else Guard
+        return kind(spec, self._words(spec), self._log)
+
+    def _cycle(self, guard: Guard | RemoteGuard, changed: set[str] | None = None) -> None:
         if guard.cycle(self.context, changed):
             self.cycles += 1
 
@@ -209,6 +216,7 @@ class Daemon:
                 self._cycle(guard)
 
     def _next_settle(self) -> float:
+        # A remote guard's settle_at is its next poll (or lease renewal).
         times = [g.settle_at for g in self.guards.values() if g.settle_at is not None]
         return min(times, default=float("inf"))
 
@@ -256,10 +264,15 @@ class Daemon:
         self._log.info("reloaded", directories=list(self.guards))
         self._notifier.ready(self._status_line())
 
-    def _carry_over(self, guard: Guard | None, spec: GuardSpec, new: Settings) -> Guard:
+    def _carry_over(
+        self, guard: Guard | RemoteGuard | None, spec: GuardSpec, new: Settings
+    ) -> Guard | RemoteGuard:
         """The guard of `spec` after a reload: kept where nothing it depends on changed."""
+        if isinstance(guard, RemoteGuard):
+            guard.close()  # releases its lease; the new one polls and elects anew
+            guard = None
         if guard is None:
-            return Guard(spec, self._words(spec), self._log)
+            return self._new_guard(spec)
         layout_changed = spec.layout != guard.spec.layout
         if layout_changed:
             # What was learnt about entries under the old layout means nothing now.
@@ -285,6 +298,7 @@ class Daemon:
         free = ", ".join(
             f"{os.path.basename(p.directory) or p.directory} {format_size(p.free_after)} free"
             for p in plans
+            if p.disk.total  # an object store has no free space to show
         )
         mode = "" if self.executor.deletes else "dry run: "
         text = f"{mode}guarding {len(self.guards)} directories, {kept} checkpoints kept"

@@ -121,7 +121,7 @@ def read_range(fs: Any, location: Location, obj: ObjectInfo, start: int, end: in
             if precondition_failed(error) or isinstance(error, FileNotFoundError):
                 raise ObjectChanged(obj.name) from None
             raise
-        return _read_body(fs, response)
+        return read_body(fs, response)
     try:
         return bytes(fs.cat_file(f"{location.bucket}/{key}", start=start, end=end))
     except FileNotFoundError:
@@ -134,7 +134,7 @@ def read_current(fs: Any, location: Location, name: str, limit: int) -> bytes:
     return bytes(data)
 
 
-def _read_body(fs: Any, response: dict[str, Any]) -> bytes:
+def read_body(fs: Any, response: dict[str, Any]) -> bytes:
     """The body of an aiobotocore response, read on the filesystem's event loop."""
     from fsspec.asyn import sync
 

@@ -1,0 +1,177 @@
+"""One guarded object-store prefix: polled, planned, and deleted from by one guard only.
+
+The counterpart of `guard.Guard` for a URL: no descriptor, lock or watch, but a poll
+timer (`settle_at`, the time the daemon loop next gives it a turn), backoff when the store
+cannot be read, and an election (`election.Election`) so that of several guards of the
+same prefix, on any hosts, one deletes while the others plan and say who holds the lease.
+Reports, metric memory and the problem log are the local guard's.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ckptguard.core.decisions import Plan, Status
+from ckptguard.core.model import Inventory
+from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
+from ckptguard.engine.executors import AuditExecutor, Executor
+from ckptguard.service.context import Context
+from ckptguard.service.election import Election
+from ckptguard.service.events import Words
+from ckptguard.service.memory import GuardMemory
+from ckptguard.service.reports import Problems, Reports
+from ckptguard.service.settings import GuardSpec
+from ckptguard.store.local.cache import IntegrityCache
+from ckptguard.store.remote.lease import CONDITIONAL, LeaseObject
+from ckptguard.store.remote.location import RemoteError, describe
+from ckptguard.store.remote.store import RemoteStore
+from ckptguard.store.remote.trash import empty_trash
+
+# The longest wait between tries while the store cannot be read, in poll intervals.
+BACKOFF_POLLS = 10
+MAX_BACKOFF = 300.0
+TRASH_EVERY = 300.0  # seconds between looks for trash to empty
+
+
+class RemoteGuard:
+    def __init__(self, spec: GuardSpec, words: Words, log: Any) -> None:
+        self.spec = spec
+        self._log = log
+        self.problems = Problems(log, spec.path)
+        self.reports = Reports(log, words, self.problems)
+        self.memory = GuardMemory(log, self.problems)
+        self.cache = IntegrityCache()
+        self.store: RemoteStore | None = None
+        self.election: Election | None = None
+        self.last_plan: Plan | None = None
+        self.last_inventory: Inventory | None = None
+        self.writers_unknown = False  # no watcher: nothing to lose
+        self.failures = 0
+        self._poll_at = 0.0  # monotonic: the next listing
+        self._trash_at = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.spec.path
+
+    @property
+    def is_open(self) -> bool:
+        return self.store is not None
+
+    @property
+    def settle_at(self) -> float | None:
+        """When the daemon loop should next give this guard a turn: its next poll, or
+        sooner when the lease needs renewing or may be taken over."""
+        due = self._poll_at
+        if self.election is not None:
+            due = min(due, self.election.next_due())
+        return due
+
+    @settle_at.setter
+    def settle_at(self, value: float | None) -> None:
+        """The loop clears it when the time came; the turn itself sets the next one."""
+
+    def open(self, context: Context, *, at_start: bool = False) -> bool:
+        if self.store is not None:
+            return True
+        try:
+            self.store = RemoteStore.open(
+                self.spec.path, cache=self.cache, trash_for=self.spec.trash_for
+            )
+        except RemoteError as error:
+            self.problems.report("store_unavailable", error=str(error))
+            self._back_off(context)
+            return False
+        if self.store.where.scheme in CONDITIONAL:
+            lease = LeaseObject(self.store.fs, self.store.where)
+            self.election = Election(lease, context.settings.lease_time, context.log)
+        else:
+            context.log.warning(
+                "no_lease",
+                path=self.spec.path,
+                consequence="no election: run one guard for this prefix",
+            )
+        context.log.info("polling", path=self.spec.path, every=context.settings.poll_interval)
+        return True
+
+    def close(self) -> None:
+        if self.election is not None:
+            self.election.release()
+            self.election = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.last_plan = self.last_inventory = None
+        self.reports.forget()
+
+    def short_of_space(self, context: Context) -> bool:
+        return False  # no free space to run short of
+
+    def cycle(self, context: Context, changed: set[str] | None = None) -> bool:
+        """Elect, list, plan and (holding the lease) delete; True if a cycle was done."""
+        if not self.open(context) or self.store is None:
+            return False
+        try:
+            done = self._run(context, self.store)
+        except Exception as error:  # noqa: BLE001 - the store's trouble: reported, retried
+            self.problems.report(
+                "store_unavailable", error=describe(error), retry_in=self._back_off(context)
+            )
+            return False
+        self.failures = 0
+        self._poll_at = time.monotonic() + context.settings.poll_interval
+        self.problems.solved("store_unavailable")
+        previous, self.last_plan = self.last_plan, done.plan
+        self.reports.cycle(done.plan, done.outcome.results, previous)
+        if done.outcome.with_status(Status.SKIPPED):
+            self._poll_at = time.monotonic()  # changed under us: look again at once
+        return True
+
+    def _run(self, context: Context, store: RemoteStore) -> Cycle:
+        if self.election is not None:
+            self.election.step()
+        spec, state_dir = self.spec, context.settings.state_dir
+        known = self.memory.known(spec.metrics_file, state_dir, spec.path)
+        done = cycle(
+            store,
+            spec.layout,
+            spec.policy,
+            self._executor(context),
+            now=context.clock(),
+            metrics=known,
+            look=Look(progress=context.progress),
+            should_stop=lambda: context.should_stop() or not self._may_delete(),
+        )
+        self.last_inventory = done.inventory
+        if known is not None:
+            self.memory.memory = memory_after(done.assessment, done.outcome)
+            self.memory.save(state_dir, spec.path)
+        self._empty_trash(context, store)
+        return done
+
+    def _executor(self, context: Context) -> Executor:
+        """The daemon's executor while this guard holds the lease; a standby only plans."""
+        return context.executor if self._may_delete() else AuditExecutor()
+
+    def _may_delete(self) -> bool:
+        return self.election is None or self.election.may_delete()
+
+    def _empty_trash(self, context: Context, store: RemoteStore) -> None:
+        if store.trash_for is None or not context.executor.deletes or not self._may_delete():
+            return
+        if time.monotonic() < self._trash_at:
+            return
+        self._trash_at = time.monotonic() + TRASH_EVERY
+        gone = empty_trash(store.fs, store.where, store.trash_for, context.clock())
+        if gone:
+            context.log.info("trash_emptied", path=self.spec.path, objects=gone)
+
+    def _back_off(self, context: Context) -> float:
+        """Wait longer after each failure in a row, up to ten polls (at most 5 minutes)."""
+        self.failures += 1
+        poll = context.settings.poll_interval
+        ceiling = max(poll, min(MAX_BACKOFF, poll * BACKOFF_POLLS))
+        delay = float(min(poll * 2.0 ** (self.failures - 1), ceiling))
+        self._poll_at = time.monotonic() + delay
+        return delay
