@@ -80,8 +80,7 @@ class RemoteGuard:
                 self.spec.path, cache=self.cache, trash_for=self.spec.trash_for
             )
         except RemoteError as error:
-            self.problems.report("store_unavailable", error=str(error))
-            self._back_off(context)
+            self._unavailable(context, str(error))
             return False
         if self.store.where.scheme in CONDITIONAL:
             lease = LeaseObject(self.store.fs, self.store.where)
@@ -115,13 +114,12 @@ class RemoteGuard:
         try:
             done = self._run(context, self.store)
         except Exception as error:  # noqa: BLE001 - the store's trouble: reported, retried
-            self.problems.report(
-                "store_unavailable", error=describe(error), retry_in=self._back_off(context)
-            )
+            self._unavailable(context, describe(error))
             return False
+        if self.failures:
+            context.log.info("store_available", path=self.spec.path, after_failures=self.failures)
         self.failures = 0
         self._poll_at = time.monotonic() + context.settings.poll_interval
-        self.problems.solved("store_unavailable")
         previous, self.last_plan = self.last_plan, done.plan
         self.reports.cycle(done.plan, done.outcome.results, previous)
         if done.outcome.with_status(Status.SKIPPED):
@@ -166,6 +164,17 @@ class RemoteGuard:
         gone = empty_trash(store.fs, store.where, store.trash_for, context.clock())
         if gone:
             context.log.info("trash_emptied", path=self.spec.path, objects=gone)
+
+    def _unavailable(self, context: Context, error: str) -> None:
+        """Say once that the store cannot be used (until it can again); try again later."""
+        if not self.failures:
+            context.log.warning(
+                "store_unavailable",
+                path=self.spec.path,
+                error=error,
+                action="nothing deleted; retrying with backoff",
+            )
+        self._back_off(context)
 
     def _back_off(self, context: Context) -> float:
         """Wait longer after each failure in a row, up to ten polls (at most 5 minutes)."""

@@ -80,14 +80,32 @@ def filesystem(location: Location) -> Any:
     except (ImportError, ValueError):
         raise RemoteError(_missing(location.scheme)) from None
     try:
-        return cls(skip_instance_cache=True, use_listings_cache=False)
+        fs = cls(skip_instance_cache=True, use_listings_cache=False, **_bounded(location.scheme))
     except Exception as error:  # noqa: BLE001 - an SDK's own configuration error
         raise RemoteError(f"{location.url}: {describe(error)}") from None
+    if location.scheme in ("s3", "s3a"):
+        fs.retries = 2  # s3fs' own retries, on top of botocore's
+    return fs
+
+
+def _bounded(scheme: str) -> dict[str, Any]:
+    """Timeouts and retries that keep one request from holding the loop for minutes: an
+    unreachable store is tried again by the guard's own backoff, and a stop request is
+    honoured between requests."""
+    if scheme in ("s3", "s3a"):
+        config = {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 3}}
+        return {"config_kwargs": config}
+    if scheme in ("gs", "gcs"):
+        return {"requests_timeout": 30}
+    return {}
 
 
 def _quiet_sdk_loggers() -> None:
     """The SDKs log retries with tracebacks; the guard says what failed in one line itself."""
-    for name in ("fsspec", "s3fs", "gcsfs", "aiobotocore", "botocore", "google", "urllib3"):
+    # asyncio too: fsspec runs the SDKs on an event loop of its own, whose unretrieved
+    # exceptions it would print with tracebacks.
+    quiet = ("fsspec", "s3fs", "gcsfs", "aiobotocore", "botocore", "aiohttp", "asyncio", "google")
+    for name in quiet:
         logger = logging.getLogger(name)
         if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
             logger.addHandler(logging.NullHandler())
