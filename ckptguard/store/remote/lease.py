@@ -10,6 +10,7 @@ The lease of `s3://bucket/prefix` is the object `s3://bucket/.ckptguard/lease/pr
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,16 @@ class LeaseObject:
     ) -> str | None:
         """Write the lease if it is still at `version` (None: if there is none); its new
         version, or None when someone else wrote first."""
-        body = json.dumps({"holder": holder, "duration": duration, "released": released})
+        # A fresh nonce each time: S3's ETag is the content's MD5, and a renewal that
+        # wrote the same bytes would look to standbys like no renewal at all.
+        body = json.dumps(
+            {
+                "holder": holder,
+                "duration": duration,
+                "released": released,
+                "nonce": secrets.token_hex(8),
+            }
+        )
         try:
             return self._put(body.encode(), version)
         except FileExistsError:
