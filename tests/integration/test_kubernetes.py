@@ -42,7 +42,7 @@ def test_manifests_validate_offline() -> None:
     """Every resource passes kubernetes-validate's strict schema check, offline."""
     validate = pytest.importorskip("kubernetes_validate", reason="needs kubernetes-validate")
     assert MANIFESTS
-    for path, document in documents():
+    for _, document in documents():
         validate.validate(document, KUBERNETES, strict=True)  # raises on any problem
     kinds = {d["kind"] for _, d in documents()}
     assert {"Job", "Deployment"} <= kinds
