@@ -118,8 +118,10 @@ def _guard(absolute: str, layers: Layers) -> GuardSpec:
     remote = is_remote(absolute)
     if remote:
         merged, given = remote_options(absolute, merged, given, layers)
-    elif "trash_for" in merged:
+    elif any(layer.trash_for is not None for _, layer in layers[1:]):
         raise ConfigError([f"{Spelling(given).name('trash_for')}: only for object storage"])
+    else:
+        merged.pop("trash_for", None)  # the file's top level: for object storage only
     layout, policy, metrics_file = _resolve_policy(merged, Spelling(given))
     if metrics_file is not None:
         # A remote directory's metrics file is a local one: relative to where we run.
