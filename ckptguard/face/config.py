@@ -48,6 +48,7 @@ FLAGS = {
     "preset": "--preset",
     "state_dir": "--state-dir",
     "trash_for": "--trash-for",
+    "lease": "--lease",
     "poll_interval": "--poll-interval",
     "lease_time": "--lease-time",
     "alive_file": "--alive-file",
@@ -83,6 +84,8 @@ class PolicyOptions(BaseModel):
     preset: str | None = None
     # Object storage: how long deleted checkpoints stay in the trash (e.g. "7d").
     trash_for: str | None = None
+    # A shared directory's lease directory, for guards on several hosts.
+    lease: str | None = Field(default=None, min_length=1)
 
     _reject_bools = field_validator(
         "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
@@ -178,7 +181,7 @@ def load_file(path: str) -> FileOptions:
     # (systemd starts services in /).
     base = os.path.dirname(os.path.abspath(path))
     directories = [
-        entry.model_copy(
+        _relative_lease(entry, base).model_copy(
             update={"path": entry.path if is_remote(entry.path) else os.path.join(base, entry.path)}
         )
         for entry in options.directory
@@ -186,9 +189,17 @@ def load_file(path: str) -> FileOptions:
     update: dict[str, Any] = {"directory": directories}
     if options.state_dir is not None:
         update["state_dir"] = os.path.join(base, options.state_dir)
+    if options.lease is not None:
+        update["lease"] = os.path.join(base, options.lease)
     if options.alive_file is not None:
         update["alive_file"] = os.path.join(base, options.alive_file)
     return options.model_copy(update=update)
+
+
+def _relative_lease(entry: DirectoryOptions, base: str) -> DirectoryOptions:
+    if entry.lease is None:
+        return entry
+    return entry.model_copy(update={"lease": os.path.join(base, entry.lease)})
 
 
 def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:

@@ -46,6 +46,12 @@ _POLICY = (
     ),
     ("--settle", "SECONDS", "a file modified this recently may still be written (10)"),
     (
+        "--lease",
+        "DIR",
+        "a shared directory guarded from several hosts: elect one deleter through lease "
+        "files in DIR (on the same shared filesystem, outside the guarded directory)",
+    ),
+    (
         "--trash-for",
         "DURATION",
         "object storage: move deleted checkpoints to a trash prefix, emptied after "

@@ -129,7 +129,25 @@ def _guard(absolute: str, layers: Layers) -> GuardSpec:
         metrics_file = os.path.join(base, metrics_file)
     spelled = tuple((option, *where_text) for option, where_text in sorted(given.items()))
     trash_for = parse_duration(merged["trash_for"]) if "trash_for" in merged else None
-    return GuardSpec(absolute, layout, policy, metrics_file, spelled, trash_for)
+    lease = _lease(absolute, merged.get("lease"), Spelling(given), layers)
+    return GuardSpec(absolute, layout, policy, metrics_file, spelled, trash_for, lease)
+
+
+def _lease(directory: str, lease: str | None, spelling: Spelling, layers: Layers) -> str | None:
+    """A shared directory's lease directory: absolute, and outside the guarded one. The
+    file's top-level `lease` is a default for directories; a bucket has its own lease."""
+    if lease is None:
+        return None
+    option = spelling.option("lease", lease)
+    if is_remote(directory):
+        if any(layer.lease is not None for _, layer in layers[1:]):
+            raise ConfigError([f"{option}: a bucket prefix holds its own lease object"])
+        return None
+    lease = os.path.abspath(lease)
+    guarded = os.path.realpath(directory)
+    if os.path.commonpath([os.path.realpath(lease), guarded]) == guarded:
+        raise ConfigError([f"{option}: inside the guarded directory {directory}"])
+    return lease
 
 
 def remote_options(

@@ -279,7 +279,8 @@ class Daemon:
             guard.cache = IntegrityCache()
             guard.last_inventory = None
         moved = os.path.realpath(spec.path) != guard.real_path
-        if layout_changed or new.poll != self.settings.poll or moved:
+        relet = spec.lease != guard.spec.lease  # closing releases the old lease
+        if layout_changed or new.poll != self.settings.poll or moved or relet:
             # Its watch filters on the old layout, or the path leads elsewhere now (a
             # retargeted symlink): a reload is how the new place is accepted.
             guard.close()

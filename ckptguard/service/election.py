@@ -17,9 +17,26 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from ckptguard.store.remote.lease import LeaseObject, LeaseRecord
+from ckptguard.engine.executors import AuditExecutor, Executor
+from ckptguard.service.settings import GuardSpec
+from ckptguard.store.remote.lease import LeaseRecord
+
+
+class Lease(Protocol):
+    """A lease written only with conditional writes (an object store's, or a shared
+    filesystem's exclusive create): `write` returns the new version, or None when the
+    lease is no longer at `version` (None: when there is one)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def read(self) -> LeaseRecord | None: ...
+
+    def write(
+        self, holder: str, duration: float, *, released: bool, version: str | None
+    ) -> str | None: ...
 
 
 def holder_name() -> str:
@@ -30,7 +47,7 @@ def holder_name() -> str:
 class Election:
     def __init__(
         self,
-        lease: LeaseObject,
+        lease: Lease,
         duration: float,
         log: Any,
         *,
@@ -143,3 +160,28 @@ class Election:
         """How long a version must stay unchanged before the holder counts as gone: the
         holder's own lease time as it wrote it (never shorter than ours)."""
         return max(record.duration, self.duration)
+
+
+def executor_for(election: Election | None, executor: Executor) -> Executor:
+    """The daemon's executor while this guard may delete; a standby only plans."""
+    if election is None or election.may_delete():
+        return executor
+    return AuditExecutor()
+
+
+def stop_unless_holding(
+    election: Election | None, should_stop: Callable[[], bool]
+) -> Callable[[], bool]:
+    """Asked between deletions: stop when asked to, or once the lease is no longer ours."""
+    if election is None:
+        return should_stop
+    return lambda: should_stop() or not election.may_delete()
+
+
+def directory_election(spec: GuardSpec, duration: float, log: Any) -> Election | None:
+    """The election of a shared directory's guards, through its `--lease` directory."""
+    from ckptguard.store.local.lease import DirectoryLease
+
+    if spec.lease is None:
+        return None
+    return Election(DirectoryLease(spec.lease, spec.path), duration, log)

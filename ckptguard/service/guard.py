@@ -9,6 +9,7 @@ the directory is waited for, looked at again, or left to another guard.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from typing import Any
@@ -20,6 +21,12 @@ from ckptguard.core.model import Inventory, Unit
 from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
 from ckptguard.service import locking
 from ckptguard.service.context import Context
+from ckptguard.service.election import (
+    Election,
+    directory_election,
+    executor_for,
+    stop_unless_holding,
+)
 from ckptguard.service.events import Words
 from ckptguard.service.memory import GuardMemory
 from ckptguard.service.reports import Problems, Reports
@@ -56,6 +63,8 @@ class Guard:
         self.settle_at: float | None = None
         # Whether saves may be in progress that the watcher has not seen written.
         self.writers_unknown = True
+        # Guards on several hosts sharing the directory elect one deleter (--lease).
+        self.election: Election | None = None
 
     @property
     def key(self) -> str:
@@ -192,6 +201,9 @@ class Guard:
         self.last_plan = self.last_inventory = None
         self.reports.forget()
         self.writers_unknown = True  # unwatched from now until reopened
+        if self.election is not None:
+            self.election.release()
+            self.election = None
 
     # -- cycles ------------------------------------------------------------------------------
 
@@ -245,20 +257,26 @@ class Guard:
             prepare=self._observe,
             progress=context.progress,
         )
+        if self.election is None:
+            self.election = directory_election(spec, context.settings.lease_time, context.log)
+        if self.election is not None:
+            self.election.step()
         done = cycle(
             self.store,
             spec.layout,
             spec.policy,
-            context.executor,
+            executor_for(self.election, context.executor),
             now=context.clock(),
             metrics=known,
             look=look,
-            should_stop=context.should_stop,
+            should_stop=stop_unless_holding(self.election, context.should_stop),
         )
         self.last_inventory = done.inventory
         self.settle_at = Observations.next_settle(
             done.plan, spec.policy.settle_seconds, time.monotonic()
         )
+        if self.election is not None:  # renew, or watch for a takeover, in time
+            self.settle_at = min(self.settle_at or math.inf, self.election.next_due())
         if known is not None:
             # After the deletions: a state write of ours must never delay one.
             self.memory.memory = memory_after(done.assessment, done.outcome)

@@ -15,9 +15,8 @@ from typing import Any
 from ckptguard.core.decisions import Plan, Status
 from ckptguard.core.model import Inventory
 from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
-from ckptguard.engine.executors import AuditExecutor, Executor
 from ckptguard.service.context import Context
-from ckptguard.service.election import Election
+from ckptguard.service.election import Election, executor_for, stop_unless_holding
 from ckptguard.service.events import Words
 from ckptguard.service.memory import GuardMemory
 from ckptguard.service.reports import Problems, Reports
@@ -135,11 +134,11 @@ class RemoteGuard:
             store,
             spec.layout,
             spec.policy,
-            self._executor(context),
+            executor_for(self.election, context.executor),
             now=context.clock(),
             metrics=known,
             look=Look(progress=context.progress),
-            should_stop=lambda: context.should_stop() or not self._may_delete(),
+            should_stop=stop_unless_holding(self.election, context.should_stop),
         )
         self.last_inventory = done.inventory
         if known is not None:
@@ -147,10 +146,6 @@ class RemoteGuard:
             self.memory.save(state_dir, spec.path)
         self._empty_trash(context, store)
         return done
-
-    def _executor(self, context: Context) -> Executor:
-        """The daemon's executor while this guard holds the lease; a standby only plans."""
-        return context.executor if self._may_delete() else AuditExecutor()
 
     def _may_delete(self) -> bool:
         return self.election is None or self.election.may_delete()

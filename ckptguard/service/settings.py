@@ -35,6 +35,9 @@ class GuardSpec:
     given: tuple[tuple[str, str, str], ...] = ()
     # Object storage: seconds a deleted checkpoint stays in the trash (None: no trash).
     trash_for: float | None = None
+    # A directory on the shared filesystem where guards on several hosts elect one
+    # deleter (None: the directory lock alone decides).
+    lease: str | None = None
 
     @property
     def template(self) -> Template:
