@@ -25,7 +25,7 @@ from ckptguard.face.durations import parse_duration
 from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
-from ckptguard.store.remote.location import RemoteError, is_remote
+from ckptguard.store.remote.location import RemoteError, is_remote, redacted
 from ckptguard.store.remote.location import parse as parse_url
 
 FROM_FLAG = "flag"
@@ -107,7 +107,7 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
         try:
             guards.append(_guard(absolute, layers))
         except ConfigError as error:
-            problems.extend(f"{path}: {p}" for p in error.problems)
+            problems.extend(f"{redacted(path)}: {p}" for p in error.problems)
     if problems:
         raise ConfigError(problems)
     return guards

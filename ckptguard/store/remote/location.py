@@ -22,6 +22,11 @@ class RemoteError(Exception):
     """A remote store cannot be used: one line saying why (never a secret)."""
 
 
+def redacted(path: str) -> str:
+    """`path` as it may be shown: a URL's user and password (if any) replaced by `***`."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1***@", path)
+
+
 def is_remote(path: str) -> bool:
     """Whether `path` names an object store (a URL with a scheme) rather than a directory."""
     found = _URL.fullmatch(path)
