@@ -257,7 +257,7 @@ class Guard:
             prepare=self._observe,
             progress=context.progress,
         )
-        if self.election is None:
+        if self.election is None and context.executor.deletes:  # a dry run never takes it
             self.election = directory_election(spec, context.settings.lease_time, context.log)
         if self.election is not None:
             self.election.step()

@@ -81,17 +81,22 @@ class RemoteGuard:
         except RemoteError as error:
             self._unavailable(context, str(error))
             return False
-        if self.store.where.scheme in CONDITIONAL:
-            lease = LeaseObject(self.store.fs, self.store.where)
-            self.election = Election(lease, context.settings.lease_time, context.log)
-        else:
-            context.log.warning(
-                "no_lease",
-                path=self.spec.path,
-                consequence="no election: run one guard for this prefix",
-            )
+        if context.executor.deletes:  # a dry run never takes the lease from a real guard
+            self.election = self._elect(context, self.store)
         context.log.info("polling", path=self.spec.path, every=context.settings.poll_interval)
         return True
+
+    def _elect(self, context: Context, store: RemoteStore) -> Election | None:
+        """The election of this prefix's deleter, where the store has conditional writes."""
+        if store.where.scheme in CONDITIONAL:
+            lease = LeaseObject(store.fs, store.where)
+            return Election(lease, context.settings.lease_time, context.log)
+        context.log.warning(
+            "no_lease",
+            path=self.spec.path,
+            consequence="no election: run one guard for this prefix",
+        )
+        return None
 
     def close(self) -> None:
         if self.election is not None:

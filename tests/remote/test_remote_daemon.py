@@ -206,3 +206,16 @@ def test_missing_bucket_in_run_is_one_line(bucket: Any, tmp_path: Path) -> None:
     unavailable = events(log, "store_unavailable")
     assert len(unavailable) == 1 and "does not exist" in unavailable[0]["error"]
     assert "Traceback" not in log
+
+
+def test_dry_run_never_takes_the_lease(bucket: Any, tmp_path: Path) -> None:
+    """run --dry-run plans and logs what it would delete, and never holds the lease (it
+    would keep a real guard from deleting)."""
+    for step in (1, 2, 3):
+        upload(bucket.fs, f"{bucket.name}/run", MAKERS["keras"](step))
+    args = ("--dir", bucket.url(), "--keep", "1", "--dry-run", *FAST)
+    with running(tmp_path, *args) as guard:
+        wait_for(lambda: len(events(guard.log, "would_delete")) == 2, message="the plan")
+        log = guard.stop()
+    assert not bucket.fs.exists(f"{bucket.name}/.ckptguard/lease/run")
+    assert not events(log, "lease_taken") and len(bucket.keys()) == 3
