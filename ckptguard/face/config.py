@@ -177,29 +177,24 @@ def load_file(path: str) -> FileOptions:
         options = FileOptions.model_validate(data, strict=False)
     except ValidationError as error:
         raise ConfigError(describe(error, prefix=f"{where}: ", as_flags=False)) from None
-    # A relative `path` means relative to the config file, not to wherever we were started
-    # (systemd starts services in /).
-    base = os.path.dirname(os.path.abspath(path))
+    return _anchored(options, os.path.dirname(os.path.abspath(path)))
+
+
+def _anchored(options: FileOptions, base: str) -> FileOptions:
+    """Relative paths taken from the config file's directory, not from wherever we were
+    started (systemd starts services in /); URLs as they are."""
+
+    def anchor(value: str | None) -> str | None:
+        return value if value is None or is_remote(value) else os.path.join(base, value)
+
     directories = [
-        _relative_lease(entry, base).model_copy(
-            update={"path": entry.path if is_remote(entry.path) else os.path.join(base, entry.path)}
-        )
+        entry.model_copy(update={"path": anchor(entry.path), "lease": anchor(entry.lease)})
         for entry in options.directory
     ]
     update: dict[str, Any] = {"directory": directories}
-    if options.state_dir is not None:
-        update["state_dir"] = os.path.join(base, options.state_dir)
-    if options.lease is not None:
-        update["lease"] = os.path.join(base, options.lease)
-    if options.alive_file is not None:
-        update["alive_file"] = os.path.join(base, options.alive_file)
+    for key in ("state_dir", "lease", "alive_file"):
+        update[key] = anchor(getattr(options, key))
     return options.model_copy(update=update)
-
-
-def _relative_lease(entry: DirectoryOptions, base: str) -> DirectoryOptions:
-    if entry.lease is None:
-        return entry
-    return entry.model_copy(update={"lease": os.path.join(base, entry.lease)})
 
 
 def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:

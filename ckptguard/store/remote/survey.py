@@ -76,11 +76,7 @@ def look_at(
         return None
     step, fields = matched
     identity = identity_of(members)
-    nested = any("/" in o.name for o in members)
-    if layout.unit is Unit.DIRECTORY:
-        kind = Kind.DIRECTORY if all("/" in o.name for o in members) else Kind.OTHER
-    else:
-        kind = Kind.OTHER if nested else Kind.REGULAR
+    kind = _kind(members, layout.unit)
     base = Checkpoint(
         name=key,
         step=step,
@@ -104,6 +100,15 @@ def look_at(
         if verdict.integrity is not Integrity.INVALID:
             cache.put(key, identity, verdict)
     return _with_metrics(replace(base, integrity=verdict.integrity), verdict)
+
+
+def _kind(members: list[ObjectInfo], unit: Unit) -> Kind:
+    """A "directory" is objects below `<name>/`; anything else where one belongs (or
+    the reverse) is OTHER: reported, never deleted."""
+    inside = [("/" in o.name) for o in members]
+    if unit is Unit.DIRECTORY:
+        return Kind.DIRECTORY if all(inside) else Kind.OTHER
+    return Kind.OTHER if any(inside) else Kind.REGULAR
 
 
 def _parts(key: str, members: list[ObjectInfo]) -> tuple[Part, ...]:
