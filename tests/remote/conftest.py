@@ -3,16 +3,37 @@ fresh bucket per test. Skipped with the reason when moto or s3fs is not installe
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("moto.server", reason="needs moto[server] (the remote test extra)")
-pytest.importorskip("s3fs", reason="needs s3fs (the remote test extra)")
-
 from moto_server import MotoServer, aws_environ, new_bucket, s3fs_client
+
+HERE = Path(__file__).parent
+
+
+def _missing() -> str | None:
+    for module, what in (("moto", "moto[server]"), ("flask", "moto[server]"), ("s3fs", "s3fs")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"needs {what} (the remote extra: pip install -e '.[remote]')"
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here needs a real S3 API server: skipped, with the reason, without one."""
+    reason = _missing()
+    if reason is None:
+        return
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
