@@ -97,7 +97,10 @@ def _min_keep(r: Reason, s: Spelling) -> str:
 
 
 def _for_space(r: Reason, s: Spelling) -> str:
-    text = f"{_short(r, s)}: frees {format_size(r['frees'])}"
+    short = _short(r, s)
+    if r.get("ahead"):
+        short += " once the save in progress completes"
+    text = f"{short}: frees {format_size(r['frees'])}"
     if r["overrides"]:
         text += f" (overrides {' and '.join(s.name(o) for o in r['overrides'])})"
     return text

@@ -1125,6 +1125,29 @@ def test_zero_byte_garbage_raises_no_suspicion() -> None:
     assert steps_deleted(plan) == {100}
 
 
+def test_room_for_the_next_save_is_made_while_one_is_written() -> None:
+    """While a save is seen being written, the oldest goes early so that the next save,
+    started the moment this one closes, finds its room; what the floor keeps then is no
+    shortfall. A file merely recent (not seen written) asks nothing ahead."""
+    writing = replace(ckpt(400, size=30 * MB, age=FRESH, integrity=INVALID), writing=True)
+    plan = planner.plan(
+        inventory(*valid_run(100, 200, 300), writing, free=40 * MB),
+        Policy(keep=5, min_free=MinFree(MinFreeUnit.MULTIPLE, 1.0)),
+        now=NOW,
+    )
+    assert steps_deleted(plan) == {100, 200}
+    assert [
+        r["ahead"] for r in decision_for(plan, 200).reasons if r.code is ReasonCode.FREE_SPACE
+    ] == [True]
+    assert plan.shortfall == 0
+    alone = planner.plan(
+        inventory(ckpt(300), writing, free=80 * MB),
+        Policy(keep=5, min_free=MinFree(MinFreeUnit.MULTIPLE, 1.0)),
+        now=NOW,
+    )
+    assert alone.deletions == () and alone.shortfall == 0
+
+
 def test_shortfall_amount_and_warning() -> None:
     """When min-keep stops deletion, shortfall is the bytes missing and a warning says so."""
     plan = planner.plan(

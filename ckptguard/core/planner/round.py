@@ -18,6 +18,7 @@ from ckptguard.core.planner.space import (
     in_flight_credit,
     reference_size,
     resolve_target,
+    room_ahead,
     shortfall_notice,
 )
 from ckptguard.core.planner.states import (
@@ -51,6 +52,11 @@ def plan_round(inventory: Inventory, policy: Policy, now: float) -> Plan:
     if available < target:
         available = free_space(drafts, runs, policy, target, available)
     shortfall = max(0, target - available)
+    ahead = room_ahead(drafts, reference)
+    if ahead and inventory.disk.free + freed(drafts) - ahead < target:
+        free_space(
+            drafts, runs, policy, target, inventory.disk.free + freed(drafts) - ahead, ahead=True
+        )
     warnings = [suspicion] if suspicion is not None else []
     if shortfall:
         warnings.append(shortfall_notice(policy, target, shortfall))

@@ -75,10 +75,29 @@ class _Floors:
             self.current -= int(self.in_current(draft))
 
 
+def room_ahead(drafts: list[Draft], reference: int) -> int:
+    """What the saves seen being written still need to finish, as far as the last
+    complete checkpoint's size tells; in total at most one checkpoint (a file held open
+    for writing by someone else must not make the guard delete more than one ahead)."""
+    needed = sum(max(0, reference - d.checkpoint.size) for d in drafts if d.checkpoint.writing)
+    return min(needed, reference)
+
+
 def free_space(
-    drafts: list[Draft], runs: list[list[Draft]], policy: Policy, target: int, available: int
+    drafts: list[Draft],
+    runs: list[list[Draft]],
+    policy: Policy,
+    target: int,
+    available: int,
+    *,
+    ahead: bool = False,
 ) -> int:
-    """Delete more, in the documented order, until `available` reaches `target`."""
+    """Delete more, in the documented order, until `available` reaches `target`.
+
+    `ahead`: making room for the save after the ones in flight, early, so that a save
+    started the moment the current one closes finds it; what the floors keep then is
+    no shortfall (the newest becomes deletable once the save in flight completes).
+    """
     corrupt = [d for d in drafts if d.state is State.CORRUPT and not d.protected]
     candidates = corrupt + [d for members in runs for d in space_order(members)]
     floors = _Floors(
@@ -90,16 +109,20 @@ def free_space(
     for draft in candidates:
         if available >= target:
             break
-        if draft.checkpoint.reclaimable == 0:
-            draft.reasons.append(_nothing_to_free(draft.checkpoint))
-        elif floors.stops(draft):
-            in_current = len(runs) > 1 and floors.in_current(draft)
-            draft.reasons.append(_floored(policy, target, current_run=in_current))
-        else:
-            _delete_for_space(draft, policy, target)
-            available += draft.checkpoint.reclaimable
-            floors.taken(draft)
+        if draft.checkpoint.reclaimable == 0 or floors.stops(draft):
+            if not ahead:
+                draft.reasons.append(_cannot_take(draft, floors, policy, target, len(runs)))
+            continue
+        _delete_for_space(draft, policy, target, ahead=ahead)
+        available += draft.checkpoint.reclaimable
+        floors.taken(draft)
     return available
+
+
+def _cannot_take(draft: Draft, floors: _Floors, policy: Policy, target: int, runs: int) -> Reason:
+    if draft.checkpoint.reclaimable == 0:
+        return _nothing_to_free(draft.checkpoint)
+    return _floored(policy, target, current_run=runs > 1 and floors.in_current(draft))
 
 
 def _floored(policy: Policy, target: int, *, current_run: bool) -> Reason:
@@ -112,7 +135,7 @@ def _floored(policy: Policy, target: int, *, current_run: bool) -> Reason:
     )
 
 
-def _delete_for_space(draft: Draft, policy: Policy, target: int) -> None:
+def _delete_for_space(draft: Draft, policy: Policy, target: int, *, ahead: bool) -> None:
     """Mark for deletion: a deleted checkpoint carries only the reasons it is deleted for
     (and the run it belongs to)."""
     checkpoint = draft.checkpoint
@@ -127,6 +150,7 @@ def _delete_for_space(draft: Draft, policy: Policy, target: int) -> None:
             min_free=str(policy.min_free),
             frees=checkpoint.reclaimable,
             overrides=overrides,
+            ahead=ahead,
         )
     )
 
