@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 from types import FrameType
 from typing import Any
@@ -16,23 +15,16 @@ from ckptguard.core.decisions import Outcome
 from ckptguard.core.recall import MetricMemory
 from ckptguard.engine.cycle import KnownMetrics, Look, cycle, memory_after
 from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
+from ckptguard.face.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, complain
 from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, load_file, parse_flags
-from ckptguard.face.logs import configure
 from ckptguard.face.render import to_json, to_table
 from ckptguard.face.settings import build_settings
 from ckptguard.face.words import words_for
-from ckptguard.service.events import get_logger, log_outcome
 from ckptguard.service.settings import GuardSpec, Settings
-from ckptguard.service.state import load_memory, save_memory
+from ckptguard.service.state import load_memory, load_verdicts, save_memory, save_verdicts
 from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.metrics import MetricsError
 from ckptguard.store.local.metrics import load as load_metrics
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-def complain(message: str) -> None:
-    print(f"ckptguard: error: {message}", file=sys.stderr)
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -73,6 +65,7 @@ def check_config(args: argparse.Namespace) -> int:
 def guard(args: argparse.Namespace) -> int:
     """`ckptguard run`: the daemon in the main thread, stopped by SIGTERM or SIGINT and
     reloaded by SIGHUP (the handlers only ask)."""
+    from ckptguard.face.logs import configure
     from ckptguard.service.daemon import Daemon  # imported late: watchdog is not needed above
     from ckptguard.service.locking import StartupError
 
@@ -109,6 +102,8 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
     settings = settings_of(args)
     check_paths(settings, must_exist=True)
     if execute:
+        from ckptguard.face.logs import configure  # structlog only where there is logging
+
         configure(settings.log_format)
     executor: Executor = Deleter() if execute else AuditExecutor()
     now = time.time()
@@ -128,13 +123,17 @@ def _one_directory(
     except OSError as error:
         raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
     real = os.path.realpath(spec.path)
+    load_verdicts(settings.state_dir, real, store.cache)  # only saves time, if at all
     try:
         known = _known_metrics(spec, settings.state_dir, real)
         look = Look(holders=True)  # no watcher saw saves being written: ask /proc
         done = cycle(store, spec.layout, spec.policy, executor, now=now, metrics=known, look=look)
     finally:
         store.close()
-    if executor.deletes:
+    if executor.deletes:  # an audit writes nothing anywhere; the verdicts it read stay as they were
+        save_verdicts(settings.state_dir, real, store.cache)
+        from ckptguard.service.events import log_outcome
+
         log_outcome(done.outcome, words=words_for(spec))
         if known is not None and settings.state_dir is not None:
             remembered = memory_after(done.assessment, done.outcome)
@@ -160,6 +159,8 @@ def _save_memory(state_dir: str, real: str, known: KnownMetrics, memory: MetricM
         return
     problem = save_memory(state_dir, real, memory)
     if problem is not None:
+        from ckptguard.service.events import get_logger
+
         get_logger().warning(
             "state_write_failed",
             path=real,

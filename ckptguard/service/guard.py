@@ -25,6 +25,7 @@ from ckptguard.service.memory import GuardMemory
 from ckptguard.service.reports import Problems, Reports
 from ckptguard.service.saves import Observations, Writes
 from ckptguard.service.settings import GuardSpec
+from ckptguard.service.state import load_verdicts, save_verdicts
 from ckptguard.service.watcher import WATCHED_EVENTS, WRITE_EVENTS, WakeHandler
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.directory import LocalStore
@@ -56,6 +57,7 @@ class Guard:
         self.settle_at: float | None = None
         # Whether saves may be in progress that the watcher has not seen written.
         self.writers_unknown = True
+        self.verdicts_loaded = False
 
     @property
     def key(self) -> str:
@@ -91,6 +93,13 @@ class Guard:
             return False
         self._opened(fd, real, lock_fd)
         self._watch(context, real)
+        if not self.verdicts_loaded:
+            self.verdicts_loaded = True
+            problem = load_verdicts(context.settings.state_dir, real, self.cache)
+            if problem is not None:
+                self.problems.report(
+                    "verdicts_unread", error=problem, consequence="content checks are read afresh"
+                )
         return True
 
     def _open_directory(self, real: str) -> int | None:
@@ -259,12 +268,24 @@ class Guard:
         self.settle_at = Observations.next_settle(
             done.plan, spec.policy.settle_seconds, time.monotonic()
         )
+        if changed is None:
+            self._keep_verdicts(state_dir)
         if known is not None:
             # After the deletions: a state write of ours must never delay one.
             self.memory.memory = memory_after(done.assessment, done.outcome)
             self.memory.report_rows(spec.path, done.assessment, known.path)
             self.memory.save(state_dir, self._real())
         return done
+
+    def _keep_verdicts(self, state_dir: str | None) -> None:
+        """After a full look (never on the hot path of an event), keep what was read."""
+        problem = save_verdicts(state_dir, self._real(), self.cache)
+        if problem is not None:
+            self.problems.report(
+                "verdicts_write_failed",
+                error=problem,
+                consequence="content checks are read afresh after a restart",
+            )
 
     def _observe(self, inventory: Inventory) -> Inventory:
         """What the guard itself saw: writes not yet closed, and how long each is quiet."""

@@ -95,7 +95,7 @@ def test_memory_survives_a_restart(tmp_path: Path, models: Path, trained: CsvLog
     args = keep_best_args(models, "--state-dir", str(state))
     with guard_running(*args):
         assert steps_in(models) == [2, 5, 6]
-    (state_file,) = state.iterdir()
+    (state_file,) = state.glob("dir-*.json")  # the metric memory (verdicts are kept apart)
     assert json.loads(state_file.read_text())["directory"] == str(models.resolve())
     # While no guard runs, training resumes: the log is truncated and step 7 saved.
     trained.start()

@@ -337,7 +337,7 @@ def test_audit_shows_sources_and_lost_rows_and_writes_nothing(
     trained.epoch_end(6, {"loss": 0.9, "val_loss": 0.85})
     write_checkpoint(models, 7)
     before = snapshot(state_directory)
-    assert len(before) == 2  # the directory and one state file
+    assert len(before) == 3  # the directory, the metric memory, the content verdicts
     result = run_cli(*keep_best(models, "audit", "--json"))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)

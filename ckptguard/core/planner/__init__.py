@@ -92,6 +92,8 @@ def _combined(inventory: Inventory, first: Plan, last: Plan, deleted: dict[str, 
 
 def _runs_merge(result: Plan, policy: Policy) -> bool:
     """Whether what the plan keeps would group into fewer runs than it planned with."""
+    if len(result.runs) < 2:
+        return False  # one run cannot merge
     kept = [d.checkpoint for d in result.decisions if d.action is Action.KEEP and d.run]
     regrouped = group_runs(kept, policy, always_kept=lambda c: True)
     return len(regrouped) < len({d.run for d in result.decisions if d.run})

@@ -82,14 +82,18 @@ def explain_run(members: list[Draft], runs: list[list[Draft]], now: float) -> No
 def apply_keep_n(members: list[Draft], policy: Policy, *, several: bool) -> None:
     """Keep a run's `keep` newest and its milestones; the rest of it is deleted."""
     newest_n = {id(d) for d in (members[-policy.keep :] if policy.keep > 0 else [])}
+    # The same facts for every checkpoint of the run: made once (100,000 add up).
+    kept = reason(ReasonCode.NEWEST_N, keep=policy.keep, of_run=several)
+    every = reason(ReasonCode.MILESTONE, every=policy.keep_every)
+    beyond = reason(ReasonCode.BEYOND_KEEP, keep=policy.keep, of_run=several)
     for draft in members:
         if id(draft) in newest_n:
-            draft.reasons.append(reason(ReasonCode.NEWEST_N, keep=policy.keep, of_run=several))
+            draft.reasons.append(kept)
         if milestone(draft.checkpoint, policy):
-            draft.reasons.append(reason(ReasonCode.MILESTONE, every=policy.keep_every))
+            draft.reasons.append(every)
         if not any(r.code in _KEEPING for r in draft.reasons):
             draft.action = Action.DELETE
-            draft.reasons.append(reason(ReasonCode.BEYOND_KEEP, keep=policy.keep, of_run=several))
+            draft.reasons.append(beyond)
 
 
 def apply_keep_best(members: list[Draft], policy: Policy) -> None:
