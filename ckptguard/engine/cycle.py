@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ckptguard.core.decisions import Notice, Outcome, Plan, ReasonCode, Status, notice
+from ckptguard.core.decisions import Notice, Outcome, Plan, ReasonCode, State, Status, notice
 from ckptguard.core.layouts import Layout
 from ckptguard.core.metrics import MetricsTable
 from ckptguard.core.model import Inventory, Policy
@@ -55,6 +55,9 @@ class Look:
 
     changed: set[str] | None = None
     previous: Inventory | None = None
+    # The plan made from `previous` under the same policy: it stands when the store
+    # finds nothing changed.
+    previous_plan: Plan | None = None
     prepare: Callable[[Inventory], Inventory] | None = None
     holders: bool = False
     progress: Callable[[], None] | None = None
@@ -88,6 +91,10 @@ def cycle(
     inventory = store.survey(
         layout, changed=look.changed, previous=look.previous, progress=look.progress
     )
+    if look.previous is not None and inventory.checkpoints is look.previous.checkpoints:
+        still = _still_holds(look.previous_plan, inventory, metrics)
+        if still is not None:
+            return Cycle(Assessment(still), Outcome(still, ()), inventory)
     if look.prepare is not None:
         inventory = look.prepare(inventory)
     if look.holders:
@@ -96,6 +103,21 @@ def cycle(
     found = assess(inventory, policy, now=now, metrics=metrics, holders=holders)
     outcome = executor.apply(found.plan, store, should_stop=should_stop)
     return Cycle(found, outcome, without_deleted(inventory, outcome))
+
+
+def _still_holds(
+    previous: Plan | None, inventory: Inventory, metrics: KnownMetrics | None
+) -> Plan | None:
+    """The previous plan, when nothing it rested on changed: it deleted nothing, nothing
+    was in progress or short of space, no metric could have changed, and free space
+    still meets the target."""
+    if previous is None or metrics is not None or previous.deletions or previous.shortfall:
+        return None
+    if any(d.state is State.IN_PROGRESS for d in previous.decisions):
+        return None
+    if inventory.disk.free < previous.target_free:
+        return None
+    return replace(previous, disk=inventory.disk, free_after=inventory.disk.free)
 
 
 def survey(

@@ -271,6 +271,7 @@ class Daemon:
             # retargeted symlink): a reload is how the new place is accepted.
             guard.close()
         guard.spec = spec
+        guard.last_plan = None  # made under the old settings: plan afresh
         guard.reports.words = self._words(spec)
         guard.real_path = None if not guard.is_open else guard.real_path
         guard.problems.forget()

@@ -251,6 +251,7 @@ class Guard:
         look = Look(
             changed=changed if self.last_inventory is not None else None,
             previous=self.last_inventory,
+            previous_plan=self.last_plan,
             prepare=self._observe,
             progress=context.progress,
         )

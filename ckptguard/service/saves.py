@@ -14,7 +14,7 @@ import threading
 from dataclasses import replace
 
 from ckptguard.core.decisions import Plan, State
-from ckptguard.core.model import FileIdentity, Inventory
+from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory
 
 # A close the watcher missed (lost events) must not keep a checkpoint "being written"
 # for ever: after this long unchanged, the flag is dropped.
@@ -54,6 +54,13 @@ class Writes:
             return frozenset(self._open)
 
 
+def _settled(checkpoint: Checkpoint) -> bool:
+    """Passed its content check with bytes in it: how long it was quiet changes nothing."""
+    return (
+        checkpoint.integrity is Integrity.VALID and checkpoint.size > 0 and not checkpoint.writing
+    )
+
+
 class Observations:
     """Since when (monotonic) each checkpoint has looked the same to the guard."""
 
@@ -74,6 +81,9 @@ class Observations:
             if is_writing and quiet >= STALE_WRITE_SECONDS and writes is not None:
                 writes.forget(checkpoint.name)
                 is_writing = False
+            if _settled(checkpoint) and not is_writing:
+                stamped.append(checkpoint)  # complete whatever its quiet: no copy needed
+                continue
             stamped.append(
                 replace(checkpoint, quiet_for=quiet, writing=checkpoint.writing or is_writing)
             )

@@ -28,9 +28,10 @@ def look_at(
     *,
     pinned: bool,
     members: list[str],
+    matched: tuple[int, dict[str, float]] | None = None,
 ) -> Checkpoint | None:
     """The checkpoint `key` is now, or None if it is gone or no checkpoint."""
-    matched = layout.template.match(key)
+    matched = matched or layout.template.match(key)
     if matched is None:
         return None
     step, fields = matched

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ckptguard.core.layouts import Layout
-from ckptguard.core.model import Checkpoint, Inventory, Kind, Unit
+from ckptguard.core.model import Checkpoint, Integrity, Inventory, Kind, Unit
 from ckptguard.core.naming import pin_name
 from ckptguard.core.runs import boundary_candidates, step_order
 from ckptguard.store.local.birth import birth_ns
 from ckptguard.store.local.cache import IntegrityCache
-from ckptguard.store.local.entries import disk_state, entry_exists
+from ckptguard.store.local.entries import disk_state, entry_exists, identity_of
 from ckptguard.store.local.look import look_at
 from ckptguard.store.local.pointers import protected_by, read_pointers
 
@@ -40,17 +40,23 @@ def scan(
     names = set(os.listdir(dir_fd))
     prefix = layout.template.literal_ends[0]
     entries: dict[str, list[str]] = defaultdict(list)
+    matches: dict[str, tuple[int, dict[str, float]]] = {}
     for name in names:
         # A cheap test first: directories may hold many thousands of other files.
         if not name.startswith(prefix):
             continue
-        key = layout.key_of(name)
-        if key is not None:
-            entries[key].append(name)
+        if layout.unit is Unit.GROUP:
+            key = layout.key_of(name)
+            if key is not None:
+                entries[key].append(name)
+        elif (found := layout.template.match(name)) is not None:
+            entries[name].append(name)
+            matches[name] = found  # matched once, not again in look_at
     checkpoints = []
     for key, members in entries.items():
+        pinned = pin_name(key) in names
         checkpoint = look_at(
-            dir_fd, key, layout, cache, pinned=pin_name(key) in names, members=members
+            dir_fd, key, layout, cache, pinned=pinned, members=members, matched=matches.get(key)
         )
         if checkpoint is not None:
             checkpoints.append(checkpoint)
@@ -93,6 +99,43 @@ def refresh(
         if checkpoint is not None:
             kept.append(checkpoint)
     return _inventory(previous.directory, kept, dir_fd, layout.preset)
+
+
+def unchanged(dir_fd: int, previous: Inventory, layout: Layout) -> Inventory | None:
+    """`previous` again (with today's disk) when a listing shows the same file checkpoints,
+    pins and pointers, each still the file it was; None when anything differs.
+
+    What a rescan that finds nothing changed costs: a listing and a stat per checkpoint,
+    not a look at each (directories and groups are always looked at again).
+    """
+    if layout.unit is not Unit.FILE or not all(_settled(c) for c in previous.checkpoints):
+        return None
+    names = set(os.listdir(dir_fd))
+    prefix = layout.template.literal_ends[0]
+    known = {c.name: c for c in previous.checkpoints}
+    matching = {n for n in names if n.startswith(prefix) and layout.template.match(n)}
+    if matching != known.keys():
+        return None
+    pointers = read_pointers(dir_fd)
+    for name, checkpoint in known.items():
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            return None
+        freeable = st.st_blocks * 512 if st.st_nlink == 1 else 0
+        if (
+            identity_of(st) != checkpoint.identity
+            or (st.st_nlink, freeable) != (checkpoint.links, checkpoint.freeable)
+            or (pin_name(name) in names) is not checkpoint.pinned
+            or protected_by(checkpoint, pointers) != checkpoint.protected_by
+        ):
+            return None
+    return replace(previous, disk=disk_state(dir_fd))
+
+
+def _settled(checkpoint: Checkpoint) -> bool:
+    """Judged complete by its content, and nobody writing it: nothing time will change."""
+    return checkpoint.integrity is Integrity.VALID and not checkpoint.writing
 
 
 def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
