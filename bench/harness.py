@@ -8,7 +8,6 @@ Everything started or mounted here is registered, and `cleanup()` (called from a
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -22,18 +21,18 @@ import sys
 import tempfile
 import time
 import uuid
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.checkpoint_files import TEMPLATE, keras_bytes, name_of
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 TRAINER = BENCH / "trainer.py"
 CRON = BENCH / "cron.py"
 RESULTS = BENCH / "results"
-TEMPLATE = "checkpoint_step_{step}.keras"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
@@ -48,31 +47,7 @@ def log(message: str) -> None:
 
 # -- checkpoints and other files ------------------------------------------------------------
 
-
-def keras_bytes(payload: int, *, random_payload: bool = True) -> bytes:
-    """A `.keras`-style zip (Keras' member names) as bench/trainer.py writes it."""
-    return keras_archive(os.urandom(payload) if random_payload else bytes(payload))
-
-
-def keras_archive(weights: bytes, *, model: bool = True) -> bytes:
-    """A `.keras`-style zip (stored, central directory last) holding `weights`.
-
-    Without `model` it lacks Keras' metadata and config: a zip, but not a saved model.
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        if model:
-            archive.writestr("metadata.json", '{"keras_version": "3.0.0"}')
-            archive.writestr("config.json", '{"class_name": "Sequential"}')
-        archive.writestr("model.weights.h5", weights)
-    return buffer.getvalue()
-
-
-TINY = keras_bytes(16)  # a tiny but valid checkpoint: one page on tmpfs
-
-
-def ckpt_name(step: int) -> str:
-    return TEMPLATE.format(step=step)
+TINY = keras_bytes(16, random_payload=True)  # a tiny but valid checkpoint: one page on tmpfs
 
 
 def write_files(directory: Path, names: Iterable[str], data: bytes = b"") -> int:
@@ -481,7 +456,7 @@ def wait_settled(
     so the poller takes little CPU from the daemon. Stops early if the daemon died.
     """
     expected = list(range(newest - keep + 1, newest + 1))
-    sentinel = directory / ckpt_name(newest - keep)
+    sentinel = directory / name_of(newest - keep)
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if not daemon.alive():

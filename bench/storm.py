@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.checkpoint_files import name_of
 
 FILES = 10_000
 OTHERS = 100
@@ -31,7 +32,7 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
             with daemon:
                 started = time.perf_counter()
                 harness.write_files(
-                    directory, (harness.ckpt_name(s) for s in range(1, count + 1)), harness.TINY
+                    directory, (name_of(s) for s in range(1, count + 1)), harness.TINY
                 )
                 burst_end = time.perf_counter()
                 alive_after_burst = daemon.alive()
