@@ -23,6 +23,7 @@ from typing import Any
 
 from bench import harness
 from bench.checkpoint_files import name_of
+from bench.guard_process import events_named
 
 AUDIT_SIZES = (10_000, 100_000)
 CATCH_UP = 10_000
@@ -107,8 +108,8 @@ def catch_up(*, python: str, workdir: Path, count: int, repetitions: int) -> dic
                 "settle_after_last_move_s": settled["at"] - moved if settled["at"] else None,
                 "alive": alive,
                 "exit_code": daemon.exit_code,
-                "deleted_logged": harness.count_events(events, "deleted"),
-                "events_lost_logged": harness.count_events(events, "events_lost"),
+                "deleted_logged": len(events_named(events, "deleted")),
+                "events_lost_logged": len(events_named(events, "events_lost")),
                 "traceback": "Traceback" in daemon.log_text(),
             }
         runs.append(run)

@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import harness
 from bench.checkpoint_files import name_of
+from bench.guard_process import events_named
 
 FILES = 10_000
 OTHERS = 100
@@ -52,8 +53,8 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
                 "final_checkpoints": harness.checkpoint_steps(directory)[-5:],
                 "others_left": others_left,
                 "final_state_ok": settled["settled"] and others_left == OTHERS,
-                "deleted_logged": harness.count_events(events, "deleted"),
-                "events_lost_logged": harness.count_events(events, "events_lost"),
+                "deleted_logged": len(events_named(events, "deleted")),
+                "events_lost_logged": len(events_named(events, "events_lost")),
                 "traceback": "Traceback" in daemon.log_text(),
             }
         runs.append(run)
