@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.checkpoint_files import TEMPLATE, keras_bytes, name_of
-from bench.guard_process import GuardProcess
+from bench.guard_process import GuardProcess, events_named
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -243,6 +243,16 @@ class Daemon(GuardProcess):
         if self.proc is not None:
             reap(self.proc)
         return code
+
+    def outcome(self) -> dict[str, Any]:
+        """How a stopped daemon fared: its exit code, what it logged, any Traceback."""
+        events = self.events()
+        return {
+            "exit_code": self.exit_code,
+            "deleted_logged": len(events_named(events, "deleted")),
+            "events_lost_logged": len(events_named(events, "events_lost")),
+            "traceback": "Traceback" in self.log_text(),
+        }
 
 
 # -- /proc ----------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from typing import Any
 
 from bench import harness
 from bench.checkpoint_files import name_of
-from bench.guard_process import events_named
 
 AUDIT_SIZES = (10_000, 100_000)
 CATCH_UP = 10_000
@@ -99,7 +98,6 @@ def catch_up(*, python: str, workdir: Path, count: int, repetitions: int) -> dic
                 moved = time.perf_counter()
                 settled = harness.wait_settled(guarded, count, daemon)
                 alive = daemon.alive()
-            events = daemon.events()
             run = {
                 "moves_s": moved - started,
                 "settled": settled["settled"],
@@ -107,10 +105,7 @@ def catch_up(*, python: str, workdir: Path, count: int, repetitions: int) -> dic
                 "settle_from_first_move_s": settled["at"] - started if settled["at"] else None,
                 "settle_after_last_move_s": settled["at"] - moved if settled["at"] else None,
                 "alive": alive,
-                "exit_code": daemon.exit_code,
-                "deleted_logged": len(events_named(events, "deleted")),
-                "events_lost_logged": len(events_named(events, "events_lost")),
-                "traceback": "Traceback" in daemon.log_text(),
+                **daemon.outcome(),
             }
         runs.append(run)
         harness.log(

@@ -17,7 +17,6 @@ from typing import Any
 
 from bench import harness
 from bench.checkpoint_files import name_of
-from bench.guard_process import events_named
 
 FILES = 10_000
 OTHERS = 100
@@ -40,7 +39,6 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
                 settled = harness.wait_settled(directory, count, daemon)
                 alive = daemon.alive()
             others_left = sum(1 for name in others if (directory / name).exists())
-            events = daemon.events()
             run = {
                 "burst_s": burst_end - started,
                 "settled": settled["settled"],
@@ -49,13 +47,10 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
                 "settle_from_start_s": settled["at"] - started if settled["at"] else None,
                 "alive_after_burst": alive_after_burst,
                 "alive": alive,
-                "exit_code": daemon.exit_code,
                 "final_checkpoints": harness.checkpoint_steps(directory)[-5:],
                 "others_left": others_left,
                 "final_state_ok": settled["settled"] and others_left == OTHERS,
-                "deleted_logged": len(events_named(events, "deleted")),
-                "events_lost_logged": len(events_named(events, "events_lost")),
-                "traceback": "Traceback" in daemon.log_text(),
+                **daemon.outcome(),
             }
         runs.append(run)
         harness.log(
