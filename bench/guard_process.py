@@ -1,7 +1,7 @@
 """`ckptguard run` as a real process: its own sd_notify socket, its log file, its exit.
 
-The benchmarks and the chaos soak start the guard this way. Only the standard library is
-imported: the soak never imports the `ckptguard` package.
+The benchmarks, the chaos soak and the test suites all start the guard this way. Only
+the standard library is imported: the soak never imports the `ckptguard` package.
 """
 
 from __future__ import annotations

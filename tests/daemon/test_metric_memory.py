@@ -17,7 +17,6 @@ from support import (
     CsvLoggerFile,
     Tmpfs,
     can_mount_tmpfs,
-    guard_running,
     settings_for,
     wait_for,
     write_checkpoint,
@@ -69,7 +68,9 @@ def keep_best_args(models: Path, *extra: str) -> tuple[str, ...]:
     )
 
 
-def test_truncated_csvlogger_log_keeps_the_best(models: Path, trained: CsvLoggerFile) -> None:
+def test_truncated_csvlogger_log_keeps_the_best(
+    models: Path, trained: CsvLoggerFile, guard_running
+) -> None:
     """A resumed run truncates training.log; the best checkpoint stays through later saves."""
     with guard_running(*keep_best_args(models)) as guard:
         assert steps_in(models) == [2, 5, 6]
@@ -83,13 +84,15 @@ def test_truncated_csvlogger_log_keeps_the_best(models: Path, trained: CsvLogger
         wait_for(lambda: 6 not in steps_in(models), message="checkpoint 6 deleted")
         assert steps_in(models) == [2, 7, 8]
     events = guard.events()
-    assert guard.returncode == 0
+    assert guard.exit_code == 0
     lost = [e for e in events if e["event"] == "metrics_rows_lost"]
     assert len(lost) == 1, lost
     assert lost[0]["metrics_file"] == str(models / LOG)
 
 
-def test_memory_survives_a_restart(tmp_path: Path, models: Path, trained: CsvLoggerFile) -> None:
+def test_memory_survives_a_restart(
+    tmp_path: Path, models: Path, trained: CsvLoggerFile, guard_running
+) -> None:
     """Values read by one daemon are read back from --state-dir by the next one."""
     state = tmp_path / "state"
     args = keep_best_args(models, "--state-dir", str(state))

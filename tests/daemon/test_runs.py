@@ -17,7 +17,6 @@ from support import (
     TEMPLATE,
     Tmpfs,
     can_mount_tmpfs,
-    guard_running,
     keras_bytes,
     run_cli,
     wait_for,
@@ -65,7 +64,7 @@ def test_audit_explains_a_restarted_run(models: Path) -> None:
     ]
 
 
-def test_a_run_restarted_under_the_guard_keeps_its_checkpoints(models: Path) -> None:
+def test_a_run_restarted_under_the_guard_keeps_its_checkpoints(models: Path, guard_running) -> None:
     """A new run saving steps 100..500 beside an earlier run's 25100..25300: keep-3 applies
     within each run, the new run never loses its newest, and `new_run` is logged once."""
     earlier_run(models)
@@ -137,7 +136,9 @@ def not_keras(payload: int) -> bytes:
 
 
 @pytest.mark.root
-def test_when_nothing_passes_the_check_the_newest_stay_on_a_full_disk(tmp_path: Path) -> None:
+def test_when_nothing_passes_the_check_the_newest_stay_on_a_full_disk(
+    tmp_path: Path, guard_running
+) -> None:
     """A full tmpfs of archives that all fail the keras check: prune deletes none of the
     newest --min-keep, audit and the daemon warn."""
     reason = can_mount_tmpfs()

@@ -13,7 +13,6 @@ from support import (
     TRAINER,
     Tmpfs,
     can_mount_tmpfs,
-    guard_running,
     settings_for,
     wait_for,
     write_checkpoint,
@@ -65,13 +64,13 @@ def test_training_dies_of_enospc_without_the_guard(small_fs: Tmpfs) -> None:
     assert "No space left on device" in result.stderr
 
 
-def test_training_completes_under_the_guard_with_defaults(small_fs: Tmpfs) -> None:
+def test_training_completes_under_the_guard_with_defaults(small_fs: Tmpfs, guard_running) -> None:
     """Under `ckptguard run --dir D` with default options, all 20 saves complete."""
     with guard_running("--dir", str(small_fs.path)) as guard:
         result = train(small_fs.path)
-    log = guard.stop()
+    log = guard.log_text()
     assert result.returncode == 0, result.stderr + log
-    assert guard.returncode == 0
+    assert guard.exit_code == 0
     remaining = sorted(p.name for p in small_fs.path.glob("checkpoint_step_*.keras"))
     assert remaining and remaining[-1] == "checkpoint_step_2000.keras"
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support import guard_running, wait_for, write_checkpoint
+from support import wait_for, write_checkpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def steps_in(directory: Path) -> list[int]:
     return sorted(int(n.removesuffix(".keras")) for n in found if n.endswith(".keras"))
 
 
-def test_the_best_survives_a_log_truncated_by_keras_csvlogger(models: Path) -> None:
+def test_the_best_survives_a_log_truncated_by_keras_csvlogger(models: Path, guard_running) -> None:
     """Keras' CSVLogger logs six epochs; a resumed run's CSVLogger empties the log; the
     best checkpoint keeps its place through the next saves."""
     log = models / "training.log"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import Tmpfs, can_mount_tmpfs, guard_running
+from support import Tmpfs, can_mount_tmpfs
 
 pytestmark = [
     pytest.mark.e2e,
@@ -128,15 +128,15 @@ def test_training_dies_of_enospc_without_the_guard(
 
 
 def test_training_completes_under_the_guard(
-    small_fs: Tmpfs, keras_script: Callable[..., subprocess.CompletedProcess[str]]
+    small_fs: Tmpfs, keras_script: Callable[..., subprocess.CompletedProcess[str]], guard_running
 ) -> None:
     """Under `ckptguard run --dir D` all 12 saves succeed and the newest checkpoint loads."""
     with guard_running("--dir", str(small_fs.path)) as guard:
         result = keras_script("train", "--dir", str(small_fs.path))
-    log = guard.stop()
+    log = guard.log_text()
 
     assert result.returncode == 0, tail(result.stderr) + "\n--- ckptguard:\n" + tail(log)
-    assert guard.returncode == 0, tail(log)
+    assert guard.exit_code == 0, tail(log)
     trained = json.loads(result.stdout.splitlines()[-1])
     assert trained["saves"] == SAVES
 

@@ -1,5 +1,5 @@
 """Fixtures for the attack and fault tests; the helpers live in security_helpers.py."""
 
-from security_helpers import mounts, spawn, start_daemon
+from security_helpers import mounts, start_daemon
 
-__all__ = ["mounts", "spawn", "start_daemon"]
+__all__ = ["mounts", "start_daemon"]

@@ -1,4 +1,4 @@
-"""Helpers for the attack and fault tests: daemons (thread and process), mounts, logs.
+"""Helpers for the attack and fault tests: a daemon in a thread, mounts, logs.
 
 Test modules import them as `security_helpers` (never `conftest`, a name several test
 directories share); conftest.py re-exports the fixtures.
@@ -6,20 +6,16 @@ directories share); conftest.py re-exports the fixtures.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEMPLATE, NotifyListener, daemon_threads, keras_bytes, wait_for
+from support import TEMPLATE, daemon_threads, keras_bytes, wait_for
 
 from ckptguard.core.model import MinFree, MinFreeUnit
 from ckptguard.core.naming import Template
@@ -75,95 +71,6 @@ def wait_passes(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:
     """Wait until the daemon's loop has turned `more` more times (each a chance to act)."""
     target = daemon.passes + more
     wait_for(lambda: daemon.passes >= target, timeout=timeout, message=f"{more} more passes")
-
-
-# --- `ckptguard run` as a real process ------------------------------------------------------
-
-
-@dataclass
-class DaemonProcess:
-    """A `ckptguard run` subprocess whose JSON log goes to a file, and its sd_notify socket."""
-
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    notify: NotifyListener
-    _log_file: Any = field(repr=False, default=None)
-
-    def events(self) -> list[dict[str, Any]]:
-        """Every complete JSON line logged so far (a line cut short by a full disk is skipped)."""
-        found = []
-        for line in self.log_path.read_bytes().splitlines():
-            start = line.find(b"{")
-            if start < 0:
-                continue
-            with contextlib.suppress(ValueError):
-                found.append(json.loads(line[start:]))
-        return found
-
-    def has_event(self, name: str) -> list[dict[str, Any]]:
-        return events_named(self.events(), name)
-
-    def log_text(self) -> str:
-        return self.log_path.read_bytes().decode("utf-8", "replace")
-
-    def ready(self, timeout: float = 15.0) -> None:
-        try:
-            self.notify.wait_for("READY=1", timeout=timeout)
-        except AssertionError:
-            raise AssertionError(f"no READY=1; log:\n{self.log_text()}") from None
-
-    def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM, then the exit code (the process is killed if it does not stop)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.notify.close()
-        if self._log_file is not None:
-            self._log_file.close()
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Any]:
-    """Start `ckptguard run ARGS` processes logging JSON to a file; kill leftovers at the end."""
-    started: list[DaemonProcess] = []
-
-    def start(
-        *args: str,
-        log_path: Path | None = None,
-        prefix: tuple[str, ...] = (),
-        env: dict[str, str] | None = None,
-    ) -> DaemonProcess:
-        notify = NotifyListener()
-        log_path = log_path or tmp_path / f"daemon-{len(started)}.log"
-        log_file = log_path.open("ab")
-        inherited = {
-            k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")
-        }
-        proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "ckptguard", "run", "--log-format", "json", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            env={**inherited, **(env or {}), "NOTIFY_SOCKET": notify.name},
-            cwd="/",
-        )
-        handle = DaemonProcess(proc, log_path, notify, log_file)
-        started.append(handle)
-        return handle
-
-    yield start
-    for handle in started:
-        handle.close()
 
 
 # --- mounts --------------------------------------------------------------------------------

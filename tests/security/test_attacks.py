@@ -363,7 +363,7 @@ def test_daemon_survives_a_directory_of_hostile_names(models: Path, spawn) -> No
     write_old(models, "007")
     write_old(models, "7")
     daemon = spawn("--dir", str(models), "--keep", "2", "--min-free", "0")
-    daemon.ready()
+    daemon.expect_ready()
     for name, _ in others[len(others) // 2 :]:  # seen by the watcher, not only the scan
         create_bytes_name(models, name, keras_bytes())
     for step in range(100, 106):
@@ -380,7 +380,7 @@ def test_daemon_survives_a_directory_of_hostile_names(models: Path, spawn) -> No
     # test_watchdog_messages_do_not_break_the_json_log.
     ours = [line for line in text.split("\n") if line.startswith("{")]
     assert ours and all(is_json(line) for line in ours), text
-    deleted = {e["path"].rsplit("/", 1)[1] for e in daemon.has_event("deleted")}
+    deleted = {e["path"].rsplit("/", 1)[1] for e in daemon.events_named("deleted")}
     assert deleted == {name_of("007"), *(name_of(s) for s in range(100, 104))}
 
 
@@ -526,10 +526,10 @@ def test_lock_outliving_the_process_that_took_it_does_not_keep_the_guard_out(
         write_old(models, step)
     with lock_holder(models, hand_on=True) as pid:
         daemon = spawn("--dir", str(models), "--keep", "1")
-        daemon.ready()
+        daemon.expect_ready()
         assert steps_in(models) == [3]
         assert daemon.stop() == 0
-    (warning,) = daemon.has_event("lock_held_by_untrusted_process")
+    (warning,) = daemon.events_named("lock_held_by_untrusted_process")
     assert warning["holder"] == f"pid {pid} (exited or hidden)"
 
 

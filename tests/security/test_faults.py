@@ -38,7 +38,6 @@ from security_helpers import (
 )
 from structlog.testing import capture_logs
 from support import (
-    NotifyListener,
     keras_bytes,
     run_cli,
     settings_for,
@@ -212,7 +211,7 @@ def test_full_filesystem_daemon_starts_and_frees_space(
     needed = (models / name_of(3)).stat().st_blocks * 512
 
     daemon = spawn("--dir", str(models), log_path=log_path)
-    daemon.ready()
+    daemon.expect_ready()
     assert lock_is_held(models), "the directory lock needs no room"
     wait_for(lambda: free_bytes(fs) >= needed, timeout=10, message="room for the next save")
     assert 3 in steps_in(models) and 1 not in steps_in(models)
@@ -220,8 +219,8 @@ def test_full_filesystem_daemon_starts_and_frees_space(
     assert daemon.stop() == 0
     text = daemon.log_text()
     assert "Traceback" not in text
-    assert {1} <= {e["step"] for e in daemon.has_event("deleted")}, text
-    assert daemon.has_event("stopped"), text
+    assert {1} <= {e["step"] for e in daemon.events_named("deleted")}, text
+    assert daemon.events_named("stopped"), text
 
 
 @pytest.mark.parametrize("full", ["blocks", "blocks and inodes"])
@@ -290,7 +289,7 @@ def test_sigkill_at_random_moments_then_restart_restores_policy(models: Path, sp
         thread.join()
     assert len(written) > 10
     final = spawn("--dir", str(models), "--keep", "3", "--min-free", "0")
-    final.ready()
+    final.expect_ready()
     assert steps_in(models) == written[-3:], f"seed {seed}"
     assert final.stop() == 0
 
@@ -374,7 +373,7 @@ def test_inotify_overflow_is_detected_and_rescanned(models: Path, spawn) -> None
             "--free-check-interval",
             "3600",
         )
-        daemon.ready()
+        daemon.expect_ready()
     finally:
         QUEUE.write_text(original)
     os.kill(daemon.proc.pid, signal.SIGSTOP)
@@ -385,7 +384,7 @@ def test_inotify_overflow_is_detected_and_rescanned(models: Path, spawn) -> None
             write_old(models, step)
     finally:
         os.kill(daemon.proc.pid, signal.SIGCONT)
-    wait_for(lambda: daemon.has_event("events_lost"), timeout=10, message="events_lost")
+    wait_for(lambda: daemon.events_named("events_lost"), timeout=10, message="events_lost")
     wait_for(lambda: steps_in(models) == [6], timeout=5, message="keep-1 by the rescan")
     assert daemon.stop() == 0
 
@@ -411,21 +410,15 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_watchdog_messages_do_not_break_the_json_log(models: Path) -> None:
+def test_watchdog_messages_do_not_break_the_json_log(models: Path, spawn) -> None:
     """With --log-format json every stderr line is JSON, even what watchdog logs itself."""
-    listener = NotifyListener()
-    env = {**os.environ, "NOTIFY_SOCKET": listener.name}
-    command = [sys.executable, "-c", WATCHDOG_SPEAKS, "run", "--dir", str(models)]
-    proc = subprocess.Popen(
-        [*command, "--log-format", "json"], stderr=subprocess.PIPE, text=True, env=env
-    )
+    guard = spawn("--dir", str(models), entry=("-c", WATCHDOG_SPEAKS))
     try:
-        listener.wait_for("READY=1")
+        guard.listener.wait_for("READY=1")
     finally:
-        proc.terminate()
-        _, stderr = proc.communicate(timeout=10)
-        listener.close()
-    assert proc.returncode == 0, stderr
+        guard.stop(timeout=10)
+    stderr = guard.log_text()
+    assert guard.exit_code == 0, stderr
     not_json = [line for line in stderr.splitlines() if line.strip() and not is_json(line)]
     assert not not_json, stderr
 
@@ -466,11 +459,11 @@ def test_non_root_daemon_warns_that_open_file_detection_is_limited(spawn) -> Non
             write_old(models, step)
         os.chown(models, NOBODY, NOBODY)
         daemon = spawn("--dir", str(models), "--keep", "1", prefix=as_nobody)
-        daemon.ready()
+        daemon.expect_ready()
         assert steps_in(models) == [3]
         assert lock_is_held(models)
         assert daemon.stop() == 0
-        (limited,) = daemon.has_event("open_file_detection_limited")
+        (limited,) = daemon.events_named("open_file_detection_limited")
         assert limited["hidden_processes"] > 0
     finally:
         shutil.rmtree(base)

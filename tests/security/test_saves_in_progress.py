@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from security_helpers import name_of, steps_in
-from support import Tmpfs, can_mount_tmpfs, guard_running, keras_bytes, run_cli, wait_for
+from support import Tmpfs, can_mount_tmpfs, keras_bytes, run_cli, wait_for
 
 MiB = 1 << 20
 
@@ -108,7 +108,7 @@ def fill(directory: Path) -> None:
 
 
 def test_a_save_paused_through_a_bind_mount_is_never_taken_for_garbage(
-    volume: Path, tmp_path: Path
+    volume: Path, tmp_path: Path, guard_running
 ) -> None:
     """The issue's reproduction: a writer in another mount namespace writes half of step 4
     through its own path, pauses past --settle; the disk fills; the guard frees space from
@@ -229,7 +229,7 @@ def test_an_hdf5_file_flushed_mid_write_does_not_pass_for_complete(flushed_h5) -
     assert sorted(os.listdir(models)) == ["ckpt_1.weights.h5", "ckpt_2.weights.h5"]
 
 
-def test_the_daemon_waits_for_an_hdf5_save_to_close(flushed_h5) -> None:
+def test_the_daemon_waits_for_an_hdf5_save_to_close(flushed_h5, guard_running) -> None:
     """Under the daemon, the flushed-but-open file is in progress until closed; then it is
     the newest and the previous one goes."""
     models, writer = flushed_h5
