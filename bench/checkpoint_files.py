@@ -1,7 +1,7 @@
 """Checkpoint files as a training job writes them: names from one template, `.keras` zips.
 
-The benchmarks and the chaos soak make their checkpoints here. Only the standard library
-is imported: the soak never imports the `ckptguard` package.
+The benchmarks, the chaos soak and the test suites all make their checkpoints here. Only
+the standard library is imported: the soak never imports the `ckptguard` package.
 """
 
 from __future__ import annotations

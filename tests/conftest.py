@@ -1,4 +1,4 @@
-"""Fixtures shared by every test suite: directories, and `ckptguard run` as a process."""
+"""Fixtures shared by every test suite: directories, daemons (thread and process), mounts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GuardProcess
+from support import GuardProcess, Mounts, daemon_threads, directory_fd, needs_root
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,20 @@ def models(tmp_path: Path) -> Path:
     directory = tmp_path / "models"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture
+def dir_fd(models: Path) -> Iterator[int]:
+    """`models` opened as a directory file descriptor, as the guard opens it."""
+    with directory_fd(models) as fd:
+        yield fd
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Any]:
+    """Start `Daemon(settings).run()` in a thread; stop it and check for leaked threads and fds."""
+    with daemon_threads() as start:
+        yield start
 
 
 @pytest.fixture
@@ -76,3 +90,19 @@ def guard_running(spawn: Callable[..., GuardProcess]) -> Callable[..., Any]:
             guard.stop()
 
     return running
+
+
+@pytest.fixture
+def small_fs(request: pytest.FixtureRequest, tmp_path: Path, mounts: Mounts) -> Path:
+    """A real tmpfs of the test module's FS_SIZE bytes (too small for what it trains), on
+    `tmp_path/mnt`."""
+    return mounts.tmpfs(tmp_path / "mnt", request.module.FS_SIZE)
+
+
+@pytest.fixture
+def mounts() -> Iterator[Mounts]:
+    """Mount tmpfs and read-only bind mounts (root only; skipped otherwise)."""
+    needs_root()
+    made = Mounts()
+    yield made
+    made.close()

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import Tmpfs, can_mount_tmpfs, write_checkpoint
+from support import Mounts, can_mount_tmpfs, write_checkpoint
 
 pytestmark = [
     pytest.mark.root,
@@ -16,13 +16,12 @@ pytestmark = [
 
 
 @pytest.fixture
-def fs(tmp_path: Path):
+def fs(tmp_path: Path, mounts: Mounts) -> Path:
     """A real 4 MiB tmpfs holding three checkpoints, unmounted at the end."""
-    mount = Tmpfs(tmp_path / "mnt", 4 << 20)
+    where = mounts.tmpfs(tmp_path / "mnt", 4 << 20)
     for step in range(1, 4):
-        write_checkpoint(mount.path, step)
-    yield mount.path
-    mount.close()
+        write_checkpoint(where, step)
+    return where
 
 
 def remount(where: Path, mode: str) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import GuardProcess, wait_for
+from support import GuardProcess, tail, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -31,10 +31,6 @@ def needs(*modules: str) -> None:
 def listing(directory: Path) -> list[str]:
     """What the training sees in its directory (the guard adds nothing to it)."""
     return sorted(os.listdir(directory))
-
-
-def tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def train(framework: str, out: Path) -> dict[str, object]:

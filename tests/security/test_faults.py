@@ -9,7 +9,6 @@ holds again afterwards, with no state carried over from before the fault.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import random
 import shutil
@@ -22,27 +21,28 @@ import time
 from pathlib import Path
 
 import pytest
-from security_helpers import (
+from structlog.testing import capture_logs
+from support import (
     NO_SPACE_RULE,
+    NOBODY,
     OLD,
     events_named,
     fill,
     fill_inodes,
     free_bytes,
+    immutable,
+    is_json,
+    keras_bytes,
     name_of,
     needs_root,
+    run_cli,
+    settings_for,
     steps_in,
     umount,
     wait_cycles,
-    write_old,
-)
-from structlog.testing import capture_logs
-from support import (
-    keras_bytes,
-    run_cli,
-    settings_for,
     wait_for,
     write_checkpoint,
+    write_old,
 )
 
 from ckptguard.core.decisions import Status
@@ -55,28 +55,17 @@ from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.lock import LOCK_NAME
 
-NOBODY = 65534
 MiB = 1 << 20
 
 
 # --- deletions that fail ----------------------------------------------------------------------
 
 
-def chattr(flag: str, path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["chattr", flag, str(path)], capture_output=True, text=True)
-
-
 def test_immutable_checkpoint_fails_once_and_the_rest_proceeds(models: Path, start_daemon) -> None:
     """EPERM on one deletion: logged once over many rescans; other deletions still happen."""
     for step in range(1, 5):
         write_old(models, step)
-    victim = models / name_of(2)
-    if shutil.which("chattr") is None or os.geteuid() != 0:
-        pytest.skip("needs root and chattr to make a file immutable")
-    made = chattr("+i", victim)
-    if made.returncode != 0:
-        pytest.skip(f"this filesystem has no immutable flag: {made.stderr.strip()}")
-    try:
+    with immutable(models / name_of(2)):
         settings = settings_for(
             models, keep=1, min_free=NO_SPACE_RULE, rescan_interval=0.02, free_check_interval=3600
         )
@@ -88,8 +77,6 @@ def test_immutable_checkpoint_fails_once_and_the_rest_proceeds(models: Path, sta
             write_old(models, 6)
             wait_for(lambda: steps_in(models) == [2, 6], timeout=5, message="still guarding")
             wait_cycles(daemon, 30)
-    finally:
-        chattr("-i", victim)
     failed = events_named(logs, "deletion_failed")
     assert len(failed) == 1, f"logged {len(failed)} times over {daemon.cycles} cycles"
     assert failed[0]["step"] == 2 and failed[0]["detail"].startswith("EPERM")
@@ -421,14 +408,6 @@ def test_watchdog_messages_do_not_break_the_json_log(models: Path, spawn) -> Non
     assert guard.exit_code == 0, stderr
     not_json = [line for line in stderr.splitlines() if line.strip() and not is_json(line)]
     assert not not_json, stderr
-
-
-def is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
 
 
 # --- open-file detection as a non-root user --------------------------------------------------

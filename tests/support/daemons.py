@@ -1,17 +1,21 @@
-"""A real Daemon in a thread of the test process: its settings, its start."""
+"""A real Daemon in a thread of the test process: its settings, its start, its cycles."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckptguard.core.model import MinFree, MinFreeUnit, Policy
 from ckptguard.service.settings import GuardSpec, Settings
 from support.files import KERAS
 from support.waiting import wait_for
+
+if TYPE_CHECKING:
+    from ckptguard.service.daemon import Daemon
 
 
 def settings_for(
@@ -44,8 +48,6 @@ def daemon_threads() -> Iterator[Any]:
 
     On exit every daemon is stopped, and no thread or file descriptor may be left behind.
     """
-    import threading
-
     from ckptguard.service.daemon import Daemon
 
     before = set(threading.enumerate())
@@ -75,3 +77,15 @@ def daemon_threads() -> Iterator[Any]:
     )
     leaked = set(os.listdir("/proc/self/fd")) - fds_before
     assert not leaked, f"file descriptors left open: {leaked}"
+
+
+def wait_cycles(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:
+    """Wait until the daemon has completed `more` further directory cycles."""
+    target = daemon.cycles + more
+    wait_for(lambda: daemon.cycles >= target, timeout=timeout, message=f"{more} more cycles")
+
+
+def wait_passes(daemon: Daemon, more: int, *, timeout: float = 10.0) -> None:
+    """Wait until the daemon's loop has turned `more` more times (each a chance to act)."""
+    target = daemon.passes + more
+    wait_for(lambda: daemon.passes >= target, timeout=timeout, message=f"{more} more passes")

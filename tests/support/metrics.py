@@ -1,9 +1,16 @@
-"""A metrics file as Keras' `CSVLogger` writes it."""
+"""A metrics file as Keras' `CSVLogger` writes it, and the guard's keep-best options on it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from support.files import write_checkpoint
+
+# val_loss of epochs 0..5 as CSVLogger logs them; ModelCheckpoint names epoch e's save
+# e + 1, so checkpoint 2 is the best.
+VAL_LOSSES = [0.9, 0.2, 0.5, 0.6, 0.7, 0.8]
+LOG = "training.log"
 
 
 class CsvLoggerFile:
@@ -47,3 +54,30 @@ class CsvLoggerFile:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def six_epochs(directory: Path) -> CsvLoggerFile:
+    """Six epochs saved as checkpoint_step_{1..6}.keras and logged to training.log; the
+    logger is left open, as a run that goes on."""
+    for step in range(1, 7):
+        write_checkpoint(directory, step)
+    return CsvLoggerFile(directory / LOG).run(VAL_LOSSES)
+
+
+def keep_best_args(directory: Path, *extra: str) -> tuple[str, ...]:
+    """Keep 2, and the best 1 by val_loss from training.log, with no settle time."""
+    return (
+        "--dir",
+        str(directory),
+        "--keep",
+        "2",
+        "--keep-best",
+        "1",
+        "--metric",
+        "val_loss",
+        "--metrics-file",
+        LOG,
+        "--settle",
+        "0",
+        *extra,
+    )

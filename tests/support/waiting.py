@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 def wait_for(
-    predicate, *, timeout: float = 10.0, interval: float = 0.01, message: str = "condition"
-):
+    predicate: Callable[[], T],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.01,
+    message: str = "condition",
+) -> T:
     """Poll `predicate` until it returns a truthy value or `timeout` passes (then fail)."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
