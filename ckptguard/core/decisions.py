@@ -162,6 +162,8 @@ class Plan:
     runs: tuple[Run, ...] = ()
     # Size budgets that apply, the directory's own first.
     budgets: tuple[BudgetUse, ...] = ()
+    # The floor pressure never goes below (the policy's `min_keep`).
+    min_keep: int = 1
 
     def warning(self, code: str) -> Notice | None:
         return next((n for n in self.warnings if n.code == code), None)

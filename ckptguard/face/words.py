@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ckptguard.core.decisions import Notice, Reason, ReasonCode
+from ckptguard.core.decisions import Notice, Plan, Reason, ReasonCode
+from ckptguard.core.planner.yields import GIVE_WAY, kind_of_reason
 from ckptguard.core.units import format_age, format_duration, format_size
 from ckptguard.service.settings import GuardSpec
 
@@ -265,6 +266,9 @@ class Words:
     def notice(self, notice: Notice) -> str:
         return notice_text(notice, self.spelling)
 
+    def give_way(self, plan: Plan) -> str:
+        return give_way_words(plan, self.spelling)
+
 
 def words_for(spec: GuardSpec) -> Words:
     """The words for a guarded directory, naming its options as they were set."""
@@ -274,3 +278,28 @@ def words_for(spec: GuardSpec) -> Words:
 def params_of(item: Reason | Notice) -> dict[str, Any]:
     """The facts of a reason or notice, for JSON output."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in item.params}
+
+
+def rule_of(item: Reason) -> dict[str, Any] | None:
+    """A keep rule's name and facts, as `--json` lists them under `kept_by`."""
+    kind = kind_of_reason(item)
+    if kind is None:
+        return None
+    facts = params_of(item)
+    if item.code is ReasonCode.PERIOD:
+        facts["period"] = period_label(item["period"], item["key"])
+    facts.pop("of_run", None)
+    return {"rule": kind, **facts}
+
+
+def give_way_words(plan: Plan, spelling: Spelling = FLAGS) -> str:
+    """The order kept checkpoints give way in under pressure, naming the kinds in use."""
+    used = {k for d in plan.decisions for r in d.reasons if (k := kind_of_reason(r))}
+    kinds = [k for k in GIVE_WAY if k in used]
+    runs = "earlier runs first, then " if len(plan.runs) > 1 else ""
+    floor = spelling.option("min_keep", plan.min_keep)
+    return (
+        f"under pressure kept checkpoints give way: corrupt entries, {runs}"
+        f"{', '.join(kinds) or 'none'}, each oldest first (best: worst first); "
+        f"never the newest, never below {floor}"
+    )

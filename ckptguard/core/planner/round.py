@@ -123,6 +123,7 @@ def finish_round(each: Round, budgets: list[BudgetUse]) -> Plan:
         metric_mode=policy.metric_mode,
         runs=tuple(members[0].run for members in runs if members[0].run is not None),
         budgets=tuple(budgets),
+        min_keep=policy.min_keep,
     )
 
 
