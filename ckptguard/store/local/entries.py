@@ -59,3 +59,11 @@ def regular_in(fd: int, name: str) -> bool:
         return stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
     except OSError:
         return False
+
+
+def directory_in(fd: int, name: str) -> bool:
+    """Whether `name` is a directory (never through a link) in the directory `fd`."""
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
