@@ -289,6 +289,7 @@ class Daemon:
         waiting = sum(1 for g in self.guards.values() if not g.is_open)
         free = ", ".join(
             f"{os.path.basename(p.directory) or p.directory} {format_size(p.free_after)} free"
+            + (f" ({p.disk.quota.kind} quota)" if p.disk.bound_by_quota and p.disk.quota else "")
             for p in plans
         )
         mode = "" if self.executor.deletes else "dry run: "
