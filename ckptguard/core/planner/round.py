@@ -104,6 +104,8 @@ def finish_round(each: Round, budgets: list[BudgetUse]) -> Plan:
     inventory, drafts, runs = each.inventory, each.member.drafts, each.member.runs
     policy = each.member.policy
     yields.number_give_way(drafts, runs)
+    for draft in drafts:
+        yields.tidy_reasons(draft)
     # Budgets may have freed more: the shortfall is what remains after every deletion.
     shortfall = max(0, each.target - inventory.disk.free - each.credit - freed(drafts))
     warnings = [each.suspicion] if each.suspicion is not None else []

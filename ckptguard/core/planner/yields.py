@@ -101,3 +101,13 @@ def take(draft: Draft, code: ReasonCode, **facts: object) -> None:
     draft.gives_way = None
     draft.reasons = [r for r in draft.reasons if option_of(r) is None]
     draft.reasons.append(reason(code, overrides=tuple(dict.fromkeys(overrides)), **facts))
+
+
+def tidy_reasons(draft: Draft) -> None:
+    """Keep rules after the other reasons, in `GIVE_WAY` order ("last 3; hourly ...;
+    daily ...; tier ...; best ..."), so every audit row reads the same way."""
+    rules = sorted(
+        (r for r in draft.reasons if kind_of_reason(r) is not None),
+        key=lambda r: GIVE_WAY.index(kind_of_reason(r) or "last"),
+    )
+    draft.reasons = [r for r in draft.reasons if kind_of_reason(r) is None] + rules
