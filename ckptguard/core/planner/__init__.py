@@ -1,4 +1,5 @@
-"""Deciding what to keep and what to delete: pure functions of an inventory, a policy and `now`.
+"""Deciding what to keep and what to delete: pure functions of an inventory, a policy, `now`
+and the local time zone's UTC offset (passed in; the core reads no clock and no zone).
 
 The rules run in a fixed order:
 
@@ -7,19 +8,22 @@ The rules run in a fixed order:
    When no entry passes the content check, the check is more likely wrong than every
    save: the newest `min_keep` entries are kept whatever the space pressure, and the
    plan warns; it also warns when the newest entries written fail it while older pass.
-2. Runs: complete checkpoints in write order (modification time) form runs; one written
+2. Time rules, over the whole directory (`time_rules`): within a duration of the newest
+   completion, and the newest of each of the last N local hours, days and ISO weeks.
+3. Runs: complete checkpoints in write order (modification time) form runs; one written
    after a higher step's starts a new run (a training restarted or resumed from an
    earlier step). The step-newest complete checkpoint and the current run's newest are
-   never deleted.
-3. Keep-N, within each run: keep its `keep` newest by step, and every milestone; the
-   rest of the valid ones are deleted (unless rule 4 keeps them).
-4. Keep-best, within each run: with a metric, also keep the `keep_best` best-ranked.
-5. Free space: while projected free space is below the target, delete more, in this
-   order: corrupt files; then each earlier run, oldest run first, and last the current
-   run, each going ordinary checkpoints oldest first, then milestones oldest first, then
-   the best, worst-ranked first. Never a checkpoint rule 1 or 2 protects, never below
-   `min_keep` valid checkpoints, nor below `min_keep` of the current run. A checkpoint
-   deleted for space loses the keep reasons it overrides.
+   never deleted. What a time rule keeps counts as kept in every run.
+4. Keep-N and step tiers, within each run: keep its `keep` newest by step and what a
+   tier covers; the rest of the valid ones are deleted unless a time rule keeps them.
+5. Keep-best, within each run: with a metric, also keep the `keep_best` best-ranked.
+6. Pressure: while projected free space is below the target, or what is kept is over a
+   size budget (the directory's own, then a group's), delete more in the give-way order
+   of `yields`. Never a checkpoint rule 1 or 3 protects, never below `min_keep` valid
+   checkpoints, nor below `min_keep` of the current run. A checkpoint deleted under
+   pressure loses the keep reasons it overrides.
+
+Every keep rule keeps what it covers: the kept set is their union.
 """
 
 from __future__ import annotations
