@@ -12,6 +12,8 @@ from types import FrameType
 from typing import Any
 
 from ckptguard.core.decisions import Outcome
+from ckptguard.core.model import Inventory
+from ckptguard.core.planner import SharedBudget
 from ckptguard.core.recall import MetricMemory
 from ckptguard.engine.cycle import KnownMetrics, Look, cycle, memory_after
 from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
@@ -20,7 +22,7 @@ from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, loa
 from ckptguard.face.render import to_json, to_table
 from ckptguard.face.settings import build_settings
 from ckptguard.face.words import words_for
-from ckptguard.service.settings import GuardSpec, Settings
+from ckptguard.service.settings import GuardSpec, Settings, shared_budget
 from ckptguard.service.state import load_memory, load_verdicts, save_memory, save_verdicts
 from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.metrics import MetricsError
@@ -107,7 +109,17 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
         configure(settings.log_format)
     executor: Executor = Deleter() if execute else AuditExecutor()
     now = time.time()
-    outcomes = [_one_directory(spec, settings, executor, now=now) for spec in settings.guards]
+    peers = _peer_surveys(settings)
+    outcomes = [
+        _one_directory(
+            spec,
+            settings,
+            executor,
+            now=now,
+            shared=shared_budget(spec, [(g, peers.get(g.path)) for g in settings.guards]),
+        )
+        for spec in settings.guards
+    ]
     _render(outcomes, [words_for(spec) for spec in settings.guards], now, as_json=args.json)
     if any(o.failed for o in outcomes):
         complain("some deletions failed; see the report above")
@@ -115,19 +127,50 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
     return EXIT_OK
 
 
-def _one_directory(
-    spec: GuardSpec, settings: Settings, executor: Executor, *, now: float
-) -> Outcome:
+def _peer_surveys(settings: Settings) -> dict[str, Inventory]:
+    """What each directory sharing a budget holds, looked at before any plan is made."""
+    found = {}
+    for spec in settings.guards:
+        if spec.shared_budget is not None:
+            store = _open(spec)
+            try:
+                found[spec.path] = store.survey(spec.layout)
+            finally:
+                store.close()
+    return found
+
+
+def _open(spec: GuardSpec) -> LocalStore:
     try:
-        store = LocalStore.open(spec.path)
+        return LocalStore.open(spec.path)
     except OSError as error:
         raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
+
+
+def _one_directory(
+    spec: GuardSpec,
+    settings: Settings,
+    executor: Executor,
+    *,
+    now: float,
+    shared: SharedBudget | None = None,
+) -> Outcome:
+    store = _open(spec)
     real = os.path.realpath(spec.path)
     load_verdicts(settings.state_dir, real, store.cache)  # only saves time, if at all
     try:
         known = _known_metrics(spec, settings.state_dir, real)
         look = Look(holders=True)  # no watcher saw saves being written: ask /proc
-        done = cycle(store, spec.layout, spec.policy, executor, now=now, metrics=known, look=look)
+        done = cycle(
+            store,
+            spec.layout,
+            spec.policy,
+            executor,
+            now=now,
+            metrics=known,
+            look=look,
+            shared=shared,
+        )
     finally:
         store.close()
     if executor.deletes:  # an audit writes nothing anywhere; the verdicts it read stay as they were

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
-from ckptguard.core.units import parse_min_free
+from ckptguard.core.units import parse_duration, parse_min_free, parse_size, parse_tier
 from ckptguard.service.settings import LogFormat, SettingsError
 
 if sys.version_info >= (3, 11):
@@ -45,6 +45,11 @@ FLAGS = {
     "metrics_file": "--metrics-file",
     "preset": "--preset",
     "state_dir": "--state-dir",
+    "keep_within": "--keep-within",
+    "keep_hourly": "--keep-hourly",
+    "keep_daily": "--keep-daily",
+    "keep_weekly": "--keep-weekly",
+    "max_size": "--max-size",
 }
 
 
@@ -59,6 +64,39 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+class TierOptions(BaseModel):
+    """One step tier: `{ every = 100, until = 5000 }` (`until` inclusive, optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every: int = Field(ge=1)
+    until: int | None = Field(default=None, ge=0)
+
+    _reject_bools = field_validator("every", "until", mode="before")(_no_bool)
+
+
+def _tiers(value: Any) -> Any:
+    """`--keep-every` flags (strings, repeated) and TOML strings as tier tables."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        # `--keep-every 0` is "off", as it always was.
+        tables = [_tier_table(item) for item in value if not _zero(item)]
+        return tables if tables or not value else 0
+    return value
+
+
+def _zero(item: Any) -> bool:
+    return isinstance(item, str) and item.strip().isdigit() and int(item) == 0
+
+
+def _tier_table(item: Any) -> Any:
+    if not isinstance(item, str):
+        return item
+    tier = parse_tier(item)
+    return {"every": tier.every, "until": tier.until}
+
+
 class PolicyOptions(BaseModel):
     """Policy keys as written by a user; None means "not given here"."""
 
@@ -67,7 +105,15 @@ class PolicyOptions(BaseModel):
     keep: int | None = Field(default=None, ge=1)
     min_free: str | None = None
     min_keep: int | None = Field(default=None, ge=1)
-    keep_every: int | None = Field(default=None, ge=0)
+    # A plain number (0: off) or a list of tiers.
+    keep_every: int | list[TierOptions] | None = Field(default=None, union_mode="left_to_right")
+    keep_within: str | None = None
+    keep_hourly: int | None = Field(default=None, ge=0)
+    keep_daily: int | None = Field(default=None, ge=0)
+    keep_weekly: int | None = Field(default=None, ge=0)
+    max_size: str | None = None
+    # The name of a shared budget in the config's `[budgets]` table.
+    budget: str | None = Field(default=None, min_length=1)
     pattern: str | None = None
     settle: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     keep_best: int | None = Field(default=None, ge=0)
@@ -77,8 +123,40 @@ class PolicyOptions(BaseModel):
     preset: str | None = None
 
     _reject_bools = field_validator(
-        "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
+        "keep",
+        "min_keep",
+        "keep_every",
+        "settle",
+        "keep_best",
+        "keep_hourly",
+        "keep_daily",
+        "keep_weekly",
+        mode="before",
     )(_no_bool)
+    _read_tiers = field_validator("keep_every", mode="before")(_tiers)
+
+    @field_validator("keep_every")
+    @classmethod
+    def _check_keep_every(
+        cls, value: int | list[TierOptions] | None
+    ) -> int | list[TierOptions] | None:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be at least 0 (0: off)")
+        return value
+
+    @field_validator("keep_within")
+    @classmethod
+    def _check_keep_within(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("max_size")
+    @classmethod
+    def _check_max_size(cls, value: str | None) -> str | None:
+        if value is not None and parse_size(value) <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
     @field_validator("min_free")
     @classmethod
@@ -123,9 +201,19 @@ class DaemonOptions(BaseModel):
 
 
 class FileOptions(PolicyOptions, DaemonOptions):
-    """The whole TOML file: policy defaults, daemon settings, and `[[directory]]` entries."""
+    """The whole TOML file: policy defaults, daemon settings, `[budgets]` shared by groups of
+    directories (name = size), and `[[directory]]` entries."""
 
     directory: list[DirectoryOptions] = Field(default_factory=list)
+    budgets: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("budgets")
+    @classmethod
+    def _check_budgets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, size in value.items():
+            if parse_size(size) <= 0:
+                raise ValueError(f"{name}: must be more than 0")
+        return value
 
 
 def load_file(path: str) -> FileOptions:

@@ -11,15 +11,16 @@ import os
 from typing import Any
 
 from ckptguard.core.layouts import DEFAULT_PRESET, Layout, default_pattern, layout_for
-from ckptguard.core.model import Policy
+from ckptguard.core.model import Policy, Tier
 from ckptguard.core.naming import Template
-from ckptguard.core.units import parse_min_free
+from ckptguard.core.units import parse_duration, parse_min_free, parse_size
 from ckptguard.face.config import (
     ConfigError,
     DaemonOptions,
     DirectoryOptions,
     FileOptions,
     PolicyOptions,
+    TierOptions,
 )
 from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
@@ -42,7 +43,8 @@ def build_settings(
     With `--dir`, exactly those directories are guarded; without, the file's entries.
     """
     file = file or FileOptions()
-    guards = _guards(_entries(file, flag_policy, flag_dirs))
+    budgets = {name: parse_size(size) for name, size in file.budgets.items()}
+    guards = _guards(_entries(file, flag_policy, flag_dirs), budgets)
 
     def pick(key: str, default: Any) -> Any:
         for layer in (flag_daemon, file):
@@ -79,7 +81,7 @@ def _entries(
     return entries
 
 
-def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
+def _guards(entries: list[tuple[str, Layers]], budgets: dict[str, int]) -> list[GuardSpec]:
     problems: list[str] = []
     guards: list[GuardSpec] = []
     seen: dict[str, str] = {}
@@ -95,7 +97,7 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
             continue
         seen[real] = path
         try:
-            guards.append(_guard(absolute, layers))
+            guards.append(_guard(absolute, layers, budgets))
         except ConfigError as error:
             problems.extend(f"{path}: {p}" for p in error.problems)
     if problems:
@@ -103,13 +105,19 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
     return guards
 
 
-def _guard(absolute: str, layers: Layers) -> GuardSpec:
+def _guard(absolute: str, layers: Layers, budgets: dict[str, int]) -> GuardSpec:
     merged, given = _merge(layers)
     layout, policy, metrics_file = _resolve_policy(merged, Spelling(given))
     if metrics_file is not None:
         metrics_file = os.path.join(absolute, metrics_file)
     spelled = tuple((option, *where_text) for option, where_text in sorted(given.items()))
-    return GuardSpec(absolute, layout, policy, metrics_file, spelled)
+    shared = None
+    if "budget" in merged:
+        name = merged["budget"]
+        if name not in budgets:
+            raise ConfigError([f"budget = {name!r}: no such budget in [budgets]"])
+        shared = (name, budgets[name])
+    return GuardSpec(absolute, layout, policy, metrics_file, spelled, shared)
 
 
 def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
@@ -158,17 +166,37 @@ def _resolve_policy(
     metric, keep_best = merged.get("metric"), merged.get("keep_best", 0)
     metrics_file = merged.get("metrics_file")
     _check_metric(merged, layout, spelling)
+    keep_every, tiers = _tiers(merged.get("keep_every"))
+    within = merged.get("keep_within")
+    max_size = merged.get("max_size")
     policy = Policy(
         keep=keep,
         min_free=parse_min_free(merged.get("min_free", "1x")),
         min_keep=min_keep,
-        keep_every=merged.get("keep_every") or None,
+        keep_every=keep_every,
         settle_seconds=float(merged.get("settle", 10.0)),
         keep_best=keep_best,
         metric=metric,
         metric_mode=merged.get("mode") or default_mode(metric),
+        tiers=tiers,
+        keep_within=None if within is None else parse_duration(within),
+        keep_hourly=merged.get("keep_hourly", 0),
+        keep_daily=merged.get("keep_daily", 0),
+        keep_weekly=merged.get("keep_weekly", 0),
+        max_size=None if max_size is None else parse_size(max_size),
     )
     return layout, policy, metrics_file
+
+
+def _tiers(value: int | list[TierOptions] | None) -> tuple[int | None, tuple[Tier, ...]]:
+    """A plain number is `keep_every` as it always was; a list, step tiers (one plain
+    tier is the plain number)."""
+    if not isinstance(value, list):
+        return value or None, ()
+    tiers = tuple(Tier(t.every, t.until) for t in value)
+    if len(tiers) == 1 and tiers[0].until is None:
+        return tiers[0].every, ()
+    return None, tiers
 
 
 def _check_metric(merged: dict[str, Any], layout: Layout, spelling: Spelling) -> None:

@@ -20,6 +20,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from ckptguard import __version__
+from ckptguard.core.planner import SharedBudget
 from ckptguard.core.units import format_size
 from ckptguard.engine.executors import Deleter, Executor
 from ckptguard.service.context import Context
@@ -27,7 +28,7 @@ from ckptguard.service.events import CODES, Words, get_logger
 from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
 from ckptguard.service.requests import Asked, Requests
-from ckptguard.service.settings import GuardSpec, Settings, SettingsError
+from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
 from ckptguard.service.watcher import install_overflow_detector
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.openfiles import hidden_processes
@@ -73,6 +74,7 @@ class Daemon:
             progress=self._ping_if_due,
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
+            shared=self._shared,
         )
         self._status = ""
         self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
@@ -279,12 +281,16 @@ class Daemon:
         guard.memory.saved = None  # the state directory may have changed: write it anew
         return guard
 
+    def _shared(self, spec: GuardSpec) -> SharedBudget | None:
+        return shared_budget(spec, [(g.spec, g.last_inventory) for g in self.guards.values()])
+
     def _status_line(self) -> str:
         plans = [g.last_plan for g in self.guards.values() if g.last_plan is not None]
         kept = sum(len(p.kept) for p in plans)
         waiting = sum(1 for g in self.guards.values() if not g.is_open)
         free = ", ".join(
             f"{os.path.basename(p.directory) or p.directory} {format_size(p.free_after)} free"
+            + (f" ({p.disk.quota.kind} quota)" if p.disk.bound_by_quota and p.disk.quota else "")
             for p in plans
         )
         mode = "" if self.executor.deletes else "dry run: "

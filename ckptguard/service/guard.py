@@ -264,6 +264,7 @@ class Guard:
             metrics=known,
             look=look,
             should_stop=context.should_stop,
+            shared=context.shared(spec),
         )
         self.last_inventory = done.inventory
         self.settle_at = Observations.next_settle(

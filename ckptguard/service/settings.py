@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ckptguard.core.layouts import Layout
-from ckptguard.core.model import Policy
+from ckptguard.core.model import Inventory, Policy
 from ckptguard.core.naming import Template
+from ckptguard.core.planner import SharedBudget
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -33,6 +35,8 @@ class GuardSpec:
     # How each option was set, for words that name it as the user did:
     # (option, "flag" or "file", the value as written).
     given: tuple[tuple[str, str, str], ...] = ()
+    # A size budget shared with other directories: its name and limit in bytes.
+    shared_budget: tuple[str, int] | None = None
 
     @property
     def template(self) -> Template:
@@ -48,3 +52,22 @@ class Settings:
     poll: bool = False
     # None: nothing is kept between runs (metric values are remembered in memory only).
     state_dir: str | None = None
+
+
+def shared_budget(
+    spec: GuardSpec, guarded: Sequence[tuple[GuardSpec, Inventory | None]]
+) -> SharedBudget | None:
+    """The budget `spec` shares, with what the other directories of its group were last
+    seen to hold (one not looked at yet counts for nothing until it is)."""
+    if spec.shared_budget is None:
+        return None
+    name, limit = spec.shared_budget
+    others = tuple(
+        (inventory, other.policy)
+        for other, inventory in guarded
+        if other.path != spec.path
+        and other.shared_budget is not None
+        and other.shared_budget[0] == name
+        and inventory is not None
+    )
+    return SharedBudget(name, limit, others)

@@ -124,7 +124,7 @@ def test_audit_keep_3_lists_seven_deletions_with_reasons_and_deletes_nothing(
     for step in STEPS[7:]:
         action, reasons = rows[step]
         assert action == "keep"
-        assert "one of the 3 newest valid checkpoints" in reasons
+        assert "last 3" in reasons
     assert "newest valid checkpoint: never deleted" in rows[1000][1]
     assert "10 entries: 3 kept, 7 to delete" in run.out
     assert listing(ten) == before

@@ -712,8 +712,13 @@ def _write(preset: str, directory: Path, name: str, step: int, complete: bool) -
         (path / "weights.bin").write_bytes(b"w" * 3000)
         if complete and preset == "hf":
             (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-        elif complete and preset == "dcp":
+        elif complete and preset in ("dcp", "megatron"):
             (path / ".metadata").write_bytes(pickle.dumps({"planner": "default"}))
+            if preset == "megatron":
+                (path / "metadata.json").write_text('{"sharded_backend": "torch_dist"}')
+        elif complete and preset == "deepspeed":
+            states = zip_bytes({"archive/data.pkl": b"x" * 2000})
+            (path / "mp_rank_00_model_states.pt").write_bytes(states)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -4,11 +4,16 @@ anything a plan rests on that did change is still seen."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 from support import KERAS, TEMPLATE, write_checkpoint
 
+from ckptguard.core.model import MinFree, MinFreeUnit, Policy
+from ckptguard.engine.cycle import Look, cycle
+from ckptguard.engine.executors import AuditExecutor
+from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.scan import scan, unchanged
 
@@ -58,3 +63,29 @@ def test_unfinished_entries_are_always_looked_at_again(models: Path) -> None:
         assert unchanged(fd, previous, KERAS) is None
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("keep_within", [None, 3600.0])
+def test_a_plan_that_time_alone_changes_is_made_again(models: Path, keep_within) -> None:
+    """A keep-within window counts back from `now` while the newest checkpoint is dated
+    in the future: the same files, looked at later, may keep less. Without the window,
+    the plan made earlier stands."""
+    now = time.time()
+    write_checkpoint(models, 1, mtime=now - 50 * 60)
+    write_checkpoint(models, 2, mtime=now + 2 * 3600)  # a clock ahead, or a forged date
+    policy = Policy(keep=1, keep_within=keep_within, min_free=MinFree(MinFreeUnit.BYTES, 0))
+    store = LocalStore.open(str(models))
+    try:
+        first = cycle(store, KERAS, policy, AuditExecutor(), now=now)
+        later = cycle(
+            store,
+            KERAS,
+            policy,
+            AuditExecutor(),
+            now=now + 20 * 60,
+            look=Look(previous=first.inventory, previous_plan=first.plan),
+        )
+    finally:
+        store.close()
+    assert [d.checkpoint.step for d in first.plan.deletions] == ([] if keep_within else [1])
+    assert [d.checkpoint.step for d in later.plan.deletions] == [1]

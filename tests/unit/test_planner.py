@@ -647,6 +647,34 @@ CASES = [
         ),
         id="keep-every-zero-means-no-milestones",
     ),
+    # ---- time rules and size budgets -------------------------------------------------------
+    pytest.param(
+        case(
+            [ckpt(s, age=(6 - s // 100) * 3600.0) for s in (100, 200, 300, 400, 500)],
+            Policy(keep=1, keep_within=2.5 * 3600),
+            {100, 200},
+            reasons={300: {ReasonCode.WITHIN}, 200: {ReasonCode.BEYOND_KEEP}},
+        ),
+        id="keep-within-counts-back-from-the-newest-completion",
+    ),
+    pytest.param(
+        case(
+            [ckpt(s, age=(6 - s // 100) * 86400.0) for s in (100, 200, 300, 400, 500)],
+            Policy(keep=1, keep_daily=3),
+            {100, 200},
+            reasons={300: {ReasonCode.PERIOD}, 400: {ReasonCode.PERIOD}},
+        ),
+        id="keep-daily-keeps-the-newest-of-each-recent-day",
+    ),
+    pytest.param(
+        case(
+            valid_run(100, 200, 300, 400, 500),
+            Policy(keep=5, max_size=250 * MB),
+            {100, 200, 300},
+            reasons={100: {ReasonCode.OVER_BUDGET}, 300: {ReasonCode.OVER_BUDGET}},
+        ),
+        id="max-size-deletes-oldest-first-until-under",
+    ),
     # ---- free space: bytes, percent, multiple --------------------------------------------
     pytest.param(
         case(
@@ -1306,14 +1334,14 @@ def test_free_space_reason_texts() -> None:
 
 
 def test_keep_n_reason_texts() -> None:
-    """Keep-N reasons state the configured N and the milestone interval."""
+    """Keep-N reasons state the configured N and the tier's interval."""
     plan = planner.plan(
         inventory(*valid_run(10, 20, 30, 40)), Policy(keep=2, keep_every=20), now=NOW
     )
     beyond = [r for r in decision_for(plan, 10).reasons if r.code is ReasonCode.BEYOND_KEEP]
     assert "2 newest" in text(beyond[0])
     milestone = [r for r in decision_for(plan, 20).reasons if r.code is ReasonCode.MILESTONE]
-    assert "multiple of 20" in text(milestone[0])
+    assert text(milestone[0]) == "tier every 20"
     newest = [r for r in decision_for(plan, 40).reasons if r.code is ReasonCode.NEWEST_VALID]
     assert "never deleted" in text(newest[0])
 

@@ -20,7 +20,7 @@ from ckptguard.store.local.birth import birth_ns
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.entries import disk_state, entry_exists, identity_of
 from ckptguard.store.local.look import look_at
-from ckptguard.store.local.pointers import protected_by, read_pointers
+from ckptguard.store.local.pointers import declared, protected_by, read_pointers
 
 
 def scan(
@@ -63,7 +63,7 @@ def scan(
         if progress is not None:
             progress()
     cache.retain({(c.name, c.identity) for c in checkpoints})
-    return _inventory(directory, checkpoints, dir_fd, layout.preset)
+    return _inventory(directory, checkpoints, dir_fd, layout)
 
 
 def refresh(
@@ -98,7 +98,7 @@ def refresh(
         checkpoint = look_at(dir_fd, key, layout, cache, pinned=pinned, members=[key])
         if checkpoint is not None:
             kept.append(checkpoint)
-    return _inventory(previous.directory, kept, dir_fd, layout.preset)
+    return _inventory(previous.directory, kept, dir_fd, layout)
 
 
 def unchanged(dir_fd: int, previous: Inventory, layout: Layout) -> Inventory | None:
@@ -157,18 +157,19 @@ def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
 
 
 def _inventory(
-    directory: str, checkpoints: list[Checkpoint], dir_fd: int, preset: str
+    directory: str, checkpoints: list[Checkpoint], dir_fd: int, layout: Layout
 ) -> Inventory:
     pointers = read_pointers(dir_fd)
     checkpoints = [
         replace(c, protected_by=protected_by(c, pointers)) if pointers else c for c in checkpoints
     ]
+    checkpoints = [declared(c, pointers, layout.declared_by) for c in checkpoints]
     births = {c.name: _birth(dir_fd, c) for c in boundary_candidates(checkpoints)}
     checkpoints = [
         replace(c, created_ns=births[c.name]) if c.name in births else c for c in checkpoints
     ]
     checkpoints.sort(key=step_order)
-    return Inventory(directory, tuple(checkpoints), disk_state(dir_fd), preset)
+    return Inventory(directory, tuple(checkpoints), disk_state(dir_fd), layout.preset)
 
 
 def _birth(dir_fd: int, checkpoint: Checkpoint) -> int | None:
