@@ -1,5 +1,5 @@
 """What every benchmark needs: scratch space, real tmpfs mounts, a real `ckptguard run`
-process with an sd_notify socket, /proc readings, and statistics.
+process (bench.guard_process, started from the checkout), /proc readings, and statistics.
 
 Everything started or mounted here is registered, and `cleanup()` (called from a
 `finally` in run.py) kills what is still running and unmounts what is still mounted.
@@ -8,32 +8,28 @@ Everything started or mounted here is registered, and `cleanup()` (called from a
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import math
 import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.checkpoint_files import TEMPLATE, keras_bytes, name_of
+from bench.guard_process import GuardProcess, events_named
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 TRAINER = BENCH / "trainer.py"
 CRON = BENCH / "cron.py"
 RESULTS = BENCH / "results"
-TEMPLATE = "checkpoint_step_{step}.keras"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
@@ -48,31 +44,7 @@ def log(message: str) -> None:
 
 # -- checkpoints and other files ------------------------------------------------------------
 
-
-def keras_bytes(payload: int, *, random_payload: bool = True) -> bytes:
-    """A `.keras`-style zip (Keras' member names) as bench/trainer.py writes it."""
-    return keras_archive(os.urandom(payload) if random_payload else bytes(payload))
-
-
-def keras_archive(weights: bytes, *, model: bool = True) -> bytes:
-    """A `.keras`-style zip (stored, central directory last) holding `weights`.
-
-    Without `model` it lacks Keras' metadata and config: a zip, but not a saved model.
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        if model:
-            archive.writestr("metadata.json", '{"keras_version": "3.0.0"}')
-            archive.writestr("config.json", '{"class_name": "Sequential"}')
-        archive.writestr("model.weights.h5", weights)
-    return buffer.getvalue()
-
-
-TINY = keras_bytes(16)  # a tiny but valid checkpoint: one page on tmpfs
-
-
-def ckpt_name(step: int) -> str:
-    return TEMPLATE.format(step=step)
+TINY = keras_bytes(16, random_payload=True)  # a tiny but valid checkpoint: one page on tmpfs
 
 
 def write_files(directory: Path, names: Iterable[str], data: bytes = b"") -> int:
@@ -234,146 +206,53 @@ def ckptguard_python() -> tuple[str, str]:
     )
 
 
-class NotifyListener:
-    """A real sd_notify receiver: a datagram socket in the abstract namespace."""
-
-    def __init__(self) -> None:
-        self.name = f"@ckptguard-bench-{uuid.uuid4().hex}"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind("\0" + self.name[1:])
-        self.sock.setblocking(False)
-        self.messages: list[str] = []
-
-    def drain(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            self.messages.extend(data.decode(errors="replace").splitlines())
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@dataclass
-class Daemon:
-    """`python -m MODULE run --dir D [extra]` as a real process, READY=1 seen over sd_notify.
+class Daemon(GuardProcess):
+    """`python -m MODULE run --dir D [extra]` from the checkout, ended by `cleanup()` if
+    still running.
 
     `start()` waits for READY=1 and raises without it; `launch()` and `is_ready()` let a
     caller (the chaos soak) watch for it, or kill the daemon before it comes.
     """
 
-    python: str
-    directory: Path
-    log_path: Path
-    extra: Sequence[str] = ()
-    module: str = "ckptguard"
-    proc: subprocess.Popen[Any] | None = None
-    listener: NotifyListener | None = None
-    ready: bool = False
-    ready_after: float = 0.0  # seconds from spawn to READY=1
-    exit_code: int | None = None
-    _log_file: Any = field(default=None, repr=False)
-    _started: float = field(default=0.0, repr=False)
-
-    @property
-    def command(self) -> list[str]:
-        return [self.python, "-m", self.module, "run", "--dir", str(self.directory), *self.extra]
-
-    def start(self, timeout: float = 60.0) -> Daemon:
-        self.launch()
-        if not self.wait_ready(timeout):
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ckptguard exited {self.proc.returncode} before READY=1")
-            raise RuntimeError(f"ckptguard sent no READY=1 within {timeout:g}s")
-        return self
-
-    def launch(self) -> Daemon:
-        """Start the process without waiting for READY=1."""
-        self.listener = NotifyListener()
-        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
-        env["NOTIFY_SOCKET"] = self.listener.name
-        # A file, not a pipe: nobody reads the log while it runs, and a full pipe would
-        # stall the daemon's logging (10,000 deletions log 10,000 lines).
-        self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self._started = time.perf_counter()
-        self.proc = spawn(
-            self.command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=self._log_file,
-            env=env,
+    def __init__(
+        self,
+        python: str,
+        directory: Path,
+        log_path: Path,
+        extra: Sequence[str] = (),
+        *,
+        module: str = "ckptguard",
+    ) -> None:
+        super().__init__(
+            ("--dir", str(directory), *extra),
+            log_path=log_path,
+            python=python,
+            entry=("-m", module),
             cwd=REPO,
         )
+        self.directory = directory
+
+    def launch(self) -> Daemon:
+        super().launch()
+        assert self.proc is not None
+        _processes.append(self.proc)
         return self
 
-    def is_ready(self) -> bool:
-        """Whether READY=1 has come (reading what the daemon sent since the last look)."""
-        if not self.ready and self.listener is not None:
-            self.listener.drain()
-            if "READY=1" in self.listener.messages:
-                self.ready = True
-                self.ready_after = time.perf_counter() - self._started
-        return self.ready
-
-    def wait_ready(self, timeout: float) -> bool:
-        """Wait up to `timeout` s for READY=1; False if it did not come or the daemon exited."""
-        deadline = time.perf_counter() + timeout
-        while not self.is_ready():
-            if not self.alive() or time.perf_counter() > deadline:
-                return False
-            time.sleep(0.002)
-        return True
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
-        """Send `sig` (SIGTERM unless told), then wait; the exit code, None if it was killed."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.exit_code = self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.exit_code = None
-        else:
-            self.exit_code = self.proc.returncode
-        reap(self.proc)
-        if self._log_file is not None:
-            self._log_file.close()
-        if self.listener is not None:
-            self.listener.close()
-        return self.exit_code
+        code = super().stop(sig, timeout)
+        if self.proc is not None:
+            reap(self.proc)
+        return code
 
-    def events(self) -> list[dict[str, Any]]:
-        """The JSON log lines (the daemon logs JSON when stderr is not a TTY)."""
-        found = []
-        with contextlib.suppress(OSError), open(self.log_path, errors="replace") as lines:
-            for line in lines:
-                if line.startswith("{"):
-                    with contextlib.suppress(json.JSONDecodeError):
-                        found.append(json.loads(line))
-        return found
-
-    def log_text(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")
-        return ""
-
-    def __enter__(self) -> Daemon:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def outcome(self) -> dict[str, Any]:
+        """How a stopped daemon fared: its exit code, what it logged, any Traceback."""
+        events = self.events()
+        return {
+            "exit_code": self.exit_code,
+            "deleted_logged": len(events_named(events, "deleted")),
+            "events_lost_logged": len(events_named(events, "events_lost")),
+            "traceback": "Traceback" in self.log_text(),
+        }
 
 
 # -- /proc ----------------------------------------------------------------------------------
@@ -481,7 +360,7 @@ def wait_settled(
     so the poller takes little CPU from the daemon. Stops early if the daemon died.
     """
     expected = list(range(newest - keep + 1, newest + 1))
-    sentinel = directory / ckpt_name(newest - keep)
+    sentinel = directory / name_of(newest - keep)
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if not daemon.alive():
@@ -490,7 +369,3 @@ def wait_settled(
             return {"settled": True, "at": time.perf_counter(), "why": None}
         time.sleep(0.002 if sentinel.exists() else 0.01)
     return {"settled": False, "at": None, "why": f"not settled within {timeout:g}s"}
-
-
-def count_events(events: Iterable[dict[str, Any]], name: str) -> int:
-    return sum(1 for e in events if e.get("event") == name)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.checkpoint_files import name_of
 
 CHECKPOINTS = 1_000
 SAMPLE_EVERY = 5.0
@@ -61,7 +62,7 @@ def run(*, python: str, workdir: Path, window: float) -> dict[str, Any]:
         daemons: dict[str, tuple[harness.Daemon, Path]] = {}
         for key, options in VARIANTS:
             directory = stack.enter_context(harness.scratch_dir(workdir, f"idle-{key}", 64 << 20))
-            names = (harness.ckpt_name(s) for s in range(1, CHECKPOINTS + 1))
+            names = (name_of(s) for s in range(1, CHECKPOINTS + 1))
             harness.write_files(directory, names, harness.TINY)
             daemon = harness.Daemon(python, directory, workdir / f"idle-{key}.log", extra=options)
             daemons[key] = (stack.enter_context(daemon), directory)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.checkpoint_files import keras_bytes, name_of
 from bench.peers import Peer, guarding
 
 PAYLOAD = 1 << 20
@@ -37,7 +38,7 @@ COUNTS = (10, 1_000, 10_000)
 def run_one(
     peer: Peer, others: int, saves: int, *, python: str, workdir: Path, tag: str
 ) -> dict[str, Any]:
-    data = harness.keras_bytes(PAYLOAD)
+    data = keras_bytes(PAYLOAD, random_payload=True)
     chunks = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
     timeout = 5.0 if peer.cron_period is None else 3 * peer.cron_period + 1.0
     jitter = JITTER if peer.cron_period is None else peer.cron_period
@@ -46,13 +47,13 @@ def run_one(
     misses = early = slow_closes = 0
     with harness.scratch_dir(workdir, "latency", 256 << 20) as directory:
         harness.write_files(directory, (f"other_{i:05d}.bin" for i in range(others)))
-        harness.write_files(directory, (harness.ckpt_name(s) for s in (1, 2, 3)), data)
+        harness.write_files(directory, (name_of(s) for s in (1, 2, 3)), data)
         log_path = workdir / f"latency-{tag}-{peer.key}-{others}.log"
         with guarding(peer, directory, python, log_path) as running:
             for k in range(4, 4 + saves):
                 time.sleep(rng.uniform(0, jitter))
-                old = os.path.join(directory, harness.ckpt_name(k - 3))
-                with open(os.path.join(directory, harness.ckpt_name(k)), "wb", buffering=0) as f:
+                old = os.path.join(directory, name_of(k - 3))
+                with open(os.path.join(directory, name_of(k)), "wb", buffering=0) as f:
                     f.write(chunks[0])
                     time.sleep(IN_SAVE)
                     for chunk in chunks[1:]:

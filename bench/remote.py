@@ -23,10 +23,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "remote"))
 
 
 def timed(action: Callable[[], object], repeat: int, *, warm_up: bool = True) -> float:
@@ -47,9 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timings per figure (3)")
     args = parser.parse_args(argv)
 
-    from moto_server import MotoServer, aws_environ, new_bucket, s3fs_client
-    from support import keras_bytes
-
+    from bench.checkpoint_files import keras_bytes
+    from bench.moto_server import MotoServer, aws_environ, new_bucket, s3fs_client
     from ckptguard.core.layouts import layout_for
     from ckptguard.core.model import MinFree, MinFreeUnit, Policy
     from ckptguard.core.planner import plan

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.checkpoint_files import name_of
 
 AUDIT_SIZES = (10_000, 100_000)
 CATCH_UP = 10_000
@@ -41,9 +42,7 @@ def audit(*, python: str, workdir: Path, sizes: tuple[int, ...], repetitions: in
         # Generous: tmpfs only takes the pages it uses (one per tiny zip).
         with harness.scratch_dir(workdir, "audit", 2 << 30) as directory:
             started = time.perf_counter()
-            harness.write_files(
-                directory, (harness.ckpt_name(s) for s in range(1, count + 1)), harness.TINY
-            )
+            harness.write_files(directory, (name_of(s) for s in range(1, count + 1)), harness.TINY)
             created = time.perf_counter() - started
             audits, floors, startups, codes = [], [], [], set()
             floor_cmd = f"find {shlex.quote(str(directory))} -name 'checkpoint_step_*' | sort"
@@ -89,7 +88,7 @@ def catch_up(*, python: str, workdir: Path, count: int, repetitions: int) -> dic
             staging, guarded = root / "staging", root / "guarded"
             staging.mkdir()
             guarded.mkdir()
-            names = [harness.ckpt_name(s) for s in range(1, count + 1)]
+            names = [name_of(s) for s in range(1, count + 1)]
             harness.write_files(staging, names, harness.TINY)
             daemon = harness.Daemon(python, guarded, workdir / f"catchup-{rep}.log")
             with daemon:
@@ -99,7 +98,6 @@ def catch_up(*, python: str, workdir: Path, count: int, repetitions: int) -> dic
                 moved = time.perf_counter()
                 settled = harness.wait_settled(guarded, count, daemon)
                 alive = daemon.alive()
-            events = daemon.events()
             run = {
                 "moves_s": moved - started,
                 "settled": settled["settled"],
@@ -107,10 +105,7 @@ def catch_up(*, python: str, workdir: Path, count: int, repetitions: int) -> dic
                 "settle_from_first_move_s": settled["at"] - started if settled["at"] else None,
                 "settle_after_last_move_s": settled["at"] - moved if settled["at"] else None,
                 "alive": alive,
-                "exit_code": daemon.exit_code,
-                "deleted_logged": harness.count_events(events, "deleted"),
-                "events_lost_logged": harness.count_events(events, "events_lost"),
-                "traceback": "Traceback" in daemon.log_text(),
+                **daemon.outcome(),
             }
         runs.append(run)
         harness.log(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.checkpoint_files import name_of
 
 FILES = 10_000
 OTHERS = 100
@@ -31,14 +32,13 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
             with daemon:
                 started = time.perf_counter()
                 harness.write_files(
-                    directory, (harness.ckpt_name(s) for s in range(1, count + 1)), harness.TINY
+                    directory, (name_of(s) for s in range(1, count + 1)), harness.TINY
                 )
                 burst_end = time.perf_counter()
                 alive_after_burst = daemon.alive()
                 settled = harness.wait_settled(directory, count, daemon)
                 alive = daemon.alive()
             others_left = sum(1 for name in others if (directory / name).exists())
-            events = daemon.events()
             run = {
                 "burst_s": burst_end - started,
                 "settled": settled["settled"],
@@ -47,13 +47,10 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
                 "settle_from_start_s": settled["at"] - started if settled["at"] else None,
                 "alive_after_burst": alive_after_burst,
                 "alive": alive,
-                "exit_code": daemon.exit_code,
                 "final_checkpoints": harness.checkpoint_steps(directory)[-5:],
                 "others_left": others_left,
                 "final_state_ok": settled["settled"] and others_left == OTHERS,
-                "deleted_logged": harness.count_events(events, "deleted"),
-                "events_lost_logged": harness.count_events(events, "events_lost"),
-                "traceback": "Traceback" in daemon.log_text(),
+                **daemon.outcome(),
             }
         runs.append(run)
         harness.log(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.checkpoint_files import keras_bytes
 from bench.peers import Peer, guarding
 
 PAYLOAD = 1 << 20  # bytes of weights per checkpoint, as in tests/daemon/test_survival.py
@@ -34,7 +35,7 @@ TRAINER_TIMEOUT = 120.0
 
 
 def checkpoint_file_size() -> int:
-    return len(harness.keras_bytes(PAYLOAD, random_payload=False))
+    return len(keras_bytes(PAYLOAD))
 
 
 def measure_save_interval(workdir: Path) -> dict[str, Any]:

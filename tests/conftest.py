@@ -1,10 +1,14 @@
-"""Fixtures shared by every test suite."""
+"""Fixtures shared by every test suite: directories, daemons (thread and process), mounts."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from support import GuardProcess, Mounts, daemon_threads, directory_fd, needs_root
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +26,84 @@ def models(tmp_path: Path) -> Path:
     directory = tmp_path / "models"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture
+def dir_fd(models: Path) -> Iterator[int]:
+    """`models` opened as a directory file descriptor, as the guard opens it."""
+    with directory_fd(models) as fd:
+        yield fd
+
+
+@pytest.fixture
+def start_daemon() -> Iterator[Any]:
+    """Start `Daemon(settings).run()` in a thread; stop it and check for leaked threads and fds."""
+    with daemon_threads() as start:
+        yield start
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., GuardProcess]]:
+    """Start `ckptguard run --log-format json ARGS` processes, each logging to a file in
+    `tmp_path` (or `log_path`); READY=1 is not waited for. Leftovers are killed at the end.
+
+    `prefix` goes before the interpreter, `entry` replaces `-m ckptguard`, and `env` is
+    added to the environment (each process gets an sd_notify socket of its own).
+    """
+    started: list[GuardProcess] = []
+
+    def start(
+        *args: str,
+        log_path: Path | None = None,
+        prefix: tuple[str, ...] = (),
+        entry: tuple[str, ...] = ("-m", "ckptguard"),
+        env: dict[str, str] | None = None,
+    ) -> GuardProcess:
+        guard = GuardProcess(
+            ("--log-format", "json", *args),
+            log_path=log_path or tmp_path / f"ckptguard-{len(started)}.log",
+            entry=entry,
+            prefix=prefix,
+            env=env,
+            cwd="/",
+        )
+        started.append(guard)
+        return guard.launch()
+
+    yield start
+    for guard in started:
+        guard.close()
+
+
+@pytest.fixture
+def guard_running(spawn: Callable[..., GuardProcess]) -> Callable[..., Any]:
+    """`with guard_running(*ARGS) as guard`: a `ckptguard run` process that said READY=1,
+    stopped with SIGTERM on leaving the block; its exit code and log stay readable.
+    Other keywords (`env`, `log_path`...) are `spawn`'s."""
+
+    @contextlib.contextmanager
+    def running(*args: str, ready_timeout: float = 60, **options: Any) -> Iterator[GuardProcess]:
+        guard = spawn(*args, **options)
+        try:
+            guard.expect_ready(ready_timeout)
+            yield guard
+        finally:
+            guard.stop()
+
+    return running
+
+
+@pytest.fixture
+def small_fs(request: pytest.FixtureRequest, tmp_path: Path, mounts: Mounts) -> Path:
+    """A real tmpfs of the test module's FS_SIZE bytes (too small for what it trains), on
+    `tmp_path/mnt`."""
+    return mounts.tmpfs(tmp_path / "mnt", request.module.FS_SIZE)
+
+
+@pytest.fixture
+def mounts() -> Iterator[Mounts]:
+    """Mount tmpfs and read-only bind mounts (root only; skipped otherwise)."""
+    needs_root()
+    made = Mounts()
+    yield made
+    made.close()

@@ -47,7 +47,7 @@ The soak is an oracle independent of ckptguard: nothing in this package imports 
     oracle         the soak's own reading of DIR: completeness, pins
     saves          archives, broken ones, and the slow write of either
     journal        the append-only journal and what is read from it
-    steps          step numbers, names, and the counter the processes share
+    steps          step numbers read from names, and the counter the processes share
     violations     the invariants, and violations flagged and counted
     report         the Markdown table
 """

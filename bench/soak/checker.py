@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.checkpoint_files import name_of
 from bench.soak.attribution import Attribution, Run
 from bench.soak.journal import now, read_journal
 from bench.soak.oracle import Entry, Surveyor
-from bench.soak.steps import FIRST_STEP, SharedState, name_of
+from bench.soak.steps import FIRST_STEP, SharedState
 from bench.soak.violations import Violations
 from bench.soak.world import canary_problems
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.checkpoint_files import name_of
 from bench.soak.guard import Guard
 from bench.soak.journal import Journal
 from bench.soak.oracle import Entry, survey
 from bench.soak.saves import keras_bytes
-from bench.soak.steps import SharedState, name_of
+from bench.soak.steps import SharedState
 from bench.soak.violations import Violations
 
 

@@ -1,6 +1,6 @@
 """What a save puts on disk: Keras-style archives, broken ones, and the slow write of either.
 
-The archives come from the bench harness; the soak draws their weights from its own
+The archives come from bench.checkpoint_files; the soak draws their weights from its own
 seeded random generator.
 """
 
@@ -12,14 +12,14 @@ import random
 import time
 from pathlib import Path
 
-from bench import harness
+from bench.checkpoint_files import keras_archive
 
 BROKEN_KINDS = ("abandoned", "empty", "garbage", "not_a_model")
 
 
 def keras_bytes(rng: random.Random, payload: int, *, model: bool = True) -> bytes:
     """A `.keras`-style zip with `payload` bytes of weights drawn from `rng`."""
-    return harness.keras_archive(rng.randbytes(payload), model=model)
+    return keras_archive(rng.randbytes(payload), model=model)
 
 
 def broken_bytes(rng: random.Random, kind: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Step numbers: the names made of them, and the counter every soak process shares.
+"""Step numbers: read from writers' names, and the counter every soak process shares.
 
 The writers take steps from one counter (a JSON file under an flock), so no two of them
 ever save the same step, and publish the newest step they saved completely: the one no
@@ -14,16 +14,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import harness
-
 FIRST_STEP, STEP_EVERY = 1000, 100
 WRITER_MAX_STEP = 10**12  # writer steps stay below; canaries sit at both ends
 PIN = ".keep"
 # The soak's own reading of a checkpoint name, stricter than the harness' `isdigit()`:
 # ASCII digits only, so that a name with other Unicode digits is never a writer's.
 CKPT = re.compile(r"checkpoint_step_([0-9]+)\.keras")
-
-name_of = harness.ckpt_name
 
 
 def writer_step(name: str) -> int | None:

@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.checkpoint_files import name_of
 from bench.soak.saves import keras_bytes
-from bench.soak.steps import PIN, WRITER_MAX_STEP, name_of
+from bench.soak.steps import PIN, WRITER_MAX_STEP
 
 PERMANENT_PINS = (1, 2, 3, WRITER_MAX_STEP)
 # The checkpoint with the best val_loss: below the writers' steps, never touched by them.

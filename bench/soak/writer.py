@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.checkpoint_files import name_of
 from bench.soak.journal import Journal
 from bench.soak.saves import BROKEN_KINDS, Lost, broken_bytes, keras_bytes, stream
-from bench.soak.steps import PIN, SharedState, name_of
+from bench.soak.steps import PIN, SharedState
 from bench.soak.world import BEST_STEP, METRICS_HEADER
 
 

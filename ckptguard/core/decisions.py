@@ -48,6 +48,9 @@ class ReasonCode(enum.Enum):
     CORRUPT_RECLAIM = "corrupt_reclaim"
     EARLIER_RUN = "earlier_run"
     CHECK_SUSPECT = "check_suspect"
+    WITHIN = "within"
+    PERIOD = "period"
+    OVER_BUDGET = "over_budget"
 
 
 # A reason's or notice's facts, by name: sorted pairs, so that values stay hashable.
@@ -99,6 +102,24 @@ class Decision:
     rank: int | None = None
     # The run (its `Run.index`) a complete checkpoint belongs to; None for the others.
     run: int | None = None
+    # Where a kept checkpoint stands in the order pressure (free space, a size budget)
+    # takes them: 1 goes first. None for what pressure never takes.
+    gives_way: int | None = None
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    """A size budget and what the plan leaves of it: the directory's own (`--max-size`)
+    or a group's (then `group` names it and the sizes are the whole group's)."""
+
+    limit: int
+    used: int  # bytes of the entries it counts, before the plan
+    after: int  # and after it
+    group: str | None = None
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.after - self.limit)
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,10 @@ class Plan:
     metric_mode: str = "min"
     # The runs of complete checkpoints, oldest first; the last is the current run.
     runs: tuple[Run, ...] = ()
+    # Size budgets that apply, the directory's own first.
+    budgets: tuple[BudgetUse, ...] = ()
+    # The floor pressure never goes below (the policy's `min_keep`).
+    min_keep: int = 1
 
     def warning(self, code: str) -> Notice | None:
         return next((n for n in self.warnings if n.code == code), None)
@@ -164,11 +189,12 @@ class Plan:
 
 
 # The order deletions are carried out in: reclaiming corrupt files first, then keep-N,
-# then free-space deletions.
+# then deletions for free space or a budget.
 _DELETION_RANKS = {
     ReasonCode.CORRUPT_RECLAIM: 0,
     ReasonCode.BEYOND_KEEP: 1,
     ReasonCode.FREE_SPACE: 2,
+    ReasonCode.OVER_BUDGET: 2,
 }
 
 

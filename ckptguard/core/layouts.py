@@ -25,6 +25,7 @@ class Content(enum.Enum):
     TF_GROUP = "tf_group"  # a readable `.index` table and every `data-i-of-n` shard
     MARKER = "marker"  # a directory holding its layout's marker file
     IN_PLACE = "in_place"  # a non-empty directory under its final name
+    MEGATRON = "megatron"  # torch_dist's metadata.json and .metadata, or mp_rank_* dirs
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Layout:
     content: Content
     # A directory checkpoint is complete when it holds one of these regular files.
     markers: tuple[str, ...] = ()
+    # The pointer file the framework writes last, after a save is complete: a checkpoint
+    # modified after it was written is not declared complete yet (see `declared`).
+    declared_by: str | None = None
 
     def key_of(self, entry: str) -> str | None:
         """The checkpoint an entry of the guarded directory belongs to, or None."""
@@ -82,6 +86,10 @@ POINTER_FILES = (
 DEFAULT_PRESET = "keras"
 TRAINER_STATE = "trainer_state.json"  # Hugging Face: written last, holds the metrics
 DCP_METADATA = ".metadata"  # torch.distributed.checkpoint: renamed into place last
+DEEPSPEED_STATES = "mp_rank_00_model_states.pt"  # DeepSpeed: rank 0's module states
+MEGATRON_CONFIG = "metadata.json"  # Megatron's dist_checkpointing: written after the shards
+DEEPSPEED_LATEST = "latest"
+MEGATRON_TRACKER = "latest_checkpointed_iteration.txt"
 
 _DEFAULTS: dict[str, tuple[str, Unit, Content, tuple[str, ...]]] = {
     "keras": ("checkpoint_step_{step}.keras", Unit.FILE, Content.KERAS_ZIP, ()),
@@ -91,7 +99,16 @@ _DEFAULTS: dict[str, tuple[str, Unit, Content, tuple[str, ...]]] = {
     "tf": ("ckpt-{step}", Unit.GROUP, Content.TF_GROUP, ()),
     "orbax": ("{step}", Unit.DIRECTORY, Content.IN_PLACE, ("commit_success.txt",)),
     "dcp": ("step-{step}", Unit.DIRECTORY, Content.MARKER, (DCP_METADATA,)),
+    "deepspeed": ("global_step{step}", Unit.DIRECTORY, Content.MARKER, (DEEPSPEED_STATES,)),
+    "megatron": (
+        "iter_{step}",
+        Unit.DIRECTORY,
+        Content.MEGATRON,
+        (MEGATRON_CONFIG, DCP_METADATA),
+    ),
 }
+# The presets whose framework names its newest complete checkpoint in a file written last.
+_DECLARED_BY = {"deepspeed": DEEPSPEED_LATEST, "megatron": MEGATRON_TRACKER}
 PRESETS = tuple(_DEFAULTS)
 # Every layout's completeness markers: deleted first wherever they appear in a tree.
 MARKERS = frozenset(m for *_, markers in _DEFAULTS.values() for m in markers)
@@ -107,7 +124,7 @@ def layout_for(preset: str, template: Template | None = None) -> Layout:
     template = template or Template.parse(pattern)
     if preset == "keras":
         content = _keras_content(template.text)
-    return Layout(preset, template, unit, content, markers)
+    return Layout(preset, template, unit, content, markers, _DECLARED_BY.get(preset))
 
 
 def _keras_content(pattern: str) -> Content:

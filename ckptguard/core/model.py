@@ -129,11 +129,38 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """A disk quota that limits the writer: `kind` ("user", "group" or "project") of `id`.
+
+    `limit` is the hard block limit in bytes and `used` what is charged to it now.
+    """
+
+    kind: str
+    id: int
+    limit: int
+    used: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True)
 class DiskState:
-    """Space on the filesystem holding the directory, as an unprivileged writer sees it."""
+    """Space on the filesystem holding the directory, as an unprivileged writer sees it.
+
+    `free` is what binds the writer: the filesystem's free space or, where a quota
+    leaves less, the quota's (`quota` then says which; `fs_free` keeps the filesystem's).
+    """
 
     total: int
     free: int
+    quota: Quota | None = None
+    fs_free: int | None = None
+
+    @property
+    def bound_by_quota(self) -> bool:
+        return self.quota is not None and self.fs_free is not None and self.free < self.fs_free
 
 
 @dataclass(frozen=True)
@@ -169,8 +196,26 @@ class MinFree:
 
 
 @dataclass(frozen=True)
+class Tier:
+    """Keep every checkpoint whose step is a multiple of `every`, up to step `until`
+    (inclusive; None: for ever)."""
+
+    every: int
+    until: int | None = None
+
+    def covers(self, step: int) -> bool:
+        return (
+            self.every > 0 and step % self.every == 0 and (self.until is None or step <= self.until)
+        )
+
+
+@dataclass(frozen=True)
 class Policy:
-    """The retention rules for one directory."""
+    """The retention rules for one directory.
+
+    Every keep rule keeps what it covers; the kept set is their union (see `planner`).
+    `keep_every` is the plain one-tier form of `tiers`.
+    """
 
     keep: int = 3
     min_free: MinFree = field(default_factory=lambda: MinFree(MinFreeUnit.MULTIPLE, 1.0))
@@ -181,3 +226,17 @@ class Policy:
     keep_best: int = 0
     metric: str | None = None
     metric_mode: str = "min"
+    # Step tiers (Levanter's every/until), on top of `keep_every`.
+    tiers: tuple[Tier, ...] = ()
+    # Time rules, by when each checkpoint was completed (see `planner.time_rules`).
+    keep_within: float | None = None  # seconds before the newest completion
+    keep_hourly: int = 0
+    keep_daily: int = 0
+    keep_weekly: int = 0
+    # Bytes the directory's checkpoints may take (see `planner.budget`).
+    max_size: int | None = None
+
+    @property
+    def all_tiers(self) -> tuple[Tier, ...]:
+        plain = (Tier(self.keep_every),) if self.keep_every else ()
+        return (*plain, *self.tiers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ckptguard.core.model import MinFree, MinFreeUnit
+from ckptguard.core.model import MinFree, MinFreeUnit, Tier
 
 _UNITS = {
     "": 1,
@@ -78,3 +78,43 @@ def format_age(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.0f}h"
     return f"{seconds / 86400:.0f}d"
+
+
+_DURATION_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(?:([0-9]+(?:\.[0-9]+)?)\s*([wdhms]))", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `7d`, `36h`, `1d12h`, `90m`, `2w` or plain seconds; ValueError else."""
+    stripped = text.strip()
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", stripped):
+        return float(stripped)
+    parts = _DURATION.findall(stripped)
+    if not stripped or "".join(f"{n}{u}" for n, u in parts) != stripped.replace(" ", ""):
+        raise ValueError("not a duration (examples: 7d, 36h, 1d12h, 90m, 2w)")
+    return float(sum(Decimal(n) * _DURATION_UNITS[u.lower()] for n, u in parts))
+
+
+def format_duration(seconds: float) -> str:
+    """`2d`, `1d12h`, `90s`: a duration exactly, in its largest whole units."""
+    left, parts = round(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
+
+
+_TIER = re.compile(r"([0-9]+)(?::until=([0-9]+))?")
+
+
+def parse_tier(text: str) -> Tier:
+    """A step tier from `1000` (every 1000th step) or `100:until=5000`; ValueError else."""
+    found = _TIER.fullmatch(text.strip())
+    if found is None:
+        raise ValueError("not a step tier (examples: 1000, 100:until=5000)")
+    every = int(found.group(1))
+    until = None if found.group(2) is None else int(found.group(2))
+    if every <= 0:
+        raise ValueError("a tier's step interval must be at least 1")
+    return Tier(every, until)

@@ -9,16 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ckptguard.core.decisions import Notice, Outcome, Plan, ReasonCode, Status, notice
+from ckptguard.core.decisions import Notice, Outcome, Plan, ReasonCode, State, Status, notice
 from ckptguard.core.layouts import Layout
 from ckptguard.core.metrics import MetricsTable
 from ckptguard.core.model import Inventory, Policy
-from ckptguard.core.planner import plan
+from ckptguard.core.planner import Offset, plan
+from ckptguard.core.planner import SharedBudget as Shared
 from ckptguard.core.recall import MetricMemory, Recall, recall
 from ckptguard.engine.executors import AuditExecutor, Executor
+from ckptguard.engine.localtime import local_offset
 from ckptguard.store.base import Store
 
-_SPACE_CODES = frozenset({ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM})
+_SPACE_CODES = frozenset(
+    {ReasonCode.FREE_SPACE, ReasonCode.CORRUPT_RECLAIM, ReasonCode.OVER_BUDGET}
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class Look:
 
     changed: set[str] | None = None
     previous: Inventory | None = None
+    # The plan made from `previous` under the same policy: it stands when the store
+    # finds nothing changed.
+    previous_plan: Plan | None = None
     prepare: Callable[[Inventory], Inventory] | None = None
     holders: bool = False
     progress: Callable[[], None] | None = None
@@ -83,19 +90,53 @@ def cycle(
     metrics: KnownMetrics | None = None,
     look: Look = Look(),
     should_stop: Callable[[], bool] | None = None,
+    offset: Offset = local_offset,
+    shared: Shared | None = None,
 ) -> Cycle:
-    """Survey `store`, plan at time `now`, and apply the plan through `executor`."""
+    """Survey `store`, plan at time `now`, and apply the plan through `executor`.
+
+    `offset` places instants in local time for the time rules (the local time zone
+    unless told otherwise); `shared`, the budget this store shares with others.
+    """
     inventory = store.survey(
         layout, changed=look.changed, previous=look.previous, progress=look.progress
     )
+    if look.previous is not None and inventory.checkpoints is look.previous.checkpoints:
+        still = _still_holds(look.previous_plan, inventory, metrics)
+        if still is not None and shared is None and policy.keep_within is None:
+            return Cycle(Assessment(still), Outcome(still, ()), inventory)
     if look.prepare is not None:
         inventory = look.prepare(inventory)
     if look.holders:
         inventory = store.holders(inventory)
     holders = None if look.holders else store.holders
-    found = assess(inventory, policy, now=now, metrics=metrics, holders=holders)
+    found = assess(
+        inventory,
+        policy,
+        now=now,
+        metrics=metrics,
+        holders=holders,
+        offset=offset,
+        shared=shared,
+    )
     outcome = executor.apply(found.plan, store, should_stop=should_stop)
     return Cycle(found, outcome, without_deleted(inventory, outcome))
+
+
+def _still_holds(
+    previous: Plan | None, inventory: Inventory, metrics: KnownMetrics | None
+) -> Plan | None:
+    """The previous plan, when nothing it rested on changed: it deleted nothing, nothing
+    was in progress or short of space, no metric could have changed, and free space
+    still meets the target. (Nor may a budget shared with directories that change, or a
+    keep-within window that a future-dated file makes count from `now`: the caller asks.)"""
+    if previous is None or metrics is not None or previous.deletions or previous.shortfall:
+        return None
+    if any(d.state is State.IN_PROGRESS for d in previous.decisions):
+        return None
+    if inventory.disk.free < previous.target_free:
+        return None
+    return replace(previous, disk=inventory.disk, free_after=inventory.disk.free)
 
 
 def survey(
@@ -119,6 +160,8 @@ def assess(
     now: float,
     metrics: KnownMetrics | None = None,
     holders: Callable[[Inventory], Inventory] | None = None,
+    offset: Offset = local_offset,
+    shared: Shared | None = None,
 ) -> Assessment:
     """The plan for an inventory already taken.
 
@@ -131,9 +174,9 @@ def assess(
     else:
         recalled = recall(inventory, metrics.table, metrics.memory, metric=policy.metric)
     inventory = recalled.inventory
-    first = plan(inventory, policy, now=now)
+    first = plan(inventory, policy, now=now, offset=offset, shared=shared)
     if holders is not None and under_pressure(first):
-        first = plan(holders(inventory), policy, now=now)
+        first = plan(holders(inventory), policy, now=now, offset=offset, shared=shared)
     if metrics is not None:
         warnings = _recall_warnings(recalled, metrics, policy.metric)
         first = replace(first, warnings=(*first.warnings, *warnings))
@@ -173,7 +216,10 @@ def without_deleted(inventory: Inventory, outcome: Outcome) -> Inventory:
 
 
 def under_pressure(result: Plan) -> bool:
-    """Whether the free-space rule had to act (or could not act enough)."""
-    return result.shortfall > 0 or any(
-        r.code in _SPACE_CODES for d in result.deletions for r in d.reasons
+    """Whether the free-space rule or a budget had to act (or could not act enough)."""
+    over = any(use.shortfall for use in result.budgets)
+    return (
+        result.shortfall > 0
+        or over
+        or any(r.code in _SPACE_CODES for d in result.deletions for r in d.reasons)
     )

@@ -11,18 +11,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ckptguard.face.commands import (
-    EXIT_FAILURE,
-    EXIT_OK,
-    EXIT_USAGE,
-    check_config,
-    complain,
-    guard,
-    one_shot,
-)
-from ckptguard.face.config import ConfigError
 from ckptguard.face.parser import UsageError, attach_dash_values, build_parser
+from ckptguard.service.settings import SettingsError
 from ckptguard.store.remote.trouble import RemoteTrouble
+
+# What `--version` and `--help` need is imported above (the remote store's errors load no
+# SDK); the rest only once a command runs.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         complain(str(error))
         return EXIT_USAGE
-    except ConfigError as error:
+    except SettingsError as error:
         for problem in error.problems:
             complain(problem)
         return EXIT_USAGE
@@ -63,7 +58,13 @@ def run() -> NoReturn:
     sys.exit(main())
 
 
+def complain(message: str) -> None:
+    print(f"ckptguard: error: {message}", file=sys.stderr)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    from ckptguard.face.commands import check_config, guard, one_shot
+
     if args.command == "check-config":
         return check_config(args)
     if args.command == "run":

@@ -7,23 +7,23 @@ import argparse
 import json
 import os
 import signal
-import sys
 import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ckptguard.core.decisions import Outcome
+from ckptguard.core.model import Inventory
+from ckptguard.core.planner import SharedBudget
 from ckptguard.core.recall import MetricMemory
 from ckptguard.engine.cycle import KnownMetrics, Look, cycle, memory_after
 from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
+from ckptguard.face.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, complain
 from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, load_file, parse_flags
-from ckptguard.face.logs import configure
 from ckptguard.face.render import to_json, to_table
 from ckptguard.face.settings import build_settings
 from ckptguard.face.words import words_for
-from ckptguard.service.events import get_logger, log_outcome
-from ckptguard.service.settings import GuardSpec, Settings
-from ckptguard.service.state import load_memory, save_memory
+from ckptguard.service.settings import GuardSpec, Settings, shared_budget
+from ckptguard.service.state import load_memory, load_verdicts, save_memory, save_verdicts
 from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.metrics import MetricsError
 from ckptguard.store.local.metrics import load as load_metrics
@@ -32,12 +32,6 @@ from ckptguard.store.remote.trouble import remote_trouble
 
 if TYPE_CHECKING:
     from ckptguard.store.remote.store import RemoteStore
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-def complain(message: str) -> None:
-    print(f"ckptguard: error: {message}", file=sys.stderr)
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -78,6 +72,7 @@ def check_config(args: argparse.Namespace) -> int:
 def guard(args: argparse.Namespace) -> int:
     """`ckptguard run`: the daemon in the main thread, stopped by SIGTERM or SIGINT and
     reloaded by SIGHUP (the handlers only ask)."""
+    from ckptguard.face.logs import configure
     from ckptguard.service.daemon import Daemon  # imported late: watchdog is not needed above
     from ckptguard.service.locking import StartupError
     from ckptguard.service.notify import Notifier
@@ -116,10 +111,22 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
     settings = settings_of(args)
     check_paths(settings, must_exist=True)
     if execute:
+        from ckptguard.face.logs import configure  # structlog only where there is logging
+
         configure(settings.log_format)
     executor: Executor = Deleter() if execute else AuditExecutor()
     now = time.time()
-    outcomes = [_one_directory(spec, settings, executor, now=now) for spec in settings.guards]
+    peers = _peer_surveys(settings)
+    outcomes = [
+        _one_directory(
+            spec,
+            settings,
+            executor,
+            now=now,
+            shared=shared_budget(spec, [(g, peers.get(g.path)) for g in settings.guards]),
+        )
+        for spec in settings.guards
+    ]
     _render(outcomes, [words_for(spec) for spec in settings.guards], now, as_json=args.json)
     if any(o.failed for o in outcomes):
         complain("some deletions failed; see the report above")
@@ -127,21 +134,54 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
     return EXIT_OK
 
 
+def _peer_surveys(settings: Settings) -> dict[str, Inventory]:
+    """What each directory sharing a budget holds, looked at before any plan is made."""
+    found = {}
+    for spec in settings.guards:
+        if spec.shared_budget is not None:
+            store = open_store(spec)
+            try:
+                with remote_trouble(spec):
+                    found[spec.path] = store.survey(spec.layout)
+            finally:
+                store.close()
+    return found
+
+
 def _one_directory(
-    spec: GuardSpec, settings: Settings, executor: Executor, *, now: float
+    spec: GuardSpec,
+    settings: Settings,
+    executor: Executor,
+    *,
+    now: float,
+    shared: SharedBudget | None = None,
 ) -> Outcome:
     store = open_store(spec)
-    real = store.location if is_remote(spec.path) else os.path.realpath(spec.path)
+    remote = is_remote(spec.path)
+    real = store.location if remote else os.path.realpath(spec.path)
+    if not remote:  # an object's verdict is remembered for one run only
+        load_verdicts(settings.state_dir, real, store.cache)  # only saves time, if at all
     try:
         known = _known_metrics(spec, settings.state_dir, real)
         look = Look(holders=True)  # no watcher saw saves being written: ask /proc
         with remote_trouble(spec):
             done = cycle(
-                store, spec.layout, spec.policy, executor, now=now, metrics=known, look=look
+                store,
+                spec.layout,
+                spec.policy,
+                executor,
+                now=now,
+                metrics=known,
+                look=look,
+                shared=shared,
             )
     finally:
         store.close()
-    if executor.deletes:
+    if executor.deletes:  # an audit writes nothing anywhere; the verdicts it read stay as they were
+        if not remote:
+            save_verdicts(settings.state_dir, real, store.cache)
+        from ckptguard.service.events import log_outcome
+
         log_outcome(done.outcome, words=words_for(spec))
         if known is not None and settings.state_dir is not None:
             remembered = memory_after(done.assessment, done.outcome)
@@ -182,6 +222,8 @@ def _save_memory(state_dir: str, real: str, known: KnownMetrics, memory: MetricM
         return
     problem = save_memory(state_dir, real, memory)
     if problem is not None:
+        from ckptguard.service.events import get_logger
+
         get_logger().warning(
             "state_write_failed",
             path=real,

@@ -1,8 +1,9 @@
 """Configuration: a TOML file, then command-line flags, validated into frozen values.
 
 Precedence, lowest first: built-in defaults, the file's top-level keys, the file's
-`[[directory]]` entry, command-line flags. Pydantic stays in this module; the rest of
-ckptguard sees only `Settings`, `GuardSpec` and `Policy`.
+`[[directory]]` entry, command-line flags. Pydantic stays in this module (and in
+`problems`, which words its errors); the rest of ckptguard sees only `Settings`,
+`GuardSpec` and `Policy`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
-from ckptguard.core.units import parse_min_free
-from ckptguard.face.durations import parse_duration
+from ckptguard.core.units import parse_duration, parse_min_free, parse_size, parse_tier
+from ckptguard.face.problems import describe
 from ckptguard.service.settings import LogFormat, SettingsError
 from ckptguard.store.remote.location import is_remote
 
@@ -26,33 +27,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
-
-
-# The flag each config key corresponds to, for messages that name what the user typed.
-FLAGS = {
-    "keep": "--keep",
-    "min_free": "--min-free",
-    "min_keep": "--min-keep",
-    "keep_every": "--keep-every",
-    "pattern": "--pattern",
-    "settle": "--settle",
-    "rescan_interval": "--rescan-interval",
-    "free_check_interval": "--free-check-interval",
-    "log_format": "--log-format",
-    "poll": "--poll",
-    "path": "--dir",
-    "keep_best": "--keep-best",
-    "metric": "--metric",
-    "mode": "--mode",
-    "metrics_file": "--metrics-file",
-    "preset": "--preset",
-    "state_dir": "--state-dir",
-    "trash_for": "--trash-for",
-    "lease": "--lease",
-    "poll_interval": "--poll-interval",
-    "lease_time": "--lease-time",
-    "alive_file": "--alive-file",
-}
 
 
 class ConfigError(SettingsError):
@@ -66,6 +40,39 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
+class TierOptions(BaseModel):
+    """One step tier: `{ every = 100, until = 5000 }` (`until` inclusive, optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every: int = Field(ge=1)
+    until: int | None = Field(default=None, ge=0)
+
+    _reject_bools = field_validator("every", "until", mode="before")(_no_bool)
+
+
+def _tiers(value: Any) -> Any:
+    """`--keep-every` flags (strings, repeated) and TOML strings as tier tables."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        # `--keep-every 0` is "off", as it always was.
+        tables = [_tier_table(item) for item in value if not _zero(item)]
+        return tables if tables or not value else 0
+    return value
+
+
+def _zero(item: Any) -> bool:
+    return isinstance(item, str) and item.strip().isdigit() and int(item) == 0
+
+
+def _tier_table(item: Any) -> Any:
+    if not isinstance(item, str):
+        return item
+    tier = parse_tier(item)
+    return {"every": tier.every, "until": tier.until}
+
+
 class PolicyOptions(BaseModel):
     """Policy keys as written by a user; None means "not given here"."""
 
@@ -74,7 +81,15 @@ class PolicyOptions(BaseModel):
     keep: int | None = Field(default=None, ge=1)
     min_free: str | None = None
     min_keep: int | None = Field(default=None, ge=1)
-    keep_every: int | None = Field(default=None, ge=0)
+    # A plain number (0: off) or a list of tiers.
+    keep_every: int | list[TierOptions] | None = Field(default=None, union_mode="left_to_right")
+    keep_within: str | None = None
+    keep_hourly: int | None = Field(default=None, ge=0)
+    keep_daily: int | None = Field(default=None, ge=0)
+    keep_weekly: int | None = Field(default=None, ge=0)
+    max_size: str | None = None
+    # The name of a shared budget in the config's `[budgets]` table.
+    budget: str | None = Field(default=None, min_length=1)
     pattern: str | None = None
     settle: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     keep_best: int | None = Field(default=None, ge=0)
@@ -88,14 +103,39 @@ class PolicyOptions(BaseModel):
     lease: str | None = Field(default=None, min_length=1)
 
     _reject_bools = field_validator(
-        "keep", "min_keep", "keep_every", "settle", "keep_best", mode="before"
+        "keep",
+        "min_keep",
+        "keep_every",
+        "settle",
+        "keep_best",
+        "keep_hourly",
+        "keep_daily",
+        "keep_weekly",
+        mode="before",
     )(_no_bool)
+    _read_tiers = field_validator("keep_every", mode="before")(_tiers)
 
-    @field_validator("trash_for")
+    @field_validator("keep_every")
     @classmethod
-    def _check_trash_for(cls, value: str | None) -> str | None:
+    def _check_keep_every(
+        cls, value: int | list[TierOptions] | None
+    ) -> int | list[TierOptions] | None:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must be at least 0 (0: off)")
+        return value
+
+    @field_validator("keep_within", "trash_for")
+    @classmethod
+    def _check_duration(cls, value: str | None) -> str | None:
         if value is not None:
             parse_duration(value)
+        return value
+
+    @field_validator("max_size")
+    @classmethod
+    def _check_max_size(cls, value: str | None) -> str | None:
+        if value is not None and parse_size(value) <= 0:
+            raise ValueError("must be more than 0")
         return value
 
     @field_validator("min_free")
@@ -146,9 +186,19 @@ class DaemonOptions(BaseModel):
 
 
 class FileOptions(PolicyOptions, DaemonOptions):
-    """The whole TOML file: policy defaults, daemon settings, and `[[directory]]` entries."""
+    """The whole TOML file: policy defaults, daemon settings, `[budgets]` shared by groups of
+    directories (name = size), and `[[directory]]` entries."""
 
     directory: list[DirectoryOptions] = Field(default_factory=list)
+    budgets: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("budgets")
+    @classmethod
+    def _check_budgets(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, size in value.items():
+            if parse_size(size) <= 0:
+                raise ValueError(f"{name}: must be more than 0")
+        return value
 
 
 def load_file(path: str) -> FileOptions:
@@ -204,31 +254,3 @@ def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:
         return model.model_validate(given)
     except ValidationError as error:
         raise ConfigError(describe(error, prefix="", as_flags=True)) from None
-
-
-def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str]:
-    """One line per problem, naming the key (or flag) and the offending value."""
-    lines = []
-    for problem in error.errors(include_url=False):
-        location = [str(part) for part in problem["loc"]]
-        key = ".".join(location)
-        if as_flags and location:
-            key = FLAGS.get(location[-1], location[-1])
-        elif len(location) >= 2 and location[0] == "directory":
-            key = f"directory[{location[1]}]" + "".join(f".{p}" for p in location[2:])
-        message = _message(problem)
-        value = problem.get("input")
-        shown = "" if problem["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
-        lines.append(f"{prefix}{key}: {message}{shown}")
-    return lines
-
-
-def _message(problem: Mapping[str, Any]) -> str:
-    kind = problem["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "is required"
-    message = str(problem["msg"])
-    message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]

@@ -28,7 +28,17 @@ _POLICY = (
     ("--keep", "N", "keep the N newest valid checkpoints (3)"),
     ("--min-free", "SIZE", "free space to keep: 20GB, 512MiB, 10%%, or 1x/2.5x the newest (1x)"),
     ("--min-keep", "N", "the free-space rule never leaves fewer valid checkpoints (1)"),
-    ("--keep-every", "STEPS", "also keep checkpoints whose step is a multiple of STEPS (off)"),
+    (
+        "--keep-every",
+        "STEPS[:until=STEP]",
+        "also keep checkpoints whose step is a multiple of STEPS, up to STEP if given; "
+        "repeat for tiers (off)",
+    ),
+    ("--keep-within", "DURATION", "also keep all completed within DURATION of the newest: 2d, 36h"),
+    ("--keep-hourly", "N", "also keep the newest of each of the last N hours with one (0)"),
+    ("--keep-daily", "N", "also keep the newest of each of the last N days with one (0)"),
+    ("--keep-weekly", "N", "also keep the newest of each of the last N ISO weeks with one (0)"),
+    ("--max-size", "SIZE", "the checkpoints may take at most SIZE: 200GB, 1.5TiB (off)"),
     ("--preset", "NAME", f"checkpoint layout: {', '.join(PRESETS)} (keras)"),
     (
         "--pattern",
@@ -67,6 +77,10 @@ _POLICY = (
 )
 
 
+# Policy options that may be given several times (each adds to the list).
+_REPEATABLE = frozenset({"--keep-every"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     shared = _policy_parser()
     parser = _Parser(
@@ -102,7 +116,10 @@ def _policy_parser() -> _Parser:
         "(repeatable; default: the config's directories)",
     )
     for flag, metavar, text in _POLICY:
-        group.add_argument(flag, metavar=metavar, help=text)
+        if flag in _REPEATABLE:
+            group.add_argument(flag, metavar=metavar, help=text, action="append")
+        else:
+            group.add_argument(flag, metavar=metavar, help=text)
     return policy
 
 

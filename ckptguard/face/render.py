@@ -7,11 +7,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ckptguard.core.decisions import Outcome, Result, Status
+from ckptguard.core.decisions import Action, Outcome, Plan, Result, Status
 from ckptguard.core.model import Unit
 from ckptguard.core.planner import age_of
 from ckptguard.core.units import format_age, format_size
-from ckptguard.face.words import Words
+from ckptguard.face.words import Words, rule_of
 
 FLAG_WORDS = Words()
 
@@ -44,6 +44,11 @@ def entry_rows(outcome: Outcome, now: float, words: Words = FLAG_WORDS) -> list[
         if checkpoint.metrics:
             row["metrics"] = {k: _json_number(v) for k, v in checkpoint.metrics}
             row["metric_sources"] = {k: s.value for k, s in checkpoint.metric_sources}
+        kept_by = [rule for rule in (rule_of(r) for r in decision.reasons) if rule is not None]
+        if kept_by and decision.action is Action.KEEP:
+            row["kept_by"] = kept_by
+        if decision.gives_way is not None:
+            row["gives_way"] = decision.gives_way
         if decision.rank is not None:
             row["rank"] = decision.rank
         if decision.run is not None:
@@ -91,7 +96,31 @@ def summary(outcome: Outcome, words: Words = FLAG_WORDS) -> dict[str, Any]:
             for run in plan.runs
         ],
         "results": {k: v for k, v in counted.items() if v},
+        **disk_facts(plan),
+        "budgets": [
+            {"limit": b.limit, "used": b.used, "after": b.after, "group": b.group}
+            for b in plan.budgets
+        ],
+        "give_way": words.give_way(plan),
     }
+
+
+def disk_facts(plan: Plan) -> dict[str, Any]:
+    """What limits the writer's free space: the filesystem, or a quota that leaves less."""
+    disk = plan.disk
+    facts: dict[str, Any] = {"free_limited_by": "quota" if disk.bound_by_quota else "filesystem"}
+    if disk.fs_free is not None:
+        facts["filesystem_free"] = disk.fs_free
+    if disk.quota is not None:
+        quota = disk.quota
+        facts["quota"] = {
+            "kind": quota.kind,
+            "id": quota.id,
+            "limit": quota.limit,
+            "used": quota.used,
+            "free": quota.free,
+        }
+    return facts
 
 
 def _carried_out(outcome: Outcome) -> tuple[Result, ...]:
@@ -124,6 +153,9 @@ def to_table(outcome: Outcome, now: float, words: Words = FLAG_WORDS) -> str:
     several = len(plan.runs) > 1
     if several:
         header = ("RUN", *header)
+    yielding = _kinds_in_use(plan) > 1
+    if yielding:
+        header = (*header[:-1], "GIVES WAY", header[-1])
     rows: list[tuple[str, ...]] = []
     for entry in entry_rows(outcome, now, words):
         cells = [
@@ -139,6 +171,8 @@ def to_table(outcome: Outcome, now: float, words: Words = FLAG_WORDS) -> str:
             cells.insert(5, _metric_cell(entry, plan.metric))
         if several:
             cells.insert(0, _run_cell(entry, len(plan.runs)))
+        if yielding:
+            cells.insert(-1, str(entry.get("gives_way", "-")))
         rows.append(tuple(cells))
     lines = [f"{plan.directory}:"]
     if plan.metric is not None:
@@ -152,6 +186,8 @@ def to_table(outcome: Outcome, now: float, words: Words = FLAG_WORDS) -> str:
     else:
         lines.append("  no entries match the pattern")
     lines.append("  " + _summary_line(outcome, words))
+    if yielding:
+        lines.append(f"  {words.give_way(plan)} (GIVES WAY: 1 goes first)")
     lines.extend(f"  WARNING: {words.notice(warning)}" for warning in plan.warnings)
     return "\n".join(lines)
 
@@ -200,20 +236,55 @@ def _summary_line(outcome: Outcome, words: Words) -> str:
     verb = "to delete" if audit else "deleted"
     text = (
         f"{facts['checkpoints']} entries: {facts['kept']} kept, {facts['delete']} {verb} "
-        f"({format_size(facts['bytes_freed'])}); free space {format_size(plan.disk.free)} "
-        f"now, {format_size(facts['free_after'])} after "
-        f"(target {format_size(plan.target_free)})"
+        f"({format_size(facts['bytes_freed'])}); {_space_note(plan, facts)}"
     )
-    if plan.disk.total == 0 and plan.target_free == 0:
-        # An object store: no free space to speak of (store.remote's NO_DISK).
-        text = (
-            f"{facts['checkpoints']} entries: {facts['kept']} kept, {facts['delete']} {verb} "
-            f"({format_size(facts['bytes_freed'])}); object storage, no free-space target"
+    for use in plan.budgets:
+        whose = f"group {use.group!r}" if use.group is not None else "checkpoints"
+        text += (
+            f"; {whose} take {format_size(use.used)} now, {format_size(use.after)} after "
+            f"(budget {format_size(use.limit)})"
         )
     problems = [r for r in outcome.results if r.status in (Status.FAILED, Status.SKIPPED)]
     if problems:
         text += "; " + "; ".join(_problem(r) for r in problems)
     return text
+
+
+def _kinds_in_use(plan: Plan) -> int:
+    """How many kinds of keep rule keep what pressure could take: with one, the order is
+    simply oldest first and needs no column."""
+    return len(
+        {
+            rule["rule"]
+            for d in plan.decisions
+            if d.gives_way is not None
+            for rule in (rule_of(r) for r in d.reasons)
+            if rule is not None
+        }
+    )
+
+
+def _space_note(plan: Plan, facts: dict[str, Any]) -> str:
+    """Free space now and after, against its target; an object store has none to speak of
+    (store.remote's NO_DISK)."""
+    if plan.disk.total == 0 and plan.target_free == 0:
+        return "object storage, no free-space target"
+    return (
+        f"free space {format_size(plan.disk.free)} now{_quota_note(plan)}, "
+        f"{format_size(facts['free_after'])} after (target {format_size(plan.target_free)})"
+    )
+
+
+def _quota_note(plan: Plan) -> str:
+    """Which limit binds, when a quota leaves the writer less than the filesystem does."""
+    disk = plan.disk
+    if not disk.bound_by_quota or disk.quota is None or disk.fs_free is None:
+        return ""
+    quota = disk.quota
+    return (
+        f" (the {quota.kind} quota of {quota.id} binds: {format_size(quota.free)} of "
+        f"{format_size(quota.limit)} left; the filesystem has {format_size(disk.fs_free)})"
+    )
 
 
 def _problem(result: Result) -> str:

@@ -11,26 +11,24 @@ import os
 from typing import Any
 
 from ckptguard.core.layouts import DEFAULT_PRESET, Layout, default_pattern, layout_for
-from ckptguard.core.model import Policy
+from ckptguard.core.model import Policy, Tier
 from ckptguard.core.naming import Template
-from ckptguard.core.units import parse_min_free
+from ckptguard.core.units import parse_duration, parse_min_free, parse_size
 from ckptguard.face.config import (
     ConfigError,
     DaemonOptions,
     DirectoryOptions,
     FileOptions,
     PolicyOptions,
+    TierOptions,
 )
-from ckptguard.face.durations import parse_duration
+from ckptguard.face.stores import Layers, for_store, lease_of, trash_for
 from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
-from ckptguard.store.remote.location import RemoteError, is_remote, redacted
-from ckptguard.store.remote.location import parse as parse_url
+from ckptguard.store.remote.location import is_remote, redacted
 
 FROM_FLAG = "flag"
-# An option's layers, lowest first: where each was given ("file" or "flag"), and what.
-Layers = list[tuple[str, PolicyOptions]]
 
 
 def build_settings(
@@ -45,7 +43,8 @@ def build_settings(
     With `--dir`, exactly those directories are guarded; without, the file's entries.
     """
     file = file or FileOptions()
-    guards = _guards(_entries(file, flag_policy, flag_dirs))
+    budgets = {name: parse_size(size) for name, size in file.budgets.items()}
+    guards = _guards(_entries(file, flag_policy, flag_dirs), budgets)
 
     def pick(key: str, default: Any) -> Any:
         for layer in (flag_daemon, file):
@@ -89,7 +88,7 @@ def _entries(
     return entries
 
 
-def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
+def _guards(entries: list[tuple[str, Layers]], budgets: dict[str, int]) -> list[GuardSpec]:
     problems: list[str] = []
     guards: list[GuardSpec] = []
     seen: dict[str, str] = {}
@@ -105,7 +104,7 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
             continue
         seen[real] = path
         try:
-            guards.append(_guard(absolute, layers))
+            guards.append(_guard(absolute, layers, budgets))
         except ConfigError as error:
             problems.extend(f"{redacted(path)}: {p}" for p in error.problems)
     if problems:
@@ -113,64 +112,30 @@ def _guards(entries: list[tuple[str, Layers]]) -> list[GuardSpec]:
     return guards
 
 
-def _guard(absolute: str, layers: Layers) -> GuardSpec:
-    merged, given = _merge(layers)
-    remote = is_remote(absolute)
-    if remote:
-        merged, given = remote_options(absolute, merged, given, layers)
-    elif any(layer.trash_for is not None for _, layer in layers[1:]):
-        raise ConfigError([f"{Spelling(given).name('trash_for')}: only for object storage"])
-    else:
-        merged.pop("trash_for", None)  # the file's top level: for object storage only
+def _guard(absolute: str, layers: Layers, budgets: dict[str, int]) -> GuardSpec:
+    merged, given = for_store(absolute, *_merge(layers), layers)
     layout, policy, metrics_file = _resolve_policy(merged, Spelling(given))
     if metrics_file is not None:
         # A remote directory's metrics file is a local one: relative to where we run.
-        base = os.getcwd() if remote else absolute
+        base = os.getcwd() if is_remote(absolute) else absolute
         metrics_file = os.path.join(base, metrics_file)
     spelled = tuple((option, *where_text) for option, where_text in sorted(given.items()))
-    trash_for = parse_duration(merged["trash_for"]) if "trash_for" in merged else None
-    lease = _lease(absolute, merged.get("lease"), Spelling(given), layers)
-    return GuardSpec(absolute, layout, policy, metrics_file, spelled, trash_for, lease)
-
-
-def _lease(directory: str, lease: str | None, spelling: Spelling, layers: Layers) -> str | None:
-    """A shared directory's lease directory: absolute, and outside the guarded one. The
-    file's top-level `lease` is a default for directories; a bucket has its own lease."""
-    if lease is None:
-        return None
-    option = spelling.option("lease", lease)
-    if is_remote(directory):
-        if any(layer.lease is not None for _, layer in layers[1:]):
-            raise ConfigError([f"{option}: a bucket prefix holds its own lease object"])
-        return None
-    lease = os.path.abspath(lease)
-    guarded = os.path.realpath(directory)
-    if os.path.commonpath([os.path.realpath(lease), guarded]) == guarded:
-        raise ConfigError([f"{option}: inside the guarded directory {directory}"])
-    return lease
-
-
-def remote_options(
-    url: str, merged: dict[str, Any], given: dict[str, tuple[str, str]], layers: Layers
-) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
-    """An object store has no free space: `min_free` set for it is refused; one from the
-    file's top level (a default for local directories) does not apply."""
-    try:
-        parse_url(url)
-    except RemoteError as error:
-        raise ConfigError([str(error)]) from None
-    own = [layer for where, layer in layers[1:] if layer.min_free is not None]
-    if own:
-        spelling = Spelling(given)
-        raise ConfigError(
-            [
-                f"{spelling.option('min_free', merged['min_free'])}: object storage has no free "
-                "space to keep; use keep rules (--keep, --keep-every, --keep-best)"
-            ]
-        )
-    merged = {**merged, "min_free": "0"}
-    given = {k: v for k, v in given.items() if k != "min_free"}
-    return merged, given
+    shared = None
+    if "budget" in merged:
+        name = merged["budget"]
+        if name not in budgets:
+            raise ConfigError([f"budget = {name!r}: no such budget in [budgets]"])
+        shared = (name, budgets[name])
+    return GuardSpec(
+        absolute,
+        layout,
+        policy,
+        metrics_file,
+        spelled,
+        shared_budget=shared,
+        trash_for=trash_for(merged),
+        lease=lease_of(absolute, merged, given, layers),
+    )
 
 
 def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
@@ -229,17 +194,37 @@ def _resolve_policy(
     metric, keep_best = merged.get("metric"), merged.get("keep_best", 0)
     metrics_file = merged.get("metrics_file")
     _check_metric(merged, layout, spelling)
+    keep_every, tiers = _tiers(merged.get("keep_every"))
+    within = merged.get("keep_within")
+    max_size = merged.get("max_size")
     policy = Policy(
         keep=keep,
         min_free=parse_min_free(merged.get("min_free", "1x")),
         min_keep=min_keep,
-        keep_every=merged.get("keep_every") or None,
+        keep_every=keep_every,
         settle_seconds=float(merged.get("settle", 10.0)),
         keep_best=keep_best,
         metric=metric,
         metric_mode=merged.get("mode") or default_mode(metric),
+        tiers=tiers,
+        keep_within=None if within is None else parse_duration(within),
+        keep_hourly=merged.get("keep_hourly", 0),
+        keep_daily=merged.get("keep_daily", 0),
+        keep_weekly=merged.get("keep_weekly", 0),
+        max_size=None if max_size is None else parse_size(max_size),
     )
     return layout, policy, metrics_file
+
+
+def _tiers(value: int | list[TierOptions] | None) -> tuple[int | None, tuple[Tier, ...]]:
+    """A plain number is `keep_every` as it always was; a list, step tiers (one plain
+    tier is the plain number)."""
+    if not isinstance(value, list):
+        return value or None, ()
+    tiers = tuple(Tier(t.every, t.until) for t in value)
+    if len(tiers) == 1 and tiers[0].until is None:
+        return tiers[0].every, ()
+    return None, tiers
 
 
 def _check_metric(merged: dict[str, Any], layout: Layout, spelling: Spelling) -> None:

@@ -7,12 +7,14 @@ given on the command line reads `--min-keep 2`; one from the config file reads
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ckptguard.core.decisions import Notice, Reason, ReasonCode
-from ckptguard.core.units import format_age, format_size
+from ckptguard.core.decisions import Notice, Plan, Reason, ReasonCode
+from ckptguard.core.planner.yields import GIVE_WAY, kind_of_reason
+from ckptguard.core.units import format_age, format_duration, format_size
 from ckptguard.service.settings import GuardSpec
 
 FROM_FILE = "file"
@@ -61,9 +63,49 @@ def _of_run(reason: Reason) -> str:
 
 
 def _newest_n(r: Reason, s: Spelling) -> str:
-    if r["keep"] == 1:
-        return f"kept by {s.option('keep', 1)}{_of_run(r)}"
-    return f"one of the {_newest(r['keep'], s)}{_of_run(r)}"
+    return f"last {r['keep']}{_of_run(r)}"
+
+
+def _beyond(r: Reason, s: Spelling) -> str:
+    timed = [f"{name} {r.get(name)}" for name in ("hourly", "daily", "weekly") if r.get(name)]
+    if r.get("within") is not None:
+        timed.insert(0, f"within {format_duration(r['within'])}")
+    if not timed:
+        return f"older than the {_newest(r['keep'], s)}{_of_run(r)}"
+    rules = [f"last {r['keep']}{_of_run(r)}", *timed]
+    return f"kept by no rule ({', '.join(rules)})"
+
+
+def period_label(period: str, key: int) -> str:
+    """The local hour, day or ISO week a period key stands for (see `time_rules`)."""
+    if period == "hourly":
+        start = datetime.datetime(1970, 1, 1) + datetime.timedelta(hours=key)
+        return start.strftime("%Y-%m-%d %H:00")
+    if period == "daily":
+        return (datetime.date(1970, 1, 1) + datetime.timedelta(days=key)).isoformat()
+    monday = datetime.date(1970, 1, 1) + datetime.timedelta(days=key * 7 - 3)
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _tier(r: Reason, s: Spelling) -> str:
+    until = r.get("until")
+    return f"tier every {r['every']}" + ("" if until is None else f" until {until}")
+
+
+def _budget_name(r: Reason | Notice, s: Spelling) -> str:
+    limit = format_size(r["limit"])
+    if r.get("group") is not None:
+        return f"the {limit} budget of group {r['group']!r}"
+    return f"the {limit} budget ({s.option('max_size', r['limit'])})"
+
+
+def _over_budget(r: Reason, s: Spelling) -> str:
+    what = "corrupt, and over" if r["corrupt"] else "over"
+    text = f"{what} {_budget_name(r, s)}: frees {format_size(r['frees'])} of it"
+    if r["overrides"]:
+        text += f" (overrides {' and '.join(s.name(o) for o in r['overrides'])})"
+    return text
 
 
 def _in_progress(r: Reason, s: Spelling) -> str:
@@ -93,11 +135,15 @@ def _short(r: Reason | Notice, s: Spelling) -> str:
 
 def _min_keep(r: Reason, s: Spelling) -> str:
     floor = "the current run's " if r["current_run"] else "the "
-    return f"kept by {floor}{s.option('min_keep', r['min_keep'])} floor although {_short(r, s)}"
+    pressure = f"over {_budget_name(r, s)}" if r.get("pressure") == "budget" else _short(r, s)
+    return f"kept by {floor}{s.option('min_keep', r['min_keep'])} floor although {pressure}"
 
 
 def _for_space(r: Reason, s: Spelling) -> str:
-    text = f"{_short(r, s)}: frees {format_size(r['frees'])}"
+    short = _short(r, s)
+    if r.get("ahead"):
+        short += " once the save in progress completes"
+    text = f"{short}: frees {format_size(r['frees'])}"
     if r["overrides"]:
         text += f" (overrides {' and '.join(s.name(o) for o in r['overrides'])})"
     return text
@@ -105,9 +151,7 @@ def _for_space(r: Reason, s: Spelling) -> str:
 
 def _best(r: Reason, s: Spelling) -> str:
     better = "lower" if r["mode"] == "min" else "higher"
-    return (
-        f"best {r['metric']} = {r['value']:g} (rank {r['rank']} of {r['of']}, {better} is better)"
-    )
+    return f"best {r['metric']} #{r['rank']} of {r['of']} ({r['value']:g}, {better} is better)"
 
 
 def _nothing(r: Reason, s: Spelling) -> str:
@@ -129,7 +173,10 @@ _REASONS: dict[ReasonCode, Callable[[Reason, Spelling], str]] = {
         else "newest checkpoint of the current run (the run written last): never deleted"
     ),
     ReasonCode.NEWEST_N: _newest_n,
-    ReasonCode.MILESTONE: lambda r, s: f"milestone: step is a multiple of {r['every']}",
+    ReasonCode.MILESTONE: _tier,
+    ReasonCode.WITHIN: lambda r, s: f"within {format_duration(r['within'])}",
+    ReasonCode.PERIOD: lambda r, s: f"{r['period']} {period_label(r['period'], r['key'])}",
+    ReasonCode.OVER_BUDGET: _over_budget,
     ReasonCode.BEST: _best,
     ReasonCode.PINNED: lambda r, s: f"pinned by {r['pin']}: never deleted",
     ReasonCode.IN_PROGRESS: _in_progress,
@@ -144,7 +191,7 @@ _REASONS: dict[ReasonCode, Callable[[Reason, Spelling], str]] = {
         "nothing until closed"
     ),
     ReasonCode.NOTHING_TO_FREE: _nothing,
-    ReasonCode.BEYOND_KEEP: lambda r, s: f"older than the {_newest(r['keep'], s)}{_of_run(r)}",
+    ReasonCode.BEYOND_KEEP: _beyond,
     ReasonCode.FREE_SPACE: _for_space,
     ReasonCode.CORRUPT_RECLAIM: _for_space,
     ReasonCode.EARLIER_RUN: _earlier_run,
@@ -160,6 +207,14 @@ def _shortfall(n: Notice, s: Spelling) -> str:
         f"free-space target {format_size(n['target'])} ({s.option('min_free', n['min_free'])}) "
         f"cannot be met: {format_size(n['shortfall'])} short after every deletion that "
         f"{s.option('min_keep', n['min_keep'])} allows; deleting checkpoints cannot save this disk"
+    )
+
+
+def _over(n: Notice, s: Spelling) -> str:
+    return (
+        f"checkpoints take {format_size(n['after'])}, over {_budget_name(n, s)}, after every "
+        f"deletion that {s.option('min_keep', n['min_keep'])} allows (the newest and what is "
+        "pinned, in progress or named by a pointer file always stay)"
     )
 
 
@@ -186,6 +241,7 @@ def _listed(names: tuple[str, ...], shown: int = 3) -> str:
 
 _NOTICES: Mapping[str, Callable[[Notice, Spelling], str]] = {
     "shortfall": _shortfall,
+    "over_budget": _over,
     "check_suspect": _suspect,
     "metrics_memory_unreadable": lambda n, s: (
         f"metric values read before are not used: {n['problem']}"
@@ -213,6 +269,9 @@ class Words:
     def notice(self, notice: Notice) -> str:
         return notice_text(notice, self.spelling)
 
+    def give_way(self, plan: Plan) -> str:
+        return give_way_words(plan, self.spelling)
+
 
 def words_for(spec: GuardSpec) -> Words:
     """The words for a guarded directory, naming its options as they were set."""
@@ -222,3 +281,28 @@ def words_for(spec: GuardSpec) -> Words:
 def params_of(item: Reason | Notice) -> dict[str, Any]:
     """The facts of a reason or notice, for JSON output."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in item.params}
+
+
+def rule_of(item: Reason) -> dict[str, Any] | None:
+    """A keep rule's name and facts, as `--json` lists them under `kept_by`."""
+    kind = kind_of_reason(item)
+    if kind is None:
+        return None
+    facts = params_of(item)
+    if item.code is ReasonCode.PERIOD:
+        facts["period"] = period_label(item["period"], item["key"])
+    facts.pop("of_run", None)
+    return {"rule": kind, **facts}
+
+
+def give_way_words(plan: Plan, spelling: Spelling = FLAGS) -> str:
+    """The order kept checkpoints give way in under pressure, naming the kinds in use."""
+    used = {k for d in plan.decisions for r in d.reasons if (k := kind_of_reason(r))}
+    kinds = [k for k in GIVE_WAY if k in used]
+    runs = "earlier runs first, then " if len(plan.runs) > 1 else ""
+    floor = spelling.option("min_keep", plan.min_keep)
+    return (
+        f"under pressure kept checkpoints give way: corrupt entries, {runs}"
+        f"{', '.join(kinds) or 'none'}, each oldest first (best: worst first); "
+        f"never the newest, never below {floor}"
+    )

@@ -8,8 +8,9 @@ from typing import Any
 
 from watchdog.observers.api import BaseObserver
 
+from ckptguard.core.planner import SharedBudget
 from ckptguard.engine.executors import Executor
-from ckptguard.service.settings import Settings
+from ckptguard.service.settings import GuardSpec, Settings
 
 
 @dataclass
@@ -29,3 +30,5 @@ class Context:
     # Asked between deletions.
     should_stop: Callable[[], bool]
     wait_lock: bool = False
+    # The budget a guarded directory shares with others, with their last inventories.
+    shared: Callable[[GuardSpec], SharedBudget | None] = lambda spec: None

@@ -10,7 +10,6 @@ settle window ends.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,17 +19,18 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from ckptguard import __version__
-from ckptguard.core.units import format_size
+from ckptguard.core.planner import SharedBudget
 from ckptguard.engine.executors import Deleter, Executor
 from ckptguard.service.context import Context
 from ckptguard.service.events import CODES, Words, get_logger
 from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
+from ckptguard.service.reload import carried_over
 from ckptguard.service.remote_guard import RemoteGuard
 from ckptguard.service.requests import Asked, Requests
-from ckptguard.service.settings import GuardSpec, Settings, SettingsError
+from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
+from ckptguard.service.status import status_line
 from ckptguard.service.watcher import install_overflow_detector
-from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.openfiles import hidden_processes
 from ckptguard.store.remote.location import is_remote
 
@@ -75,6 +75,7 @@ class Daemon:
             progress=self._ping_if_due,
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
+            shared=self._shared,
         )
         self._status = ""
         self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
@@ -268,44 +269,14 @@ class Daemon:
         self, guard: Guard | RemoteGuard | None, spec: GuardSpec, new: Settings
     ) -> Guard | RemoteGuard:
         """The guard of `spec` after a reload: kept where nothing it depends on changed."""
-        if isinstance(guard, RemoteGuard):
-            guard.close()  # releases its lease; the new one polls and elects anew
-            guard = None
-        if guard is None:
-            return self._new_guard(spec)
-        layout_changed = spec.layout != guard.spec.layout
-        if layout_changed:
-            # What was learnt about entries under the old layout means nothing now.
-            guard.cache = IntegrityCache()
-            guard.last_inventory = None
-        moved = os.path.realpath(spec.path) != guard.real_path
-        relet = spec.lease != guard.spec.lease  # closing releases the old lease
-        if layout_changed or new.poll != self.settings.poll or moved or relet:
-            # Its watch filters on the old layout, or the path leads elsewhere now (a
-            # retargeted symlink): a reload is how the new place is accepted.
-            guard.close()
-        guard.spec = spec
-        guard.reports.words = self._words(spec)
-        guard.real_path = None if not guard.is_open else guard.real_path
-        guard.problems.forget()
-        guard.next_retry = 0.0
-        guard.memory.saved = None  # the state directory may have changed: write it anew
-        return guard
+        kept = carried_over(guard, spec, self._words(spec), repoll=new.poll != self.settings.poll)
+        return kept if kept is not None else self._new_guard(spec)
+
+    def _shared(self, spec: GuardSpec) -> SharedBudget | None:
+        return shared_budget(spec, [(g.spec, g.last_inventory) for g in self.guards.values()])
 
     def _status_line(self) -> str:
-        plans = [g.last_plan for g in self.guards.values() if g.last_plan is not None]
-        kept = sum(len(p.kept) for p in plans)
-        waiting = sum(1 for g in self.guards.values() if not g.is_open)
-        free = ", ".join(
-            f"{os.path.basename(p.directory) or p.directory} {format_size(p.free_after)} free"
-            for p in plans
-            if p.disk.total  # an object store has no free space to show
-        )
-        mode = "" if self.executor.deletes else "dry run: "
-        text = f"{mode}guarding {len(self.guards)} directories, {kept} checkpoints kept"
-        if waiting:
-            text += f", {waiting} waiting"
-        return f"{text}; {free}" if free else text
+        return status_line(self.guards.values(), deletes=self.executor.deletes)
 
     def _update_status(self) -> None:
         status = self._status_line()

@@ -17,7 +17,7 @@ from typing import Any
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ckptguard.core.decisions import Plan, Status
-from ckptguard.core.model import Inventory, Unit
+from ckptguard.core.model import Inventory
 from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
 from ckptguard.service import locking
 from ckptguard.service.context import Context
@@ -32,10 +32,10 @@ from ckptguard.service.memory import GuardMemory
 from ckptguard.service.reports import Problems, Reports
 from ckptguard.service.saves import Observations, Writes
 from ckptguard.service.settings import GuardSpec
-from ckptguard.service.watcher import WATCHED_EVENTS, WRITE_EVENTS, WakeHandler
+from ckptguard.service.verdicts import KeptVerdicts
+from ckptguard.service.watcher import watch_directory
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.directory import LocalStore
-from ckptguard.store.local.mounts import polling_reason
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -65,6 +65,7 @@ class Guard:
         self.writers_unknown = True
         # Guards on several hosts sharing the directory elect one deleter (--lease).
         self.election: Election | None = None
+        self.verdicts = KeptVerdicts(self.problems)
 
     @property
     def key(self) -> str:
@@ -99,7 +100,9 @@ class Guard:
             os.close(fd)
             return False
         self._opened(fd, real, lock_fd)
-        self._watch(context, real)
+        watched = watch_directory(context, self.key, real, self.spec.layout, self.writes)
+        self.watch, self.observer = watched if watched is not None else (None, None)
+        self.verdicts.load(context.settings.state_dir, real, self.cache)
         return True
 
     def _open_directory(self, real: str) -> int | None:
@@ -131,33 +134,6 @@ class Guard:
                 consequence="deletions there fail",
                 hint="under systemd, is the directory in ReadWritePaths=?",
             )
-
-    def _watch(self, context: Context, real: str) -> None:
-        reason = "--poll" if context.settings.poll else polling_reason(real)
-        kind = "poll" if reason else "inotify"
-        observer = context.observer(kind)
-        layout = self.spec.layout
-        writes = None if reason else self.writes  # polling sees no closes
-        handler = WakeHandler(self.key, real, layout, context.wake, writes)
-        try:
-            # A directory checkpoint is complete when a file inside it appears: watch inside.
-            self.watch = observer.schedule(
-                handler,
-                real,
-                recursive=layout.unit is Unit.DIRECTORY,
-                event_filter=WATCHED_EVENTS if reason else WRITE_EVENTS,
-            )
-            self.observer = observer
-        except OSError as error:
-            context.log.warning(
-                "watch_failed",
-                path=self.spec.path,
-                error=error.strerror,
-                action="relying on periodic rescans",
-            )
-            return
-        extra = {"reason": reason} if reason else {}
-        context.log.info("watching", path=self.spec.path, mode=kind, **extra)
 
     def still_there(self, log: Any) -> bool:
         """Whether the path still names the directory held; closes the guard if not."""
@@ -254,13 +230,11 @@ class Guard:
         look = Look(
             changed=changed if self.last_inventory is not None else None,
             previous=self.last_inventory,
+            previous_plan=self.last_plan,
             prepare=self._observe,
             progress=context.progress,
         )
-        if self.election is None and context.executor.deletes:  # a dry run never takes it
-            self.election = directory_election(spec, context.settings.lease_time, context.log)
-        if self.election is not None:
-            self.election.step()
+        self._elect(context)
         done = cycle(
             self.store,
             spec.layout,
@@ -270,6 +244,7 @@ class Guard:
             metrics=known,
             look=look,
             should_stop=stop_unless_holding(self.election, context.should_stop),
+            shared=context.shared(spec),
         )
         self.last_inventory = done.inventory
         self.settle_at = Observations.next_settle(
@@ -277,6 +252,8 @@ class Guard:
         )
         if self.election is not None:  # renew, or watch for a takeover, in time
             self.settle_at = min(self.settle_at or math.inf, self.election.next_due())
+        if changed is None:
+            self.verdicts.keep(state_dir, self._real(), self.cache)
         if known is not None:
             # After the deletions: a state write of ours must never delay one.
             self.memory.memory = memory_after(done.assessment, done.outcome)
@@ -284,21 +261,19 @@ class Guard:
             self.memory.save(state_dir, self._real())
         return done
 
+    def _elect(self, context: Context) -> None:
+        """A shared directory's turn in its election (`--lease`); a dry run never takes it."""
+        if self.election is None and context.executor.deletes:
+            self.election = directory_election(self.spec, context.settings.lease_time, context.log)
+        if self.election is not None:
+            self.election.step()
+
     def _observe(self, inventory: Inventory) -> Inventory:
         """What the guard itself saw: writes not yet closed, and how long each is quiet."""
         if self.writers_unknown and self.store is not None:
-            self._learn_writers(self.store.holders(inventory))
+            self.writers_unknown = False
+            self.writes.learn(self.store.holders(inventory))
         return self.observations.stamp(inventory, time.monotonic(), self.writes)
-
-    def _learn_writers(self, inventory: Inventory) -> None:
-        """Saves already being written when the watch began (or after lost events): the
-        watcher saw none of their writes, /proc may show their writers. Each is then
-        known as written until the watcher sees it closed."""
-        self.writers_unknown = False
-        for checkpoint in inventory.checkpoints:
-            if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
-                for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
-                    self.writes.written(checkpoint.name, name)
 
     def _real(self) -> str:
         return self.real_path or os.path.realpath(self.spec.path)

@@ -59,8 +59,9 @@ class Reports:
             self._log.info("free_space_recovered", directory=plan.directory, free=plan.free_after)
         if len(plan.runs) > max(1, len(previous.runs) if previous is not None else 0):
             log_new_run(plan, self._log)
-        suspicion = plan.warning("check_suspect")
-        if suspicion is not None:
-            self._problems.report("check_suspect", message=self.words.notice(suspicion))
-        else:
-            self._problems.solved("check_suspect")
+        for code in ("check_suspect", "over_budget"):
+            found = plan.warning(code)
+            if found is not None:
+                self._problems.report(code, message=self.words.notice(found))
+            else:
+                self._problems.solved(code)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import replace
 
 from ckptguard.core.decisions import Plan, State
-from ckptguard.core.model import FileIdentity, Inventory
+from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory, Unit
 
 # A close the watcher missed (lost events) must not keep a checkpoint "being written"
 # for ever: after this long unchanged, the flag is dropped.
@@ -53,6 +53,22 @@ class Writes:
         with self._lock:
             return frozenset(self._open)
 
+    def learn(self, inventory: Inventory) -> None:
+        """Saves already being written when the watch began (or after lost events): the
+        watcher saw none of their writes, /proc may show their writers. Each is then
+        known as written until the watcher sees it closed."""
+        for checkpoint in inventory.checkpoints:
+            if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
+                for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
+                    self.written(checkpoint.name, name)
+
+
+def _settled(checkpoint: Checkpoint) -> bool:
+    """Passed its content check with bytes in it: how long it was quiet changes nothing."""
+    return (
+        checkpoint.integrity is Integrity.VALID and checkpoint.size > 0 and not checkpoint.writing
+    )
+
 
 class Observations:
     """Since when (monotonic) each checkpoint has looked the same to the guard."""
@@ -74,6 +90,9 @@ class Observations:
             if is_writing and quiet >= STALE_WRITE_SECONDS and writes is not None:
                 writes.forget(checkpoint.name)
                 is_writing = False
+            if _settled(checkpoint) and not is_writing:
+                stamped.append(checkpoint)  # complete whatever its quiet: no copy needed
+                continue
             stamped.append(
                 replace(checkpoint, quiet_for=quiet, writing=checkpoint.writing or is_writing)
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ckptguard.core.layouts import Layout
-from ckptguard.core.model import Policy
+from ckptguard.core.model import Inventory, Policy
 from ckptguard.core.naming import Template
+from ckptguard.core.planner import SharedBudget
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -33,6 +35,8 @@ class GuardSpec:
     # How each option was set, for words that name it as the user did:
     # (option, "flag" or "file", the value as written).
     given: tuple[tuple[str, str, str], ...] = ()
+    # A size budget shared with other directories: its name and limit in bytes.
+    shared_budget: tuple[str, int] | None = None
     # Object storage: seconds a deleted checkpoint stays in the trash (None: no trash).
     trash_for: float | None = None
     # A directory on the shared filesystem where guards on several hosts elect one
@@ -58,3 +62,22 @@ class Settings:
     lease_time: float = 60.0
     # Touched while the loop runs, for a liveness probe (None: none).
     alive_file: str | None = None
+
+
+def shared_budget(
+    spec: GuardSpec, guarded: Sequence[tuple[GuardSpec, Inventory | None]]
+) -> SharedBudget | None:
+    """The budget `spec` shares, with what the other directories of its group were last
+    seen to hold (one not looked at yet counts for nothing until it is)."""
+    if spec.shared_budget is None:
+        return None
+    name, limit = spec.shared_budget
+    others = tuple(
+        (inventory, other.policy)
+        for other, inventory in guarded
+        if other.path != spec.path
+        and other.shared_budget is not None
+        and other.shared_budget[0] == name
+        and inventory is not None
+    )
+    return SharedBudget(name, limit, others)

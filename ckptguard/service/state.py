@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ckptguard.core.recall import MetricMemory, from_document, to_document
+from ckptguard.store.local.cache import IntegrityCache
 
 APP = "ckptguard"
 VERSION = 1
@@ -40,18 +41,23 @@ def default_state_dir(environ: Mapping[str, str] | None = None, euid: int | None
     return os.path.join(base, APP)
 
 
-def state_path(state_dir: str, directory: str) -> str:
-    """The state file of the guarded `directory` (its real path)."""
+def state_path(state_dir: str, directory: str, kind: str = "dir") -> str:
+    """The state file of the guarded `directory` (its real path): `kind` "dir" for the
+    metric memory, "verdicts" for the content verdicts."""
     digest = hashlib.sha256(os.fsencode(directory)).hexdigest()[:32]
-    return os.path.join(state_dir, f"dir-{digest}.json")
+    return os.path.join(state_dir, f"{kind}-{digest}.json")
 
 
-def read_state(state_dir: str, directory: str) -> tuple[dict[str, Any], str | None]:
+def read_state(
+    state_dir: str, directory: str, kind: str = "dir", *, trusted_only: bool = False
+) -> tuple[dict[str, Any], str | None]:
     """The state kept for `directory`, and what went wrong reading it, if anything.
 
-    No state yet (no directory, no file) is an empty state and no problem.
+    No state yet (no directory, no file) is an empty state and no problem. With
+    `trusted_only`, a file that someone other than us (or root) owns or may write, in a
+    directory like that, is not read at all.
     """
-    path = state_path(state_dir, directory)
+    path = state_path(state_dir, directory, kind)
     try:
         fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
@@ -62,6 +68,8 @@ def read_state(state_dir: str, directory: str) -> tuple[dict[str, Any], str | No
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return {}, f"{path}: not a regular file"
+            if trusted_only and not _trusted(handle.fileno(), state_dir):
+                return {}, f"{path}: someone else may write it: not used"
             data = handle.read(MAX_BYTES + 1)
     except OSError as error:
         return {}, f"{path}: {error.strerror}"
@@ -78,18 +86,33 @@ def read_state(state_dir: str, directory: str) -> tuple[dict[str, Any], str | No
     return document, None
 
 
-def write_state(state_dir: str, directory: str, content: Mapping[str, Any]) -> str | None:
+def _trusted(fd: int, state_dir: str) -> bool:
+    """Owned by us or root, and writable by no one else: the file and its directory."""
+    owners = {0, os.geteuid()}
+    try:
+        for st in (os.fstat(fd), os.stat(state_dir)):
+            if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def write_state(
+    state_dir: str, directory: str, content: Mapping[str, Any], kind: str = "dir"
+) -> str | None:
     """Replace the state kept for `directory` with `content`; a message if that failed."""
-    path = state_path(state_dir, directory)
+    path = state_path(state_dir, directory, kind)
     document = {"version": VERSION, "directory": directory, **content}
     try:
-        data = (json.dumps(document, indent=1, allow_nan=False) + "\n").encode()
+        indent = None if kind == "verdicts" else 1  # a verdict file can be large
+        data = (json.dumps(document, indent=indent, allow_nan=False) + "\n").encode()
     except (TypeError, ValueError) as error:
         return f"{path}: cannot encode state: {error}"
     temporary: str | None = None
     try:
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".dir-", suffix=".tmp", dir=state_dir)
+        fd, temporary = tempfile.mkstemp(prefix=f".{kind}-", suffix=".tmp", dir=state_dir)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -135,3 +158,28 @@ def load_memory(state_dir: str | None, directory: str) -> tuple[MetricMemory, st
 def save_memory(state_dir: str, directory: str, memory: MetricMemory) -> str | None:
     """Keep `memory` for `directory`; a message if that failed."""
     return write_state(state_dir, directory, {"metrics": to_document(memory)})
+
+
+def load_verdicts(state_dir: str | None, directory: str, cache: IntegrityCache) -> str | None:
+    """Seed `cache` with the verdicts kept for `directory`; what went wrong, if anything.
+
+    A verdict file only saves time: one that is missing, malformed, or writable by
+    anyone but us is not used, and a kept verdict is only used for a file whose identity
+    and change time are the same.
+    """
+    if state_dir is None:
+        return None
+    document, problem = read_state(state_dir, directory, "verdicts", trusted_only=True)
+    rows = document.get("verdicts", [])
+    try:
+        cache.seed(tuple(row) for row in rows if isinstance(row, list) and len(row) == 7)
+    except (TypeError, ValueError):
+        return f"{state_path(state_dir, directory, 'verdicts')}: not a verdict file"
+    return problem
+
+
+def save_verdicts(state_dir: str | None, directory: str, cache: IntegrityCache) -> str | None:
+    """Keep the cache's file verdicts for `directory` when they changed."""
+    if state_dir is None or not cache.changed:
+        return None
+    return write_state(state_dir, directory, {"verdicts": cache.rows()}, "verdicts")

@@ -35,6 +35,8 @@ class Store(Protocol):
 
         With `changed` (entry names an event named) and `previous`, only those and the
         checkpoints already known are looked at again: a store may skip the listing.
+        With `previous` alone, a store may return `previous` itself (with today's disk)
+        when it sees that nothing changed.
         `progress` is called after each checkpoint looked at.
         """
         ...

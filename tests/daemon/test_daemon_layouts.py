@@ -7,20 +7,18 @@ event inside (or beside) a checkpoint woke the daemon.
 from __future__ import annotations
 
 import os
-import struct
 import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import settings_for, wait_for
+from support import TF_MAGIC, settings_for, wait_for
 
 from ckptguard.core.layouts import layout_for
 from ckptguard.service.settings import Settings
 
 HOUR = 3600.0
-TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 
 
 def guarded(directory: Path, preset: str, *, keep: int) -> Settings:

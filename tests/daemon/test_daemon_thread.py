@@ -11,20 +11,11 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support import TEMPLATE, keras_bytes, settings_for, wait_for, write_checkpoint
+from support import TEMPLATE, keras_bytes, settings_for, steps_in, wait_for, write_checkpoint
 
 from ckptguard.core.layouts import layout_for
 from ckptguard.engine.executors import AuditExecutor
 from ckptguard.service.watcher import WATCHDOG_LOGGER
-
-
-def steps_in(directory: Path) -> list[int]:
-    prefix, suffix = TEMPLATE.split("{step}")
-    return sorted(
-        int(p.name[len(prefix) : -len(suffix)])
-        for p in directory.iterdir()
-        if p.name.startswith(prefix) and p.name.endswith(suffix)
-    )
 
 
 def write_slowly(path: Path, data: bytes, *, chunks: int, pause: float, during=None) -> None:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import Tmpfs, can_mount_tmpfs, guard_running, write_checkpoint
+from support import Mounts, can_mount_tmpfs, write_checkpoint
 
 pytestmark = [
     pytest.mark.root,
@@ -16,13 +16,12 @@ pytestmark = [
 
 
 @pytest.fixture
-def fs(tmp_path: Path):
+def fs(tmp_path: Path, mounts: Mounts) -> Path:
     """A real 4 MiB tmpfs holding three checkpoints, unmounted at the end."""
-    mount = Tmpfs(tmp_path / "mnt", 4 << 20)
+    where = mounts.tmpfs(tmp_path / "mnt", 4 << 20)
     for step in range(1, 4):
-        write_checkpoint(mount.path, step)
-    yield mount.path
-    mount.close()
+        write_checkpoint(where, step)
+    return where
 
 
 def remount(where: Path, mode: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +30,7 @@ def remount(where: Path, mode: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_guarded_tmpfs_can_be_remounted_read_only(fs: Path) -> None:
+def test_guarded_tmpfs_can_be_remounted_read_only(fs: Path, guard_running) -> None:
     """While a guard runs, `mount -o remount,ro` of the guarded filesystem succeeds (no EBUSY)."""
     with guard_running("--dir", str(fs), "--keep", "3") as guard:
         done = remount(fs, "ro")
@@ -41,13 +40,13 @@ def test_guarded_tmpfs_can_be_remounted_read_only(fs: Path) -> None:
             back = remount(fs, "rw")
         assert back.returncode == 0, back.stderr
         assert guard.proc.poll() is None, "the guard died of the remount"
-    assert guard.returncode == 0, guard.log
+    assert guard.exit_code == 0, guard.log_text()
 
 
-def test_start_and_stop_create_nothing_in_the_guarded_directory(fs: Path) -> None:
+def test_start_and_stop_create_nothing_in_the_guarded_directory(fs: Path, guard_running) -> None:
     """A guard that starts, runs and stops leaves the directory's listing as it found it."""
     before = sorted(os.listdir(fs))
     with guard_running("--dir", str(fs), "--keep", "3") as guard:
         assert sorted(os.listdir(fs)) == before
-    assert guard.returncode == 0, guard.log
+    assert guard.exit_code == 0, guard.log_text()
     assert sorted(os.listdir(fs)) == before

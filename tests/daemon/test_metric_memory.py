@@ -3,7 +3,6 @@ run, across daemon restarts, and with a state directory that cannot be written."
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Iterator
@@ -13,63 +12,38 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 from support import (
+    LOG,
     TEMPLATE,
     CsvLoggerFile,
-    Tmpfs,
+    Mounts,
     can_mount_tmpfs,
-    guard_running,
+    fill,
+    free_bytes,
+    keep_best_args,
     settings_for,
+    six_epochs,
+    steps_in,
+    wait_cycles,
     wait_for,
     write_checkpoint,
 )
 
 from ckptguard.service.settings import Settings
 
-# val_loss of epochs 0..5, logged by CSVLogger; ModelCheckpoint names epoch e's save e + 1,
-# so checkpoint 2 is the best.
-VAL_LOSSES = [0.9, 0.2, 0.5, 0.6, 0.7, 0.8]
-LOG = "training.log"
 needs_tmpfs = pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs()))
-
-
-def steps_in(directory: Path) -> list[int]:
-    prefix, suffix = TEMPLATE.split("{step}")
-    return sorted(
-        int(p.name[len(prefix) : -len(suffix)])
-        for p in directory.iterdir()
-        if p.name.startswith(prefix) and p.name.endswith(suffix)
-    )
 
 
 @pytest.fixture
 def trained(models: Path) -> Iterator[CsvLoggerFile]:
     """Six epochs saved as checkpoint_step_{1..6}.keras, logged to training.log."""
-    for step in range(1, 7):
-        write_checkpoint(models, step)
-    logger = CsvLoggerFile(models / LOG).run(VAL_LOSSES)
+    logger = six_epochs(models)
     yield logger
     logger.close()
 
 
-def keep_best_args(models: Path, *extra: str) -> tuple[str, ...]:
-    return (
-        "--dir",
-        str(models),
-        "--keep",
-        "2",
-        "--keep-best",
-        "1",
-        "--metric",
-        "val_loss",
-        "--metrics-file",
-        LOG,
-        "--settle",
-        "0",
-        *extra,
-    )
-
-
-def test_truncated_csvlogger_log_keeps_the_best(models: Path, trained: CsvLoggerFile) -> None:
+def test_truncated_csvlogger_log_keeps_the_best(
+    models: Path, trained: CsvLoggerFile, guard_running
+) -> None:
     """A resumed run truncates training.log; the best checkpoint stays through later saves."""
     with guard_running(*keep_best_args(models)) as guard:
         assert steps_in(models) == [2, 5, 6]
@@ -83,19 +57,21 @@ def test_truncated_csvlogger_log_keeps_the_best(models: Path, trained: CsvLogger
         wait_for(lambda: 6 not in steps_in(models), message="checkpoint 6 deleted")
         assert steps_in(models) == [2, 7, 8]
     events = guard.events()
-    assert guard.returncode == 0
+    assert guard.exit_code == 0
     lost = [e for e in events if e["event"] == "metrics_rows_lost"]
     assert len(lost) == 1, lost
     assert lost[0]["metrics_file"] == str(models / LOG)
 
 
-def test_memory_survives_a_restart(tmp_path: Path, models: Path, trained: CsvLoggerFile) -> None:
+def test_memory_survives_a_restart(
+    tmp_path: Path, models: Path, trained: CsvLoggerFile, guard_running
+) -> None:
     """Values read by one daemon are read back from --state-dir by the next one."""
     state = tmp_path / "state"
     args = keep_best_args(models, "--state-dir", str(state))
     with guard_running(*args):
         assert steps_in(models) == [2, 5, 6]
-    (state_file,) = state.iterdir()
+    (state_file,) = state.glob("dir-*.json")  # the metric memory (verdicts are kept apart)
     assert json.loads(state_file.read_text())["directory"] == str(models.resolve())
     # While no guard runs, training resumes: the log is truncated and step 7 saved.
     trained.start()
@@ -131,8 +107,7 @@ def test_rows_lost_is_logged_once_per_truncation(
         trained.start()
         write_checkpoint(models, 7)
         wait_for(lambda: steps_in(models) == [2, 6, 7], message="checkpoint 5 deleted")
-        cycles = daemon.cycles
-        wait_for(lambda: daemon.cycles >= cycles + 2, message="more cycles")
+        wait_cycles(daemon, 2)
         assert sum(1 for e in logs if e["event"] == "metrics_rows_lost") == 1
         # The new run logs epoch 6 (checkpoint 7), then is restarted once more.
         trained.epoch_end(6, {"loss": 0.95, "val_loss": 0.9})
@@ -147,50 +122,34 @@ def test_rows_lost_is_logged_once_per_truncation(
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Tmpfs]:
-    fs = Tmpfs(tmp_path / "state-fs", 64 * 1024)
-    try:
-        yield fs
-    finally:
-        fs.close()
-
-
-def fill(fs: Tmpfs) -> None:
-    """Write into `fs` until the kernel says ENOSPC."""
-    fd = os.open(fs.path / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as error:
-        assert error.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    assert fs.free() == 0
+def state_fs(tmp_path: Path, mounts: Mounts) -> Path:
+    """A 64 KiB tmpfs for the state directory."""
+    return mounts.tmpfs(tmp_path / "state-fs", 64 * 1024)
 
 
 @pytest.mark.root
 @needs_tmpfs
 @pytest.mark.parametrize("trouble", ["full", "read-only"])
 def test_unwritable_state_dir_never_stops_deletions(
-    models: Path, trained: CsvLoggerFile, small_fs: Tmpfs, start_daemon, trouble: str
+    models: Path, trained: CsvLoggerFile, state_fs: Path, start_daemon, trouble: str
 ) -> None:
     """A state directory on a full or read-only filesystem: deletions happen, one warning."""
     import subprocess
 
-    state = small_fs.path / "ckptguard"
+    state = state_fs / "ckptguard"
     state.mkdir()
     if trouble == "full":
-        fill(small_fs)
+        fill(state_fs / "filler")
+        assert free_bytes(state_fs) == 0
     else:
-        subprocess.run(["mount", "-o", "remount,ro", str(small_fs.path)], check=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(state_fs)], check=True)
     with capture_logs() as logs:
         daemon = start_daemon(metrics_settings(models, state, rescan_interval=1))
         assert steps_in(models) == [2, 5, 6]
         trained.start()
         write_checkpoint(models, 7)
         wait_for(lambda: steps_in(models) == [2, 6, 7], message="checkpoint 5 deleted")
-        cycles = daemon.cycles
-        wait_for(lambda: daemon.cycles >= cycles + 2, message="more cycles")
+        wait_cycles(daemon, 2)
     failures = [e for e in logs if e["event"] == "state_write_failed"]
     assert len(failures) == 1, failures
     expected = "No space left on device" if trouble == "full" else "Read-only file system"

@@ -9,35 +9,28 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
 from support import (
+    OLD,
     TEMPLATE,
-    Tmpfs,
-    can_mount_tmpfs,
-    guard_running,
+    Mounts,
     keras_bytes,
     run_cli,
+    steps_in,
     wait_for,
     write_checkpoint,
+    zip_bytes,
 )
 
-HOUR_AGO = time.time() - 3600
 OLD_RUN = (25100, 25200, 25300)
-
-
-def steps(directory: Path) -> list[int]:
-    prefix, suffix = TEMPLATE.split("{step}")
-    found = (n[len(prefix) : -len(suffix)] for n in os.listdir(directory))
-    return sorted(int(s) for s in found if s.isdigit())
 
 
 def earlier_run(directory: Path) -> None:
     """The run that crashed: three checkpoints an hour old, a minute apart."""
     for index, step in enumerate(OLD_RUN):
-        write_checkpoint(directory, step, mtime=HOUR_AGO + 60 * index)
+        write_checkpoint(directory, step, mtime=OLD + 60 * index)
 
 
 def test_audit_explains_a_restarted_run(models: Path) -> None:
@@ -65,7 +58,7 @@ def test_audit_explains_a_restarted_run(models: Path) -> None:
     ]
 
 
-def test_a_run_restarted_under_the_guard_keeps_its_checkpoints(models: Path) -> None:
+def test_a_run_restarted_under_the_guard_keeps_its_checkpoints(models: Path, guard_running) -> None:
     """A new run saving steps 100..500 beside an earlier run's 25100..25300: keep-3 applies
     within each run, the new run never loses its newest, and `new_run` is logged once."""
     earlier_run(models)
@@ -74,7 +67,7 @@ def test_a_run_restarted_under_the_guard_keeps_its_checkpoints(models: Path) -> 
             write_checkpoint(models, step)
             newest_three = [s for s in (100, 200, 300, 400, 500) if s <= step][-3:]
             wait_for(
-                lambda expected=newest_three: steps(models) == [*expected, *OLD_RUN],
+                lambda expected=newest_three: steps_in(models) == [*expected, *OLD_RUN],
                 timeout=10,
                 message=f"the new run's newest three after step {step}",
             )
@@ -99,7 +92,7 @@ def test_a_run_resumed_from_an_earlier_step_is_the_current_run(models: Path) -> 
     doc = json.loads(done.stdout)
     assert done.returncode == 0, done.stderr
     # The earlier run goes first (but its step-newest stays); the current run keeps 2.
-    assert steps(models) == [20100, 20200, 25300]
+    assert steps_in(models) == [20100, 20200, 25300]
     reasons = {e["step"]: e["reason_codes"] for e in doc["entries"]}
     assert "newest_valid" in reasons[25300]
     assert "min_keep" in reasons[20100]
@@ -127,48 +120,38 @@ def test_saves_finishing_out_of_order_are_one_run(models: Path, tmp_path: Path) 
 
 def not_keras(payload: int) -> bytes:
     """A zip that is no Keras archive: what a newer format or a wrong --preset looks like."""
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("model.safetensors", bytes(payload))
-    return buffer.getvalue()
+    return zip_bytes({"model.safetensors": bytes(payload)})
 
 
 @pytest.mark.root
-def test_when_nothing_passes_the_check_the_newest_stay_on_a_full_disk(tmp_path: Path) -> None:
+def test_when_nothing_passes_the_check_the_newest_stay_on_a_full_disk(
+    tmp_path: Path, mounts: Mounts, guard_running
+) -> None:
     """A full tmpfs of archives that all fail the keras check: prune deletes none of the
     newest --min-keep, audit and the daemon warn."""
-    reason = can_mount_tmpfs()
-    if reason:
-        pytest.skip(reason)
-    fs = Tmpfs(tmp_path / "fs", 4 * 2**20)
-    try:
-        for step in (100, 200, 300, 400):
-            path = fs.path / TEMPLATE.format(step=step)
-            path.write_bytes(not_keras(600 * 1024))
-            os.utime(path, (HOUR_AGO + step, HOUR_AGO + step))
-        flags = ("--dir", str(fs.path), "--min-free", "90%", "--min-keep", "2", "--settle", "1")
-        audit = run_cli("audit", *flags)
-        assert audit.returncode == 0, audit.stderr
-        assert (
-            f"WARNING: no checkpoint in {fs.path} passes the keras preset's completeness check; "
-            "is --preset right?"
-        ) in audit.stdout
-        done = run_cli("prune", *flags, "--execute")
-        assert done.returncode == 0, done.stderr
-        assert steps(fs.path) == [300, 400]  # the older two reclaimed for space, no more
+    fs = mounts.tmpfs(tmp_path / "fs", 4 * 2**20)
+    for step in (100, 200, 300, 400):
+        path = fs / TEMPLATE.format(step=step)
+        path.write_bytes(not_keras(600 * 1024))
+        os.utime(path, (OLD + step, OLD + step))
+    flags = ("--dir", str(fs), "--min-free", "90%", "--min-keep", "2", "--settle", "1")
+    audit = run_cli("audit", *flags)
+    assert audit.returncode == 0, audit.stderr
+    assert (
+        f"WARNING: no checkpoint in {fs} passes the keras preset's completeness check; "
+        "is --preset right?"
+    ) in audit.stdout
+    done = run_cli("prune", *flags, "--execute")
+    assert done.returncode == 0, done.stderr
+    assert steps_in(fs) == [300, 400]  # the older two reclaimed for space, no more
 
-        with guard_running(*flags) as guard:
-            path = fs.path / TEMPLATE.format(step=500)
-            path.write_bytes(not_keras(600 * 1024))
-            wait_for(lambda: steps(fs.path) == [400, 500], timeout=30, message="reclaim of 300")
-        warnings = [e for e in guard.events() if e["event"] == "check_suspect"]
-        assert len(warnings) == 1, warnings
-        assert "is --preset right?" in warnings[0]["message"]
-    finally:
-        fs.close()
+    with guard_running(*flags) as guard:
+        path = fs / TEMPLATE.format(step=500)
+        path.write_bytes(not_keras(600 * 1024))
+        wait_for(lambda: steps_in(fs) == [400, 500], timeout=30, message="reclaim of 300")
+    warnings = [e for e in guard.events() if e["event"] == "check_suspect"]
+    assert len(warnings) == 1, warnings
+    assert "is --preset right?" in warnings[0]["message"]
 
 
 def test_same_step_written_twice_the_later_spelling_is_newer(models: Path) -> None:
@@ -179,7 +162,7 @@ def test_same_step_written_twice_the_later_spelling_is_newer(models: Path) -> No
             os.unlink(models / name)
         older = models / TEMPLATE.format(step=first)
         older.write_bytes(keras_bytes())
-        os.utime(older, (HOUR_AGO, HOUR_AGO))
+        os.utime(older, (OLD, OLD))
         newer = models / TEMPLATE.format(step=second)
         newer.write_bytes(keras_bytes())
         done = run_cli("prune", "--dir", str(models), "--keep", "1", "--execute")

@@ -10,18 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from support import settings_for, wait_for, write_checkpoint
+from support import HandClock, settings_for, wait_for, write_checkpoint
 
 from ckptguard.service.election import Election
 from ckptguard.store.local.lease import DirectoryLease
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_exclusive_create_lets_one_writer_win(tmp_path: Path) -> None:
@@ -49,7 +41,7 @@ def test_exclusive_create_lets_one_writer_win(tmp_path: Path) -> None:
 def test_standby_takes_over_an_unrenewed_lease(tmp_path: Path) -> None:
     """A holder renews; a standby takes over only after a whole lease time without a
     renewal, by its own clock, and the old holder's renewal then fails."""
-    clock_a, clock_b = Clock(), Clock()
+    clock_a, clock_b = HandClock(50.0), HandClock(50.0)
     log = structlog.get_logger()
     a = Election(DirectoryLease(str(tmp_path), "/d"), 30.0, log, me="a", clock=clock_a)
     b = Election(DirectoryLease(str(tmp_path), "/d"), 30.0, log, me="b", clock=clock_b)

@@ -10,12 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
-from support import guard_running, wait_for, write_checkpoint
+from support import VAL_LOSSES, steps_in, wait_for, write_checkpoint
 
 pytestmark = pytest.mark.e2e
-
-# Epochs 0..5; ModelCheckpoint names epoch e's save e + 1, so checkpoint 2 is the best.
-VAL_LOSSES = [0.9, 0.2, 0.5, 0.6, 0.7, 0.8]
 
 
 def csv_logger(path: Path):  # type: ignore[no-untyped-def]
@@ -24,12 +21,7 @@ def csv_logger(path: Path):  # type: ignore[no-untyped-def]
     return keras.callbacks.CSVLogger(str(path), append=False)
 
 
-def steps_in(directory: Path) -> list[int]:
-    found = (p.name.removeprefix("checkpoint_step_") for p in directory.iterdir())
-    return sorted(int(n.removesuffix(".keras")) for n in found if n.endswith(".keras"))
-
-
-def test_the_best_survives_a_log_truncated_by_keras_csvlogger(models: Path) -> None:
+def test_the_best_survives_a_log_truncated_by_keras_csvlogger(models: Path, guard_running) -> None:
     """Keras' CSVLogger logs six epochs; a resumed run's CSVLogger empties the log; the
     best checkpoint keeps its place through the next saves."""
     log = models / "training.log"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import GuardProcess, guard_running, wait_for
+from support import GuardProcess, tail, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -31,10 +31,6 @@ def needs(*modules: str) -> None:
 def listing(directory: Path) -> list[str]:
     """What the training sees in its directory (the guard adds nothing to it)."""
     return sorted(os.listdir(directory))
-
-
-def tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def train(framework: str, out: Path) -> dict[str, object]:
@@ -57,13 +53,14 @@ def settle_on(out: Path, expected: list[str], guard: GuardProcess) -> None:
     try:
         wait_for(lambda: listing(out) == expected, timeout=15, message=str(expected))
     except AssertionError:
-        log = guard.stop()
+        guard.stop()
+        log = guard.log_text()
         raise AssertionError(
             f"expected {expected}, found {listing(out)}\n--- ckptguard:\n{tail(log)}"
         ) from None
 
 
-def test_hf_trainer_keeps_newest_and_best_by_eval_loss(tmp_path: Path) -> None:
+def test_hf_trainer_keeps_newest_and_best_by_eval_loss(tmp_path: Path, guard_running) -> None:
     """hf: 8 Trainer checkpoints; the 2 newest and the best by eval_loss remain, whole."""
     needs("torch", "transformers", "accelerate")
     out = tmp_path / "out"
@@ -75,7 +72,7 @@ def test_hf_trainer_keeps_newest_and_best_by_eval_loss(tmp_path: Path) -> None:
         best = min(sorted(losses, reverse=True), key=lambda step: losses[step])
         expected = sorted({f"checkpoint-{s}" for s in (35, 40, best)})
         settle_on(out, expected, guard)
-    assert guard.returncode == 0, tail(guard.stop())
+    assert guard.exit_code == 0, tail(guard.log_text())
     assert best not in (35, 40), "the run should make an early checkpoint the best"
     deleted = sorted(str(e["path"]) for e in guard.events() if e["event"] == "deleted")
     assert len(deleted) == 8 - len(expected)
@@ -84,7 +81,7 @@ def test_hf_trainer_keeps_newest_and_best_by_eval_loss(tmp_path: Path) -> None:
         assert (out / name / "model.safetensors").is_file()
 
 
-def test_lightning_keeps_newest_and_last_link(tmp_path: Path) -> None:
+def test_lightning_keeps_newest_and_last_link(tmp_path: Path, guard_running) -> None:
     """lightning: 8 saves with save_last="link"; the 2 newest and last.ckpt remain."""
     needs("torch", "lightning")
     out = tmp_path / "ckpts"
@@ -93,5 +90,5 @@ def test_lightning_keeps_newest_and_last_link(tmp_path: Path) -> None:
         train("lightning", out)
         expected = ["epoch=0-step=35.ckpt", "epoch=0-step=40.ckpt", "last.ckpt"]
         settle_on(out, expected, guard)
-    assert guard.returncode == 0, tail(guard.stop())
+    assert guard.exit_code == 0, tail(guard.log_text())
     assert os.readlink(out / "last.ckpt") == "epoch=0-step=40.ckpt"

@@ -11,11 +11,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import Tmpfs, can_mount_tmpfs, guard_running
+from support import can_mount_tmpfs, tail
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,16 +28,14 @@ pytestmark = [
 # slots, stored uncompressed). Each test checks the real size against the disk, so a Keras
 # release that changes it much fails with a clear message instead of testing something else.
 CHECKPOINT_SIZE = 2_145_695
-# Room for two and a half checkpoints: one complete kept while the next is written, never three.
+# Room for two and a half checkpoints: one complete kept while the next is written, never three
+# (the size of the `small_fs` fixture's tmpfs).
 FS_SIZE = int(2.5 * CHECKPOINT_SIZE)
 SAVES = 12
 LAST = "checkpoint_step_120.keras"
 
 
 TRAIN_SCRIPT = Path(__file__).resolve().parent / "train_keras.py"
-
-# The fixtures live here, not in a conftest.py: tests/daemon imports its helpers with a bare
-# `from conftest import ...`, which another directory's conftest.py would shadow.
 
 
 def missing_e2e_extra() -> str | None:
@@ -82,16 +80,6 @@ def keras_script(keras_env: dict[str, str]) -> Callable[..., subprocess.Complete
     return run
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Tmpfs]:
-    """A real tmpfs that holds two checkpoints and half of a third."""
-    fs = Tmpfs(tmp_path / "mnt", FS_SIZE)
-    try:
-        yield fs
-    finally:
-        fs.close()
-
-
 def checkpoints(directory: Path) -> list[Path]:
     return sorted(
         directory.glob("checkpoint_step_*.keras"), key=lambda p: int(p.stem.rsplit("_", 1)[1])
@@ -105,51 +93,47 @@ def assert_fs_fits_two_not_three(size: int) -> None:
     )
 
 
-def tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def test_training_dies_of_enospc_without_the_guard(
-    small_fs: Tmpfs, keras_script: Callable[..., subprocess.CompletedProcess[str]]
+    small_fs: Path, keras_script: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     """Without ckptguard the third `model.save` fails with ENOSPC and the training dies."""
-    result = keras_script("train", "--dir", str(small_fs.path))
+    result = keras_script("train", "--dir", str(small_fs))
 
     assert result.returncode != 0, "training survived a disk too small for its checkpoints"
-    assert "No space left on device" in result.stderr, tail(result.stderr)
-    assert "Errno 28" in result.stderr, tail(result.stderr)
-    names = [p.name for p in checkpoints(small_fs.path)]
+    assert "No space left on device" in result.stderr, tail(result.stderr, 40)
+    assert "Errno 28" in result.stderr, tail(result.stderr, 40)
+    names = [p.name for p in checkpoints(small_fs)]
     assert names == [
         "checkpoint_step_10.keras",
         "checkpoint_step_20.keras",
         "checkpoint_step_30.keras",
     ], names
-    assert_fs_fits_two_not_three((small_fs.path / names[0]).stat().st_size)
+    assert_fs_fits_two_not_three((small_fs / names[0]).stat().st_size)
 
 
 def test_training_completes_under_the_guard(
-    small_fs: Tmpfs, keras_script: Callable[..., subprocess.CompletedProcess[str]]
+    small_fs: Path, keras_script: Callable[..., subprocess.CompletedProcess[str]], guard_running
 ) -> None:
     """Under `ckptguard run --dir D` all 12 saves succeed and the newest checkpoint loads."""
-    with guard_running("--dir", str(small_fs.path)) as guard:
-        result = keras_script("train", "--dir", str(small_fs.path))
-    log = guard.stop()
+    with guard_running("--dir", str(small_fs)) as guard:
+        result = keras_script("train", "--dir", str(small_fs))
+    log = guard.log_text()
 
-    assert result.returncode == 0, tail(result.stderr) + "\n--- ckptguard:\n" + tail(log)
-    assert guard.returncode == 0, tail(log)
+    assert result.returncode == 0, tail(result.stderr, 40) + "\n--- ckptguard:\n" + tail(log, 40)
+    assert guard.exit_code == 0, tail(log, 40)
     trained = json.loads(result.stdout.splitlines()[-1])
     assert trained["saves"] == SAVES
 
-    remaining = checkpoints(small_fs.path)
+    remaining = checkpoints(small_fs)
     assert 1 <= len(remaining) <= 3, [p.name for p in remaining]
     newest = remaining[-1]
     assert newest.name == LAST
     assert_fs_fits_two_not_three(newest.stat().st_size)
     deleted = [e for e in guard.events() if e["event"] == "deleted"]
-    assert len(deleted) == SAVES - len(remaining), tail(log)
+    assert len(deleted) == SAVES - len(remaining), tail(log, 40)
 
     loaded = keras_script("check", "--checkpoint", str(newest))
-    assert loaded.returncode == 0, tail(loaded.stderr)
+    assert loaded.returncode == 0, tail(loaded.stderr, 40)
     checked = json.loads(loaded.stdout.splitlines()[-1])
     # The newest checkpoint is the trained model itself: same predictions, well above chance.
     flat = [value for row in checked["predictions"] for value in row]

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 import structlog
-from support import TEMPLATE, run_cli, write_checkpoint, write_truncated
+from support import OLD, name_of, run_cli, write_checkpoint, write_truncated
+from support import immutable as made_immutable
 
 from ckptguard import __version__
 from ckptguard.face.cli import main
 
-OLD = time.time() - 3600
 STEPS = list(range(100, 1100, 100))  # ten checkpoints
 
 
@@ -34,10 +31,6 @@ class Run(NamedTuple):
 
 
 Cli = Callable[..., Run]
-
-
-def name_of(step: int) -> str:
-    return TEMPLATE.format(step=step)
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +124,7 @@ def test_audit_keep_3_lists_seven_deletions_with_reasons_and_deletes_nothing(
     for step in STEPS[7:]:
         action, reasons = rows[step]
         assert action == "keep"
-        assert "one of the 3 newest valid checkpoints" in reasons
+        assert "last 3" in reasons
     assert "newest valid checkpoint: never deleted" in rows[1000][1]
     assert "10 entries: 3 kept, 7 to delete" in run.out
     assert listing(ten) == before
@@ -282,17 +275,8 @@ def test_prune_execute_twice_deletes_nothing_the_second_time(cli_main: Cli, ten:
 @pytest.fixture
 def immutable(ten: Path) -> Iterator[Path]:
     """Step 100 made undeletable with `chattr +i` (even for root); cleared in teardown."""
-    chattr = shutil.which("chattr")
-    if chattr is None:
-        pytest.skip("chattr is not installed: cannot make a deletion fail for real")
-    target = ten / name_of(100)
-    done = subprocess.run([chattr, "+i", str(target)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"chattr +i unsupported on {ten}'s filesystem: {done.stderr.strip()}")
-    try:
+    with made_immutable(ten / name_of(100)) as target:
         yield target
-    finally:
-        subprocess.run([chattr, "-i", str(target)], check=True)
 
 
 def test_prune_exits_1_when_a_deletion_fails(cli: Cli, ten: Path, immutable: Path) -> None:

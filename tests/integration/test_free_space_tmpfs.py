@@ -9,57 +9,38 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEMPLATE, run_cli, write_checkpoint, write_truncated
+from support import (
+    OLD,
+    Mounts,
+    free_bytes,
+    name_of,
+    needs_root,
+    run_cli,
+    write_checkpoint,
+    write_truncated,
+)
 
 pytestmark = pytest.mark.root
 
-OLD = time.time() - 3600
 PAYLOAD = 400 * 1024  # each checkpoint is about 100 pages
 STEPS = list(range(100, 800, 100))  # seven checkpoints
 
 
-def name_of(step: int) -> str:
-    return TEMPLATE.format(step=step)
-
-
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A fresh 4 MiB tmpfs, unmounted in teardown whatever the test did."""
-    if os.geteuid() != 0:
-        pytest.skip(f"mounting a tmpfs needs root (running as uid {os.geteuid()})")
-    mountpoint = tmp_path / "fs"
-    mountpoint.mkdir()
-    try:
-        mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mountpoint)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        pytest.skip("no mount(8) on this machine")
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        unmounted = subprocess.run(["umount", str(mountpoint)], capture_output=True, text=True)
-        if unmounted.returncode != 0:  # still busy: detach it, then report the leak
-            subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-            pytest.fail(f"umount {mountpoint}: {unmounted.stderr.strip()}")
-
-
-def free_bytes(path: Path) -> int:
-    vfs = os.statvfs(path)
-    return vfs.f_bavail * vfs.f_frsize
+    """A fresh 4 MiB tmpfs, unmounted in teardown whatever the test did; one still busy
+    (a file left open in it) is detached, and the leak fails the test."""
+    needs_root()
+    made = Mounts()
+    yield made.tmpfs(tmp_path / "fs", 4 << 20)
+    busy = made.close()
+    if busy:
+        pytest.fail("; ".join(busy))
 
 
 def freeable(path: Path) -> int:
@@ -140,31 +121,16 @@ def test_min_keep_floor_stops_free_space_deletions_and_says_so(tmpfs: Path) -> N
     assert free_bytes(tmpfs) == summary["free_after"]
 
 
-_HOLD = "import sys; f = open(sys.argv[1], 'rb'); print('open', flush=True); sys.stdin.read()"
-
-
-def test_a_checkpoint_held_open_is_neither_counted_nor_deleted_for_space(tmpfs: Path) -> None:
+def test_a_checkpoint_held_open_is_neither_counted_nor_deleted_for_space(
+    tmpfs: Path, hold_open
+) -> None:
     """A checkpoint held open elsewhere is skipped for space; the promise still holds exactly."""
     fill(tmpfs)
     held = tmpfs / name_of(100)
     target = free_bytes(tmpfs) + freeable(tmpfs / name_of(200))
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(held)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "open\n"
-        doc, summary = prune_json(tmpfs, "--min-free", str(target), "--keep", "10")
-        assert free_bytes(tmpfs) == summary["free_after"] == target
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
-        assert holder.stdout is not None
-        holder.stdout.close()
+    holder = hold_open(held)
+    doc, summary = prune_json(tmpfs, "--min-free", str(target), "--keep", "10")
+    assert free_bytes(tmpfs) == summary["free_after"] == target
     assert deleted_steps(doc) == [200]
     entries = {e["step"]: e for e in doc["entries"]}
     assert "open_elsewhere" in entries[100]["reason_codes"]

@@ -8,31 +8,30 @@ the settle window.
 
 from __future__ import annotations
 
-import io
 import os
-import subprocess
-import sys
 import time
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEMPLATE, keras_bytes, text, write_checkpoint, write_truncated
-
-from ckptguard.core.decisions import Action, Plan, ReasonCode, Result, State, Status
-from ckptguard.core.layouts import Content, layout_for
-from ckptguard.core.model import (
-    Checkpoint,
-    Integrity,
-    Inventory,
-    Kind,
-    MinFree,
-    MinFreeUnit,
-    Policy,
+from support import (
+    KERAS,
+    OLD,
+    UNREACHABLE,
+    keras_bytes,
+    name_of,
+    plan_for,
+    snapshot,
+    text,
+    write_checkpoint,
+    write_truncated,
+    zip_bytes,
 )
-from ckptguard.core.naming import Template
+
+from ckptguard.core.decisions import Action, ReasonCode, Result, State, Status
+from ckptguard.core.layouts import Content
+from ckptguard.core.model import Checkpoint, Integrity, Inventory, Kind, Policy
 from ckptguard.core.planner import plan
 from ckptguard.engine.cycle import survey
 from ckptguard.engine.executors import AuditExecutor, Deleter
@@ -41,18 +40,6 @@ from ckptguard.store.local.entries import identity_of, open_directory
 from ckptguard.store.local.look import check_regular
 from ckptguard.store.local.openfiles import holders
 from ckptguard.store.local.scan import scan
-
-TEMPLATE_ = Template.parse(TEMPLATE)
-LAYOUT = layout_for("keras", TEMPLATE_)
-# Well outside any settle window: "old" files are judged by content alone.
-OLD = time.time() - 3600
-NO_SPACE_RULE = MinFree(MinFreeUnit.BYTES, 0)
-# A target no real filesystem can reach: the free-space rule deletes all it may.
-UNREACHABLE = MinFree(MinFreeUnit.BYTES, float(2**62))
-
-
-def name_of(step: int) -> str:
-    return TEMPLATE.format(step=step)
 
 
 @pytest.fixture
@@ -63,35 +50,17 @@ def outside(tmp_path: Path) -> Path:
     return write_checkpoint(directory, 424242, mtime=OLD)
 
 
-@pytest.fixture
-def dir_fd(models: Path) -> Iterator[int]:
-    fd = open_directory(str(models))
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
 def inventory_of(models: Path, fd: int) -> Inventory:
-    return scan(fd, str(models), LAYOUT)
+    return scan(fd, str(models), KERAS)
 
 
 def entries(models: Path, fd: int) -> dict[str, Checkpoint]:
     return {c.name: c for c in inventory_of(models, fd).checkpoints}
 
 
-def survey_of(models: Path, fd: int, **policy: Any) -> Plan:
-    options: dict[str, Any] = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(LocalStore(fd, str(models)), LAYOUT, Policy(**options), now=time.time()).plan
-
-
 def write_steps(models: Path, steps: range | list[int]) -> None:
     for index, step in enumerate(steps):
         write_checkpoint(models, step, mtime=OLD + index)
-
-
-def snapshot(path: Path) -> tuple[bytes, int]:
-    return path.read_bytes(), path.stat().st_mtime_ns
 
 
 def step_results(outcome_results: tuple[Result, ...]) -> dict[int, Status]:
@@ -151,7 +120,7 @@ def test_forged_newest_files_do_not_push_real_checkpoints_out(models: Path, dir_
     (models / name_of(999_999_997)).write_bytes(_plain_zip())
     for step in (999_999_999, 999_999_997):
         os.utime(models / name_of(step), (OLD, OLD))
-    result = survey_of(models, dir_fd, keep=2)
+    result = plan_for(models, dir_fd, keep=2)
     actions = {d.checkpoint.step: (d.state, d.action) for d in result.decisions}
     assert actions[300] == (State.COMPLETE, Action.KEEP)
     assert actions[200] == (State.COMPLETE, Action.KEEP)
@@ -161,10 +130,7 @@ def test_forged_newest_files_do_not_push_real_checkpoints_out(models: Path, dir_
 
 
 def _plain_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("notes.txt", "not a model")
-    return buffer.getvalue()
+    return zip_bytes({"notes.txt": "not a model"})
 
 
 def test_zip_that_is_not_a_keras_model_is_invalid(models: Path, dir_fd: int) -> None:
@@ -197,7 +163,7 @@ def test_symlink_to_outside_file_is_never_counted_or_deleted(
     link = models / name_of(999)
     link.symlink_to(outside)
     before = snapshot(outside)
-    result = survey_of(models, dir_fd, keep=1, min_free=UNREACHABLE)
+    result = plan_for(models, dir_fd, keep=1, min_free=UNREACHABLE)
     decisions = {d.checkpoint.step: d for d in result.decisions}
     assert decisions[999].state is State.IGNORED
     assert decisions[999].action is Action.KEEP
@@ -233,7 +199,7 @@ def test_directory_named_like_a_checkpoint_is_reported_not_entered(
     found = entries(models, dir_fd)
     assert found[name_of(9000)].kind is Kind.DIRECTORY
     assert found[name_of(9000)].freeable == 0
-    result = survey_of(models, dir_fd, keep=1, min_free=UNREACHABLE)
+    result = plan_for(models, dir_fd, keep=1, min_free=UNREACHABLE)
     Deleter().apply(result, LocalStore(dir_fd))
     assert (inner / name_of(1)).is_file()
     assert sorted(p.name for p in models.iterdir()) == [name_of(300), name_of(9000)]
@@ -295,7 +261,7 @@ def test_inventory_is_ordered_by_parsed_step_not_mtime_or_name(models: Path, dir
     for index, step in enumerate(steps):  # the smallest step gets the newest mtime
         write_checkpoint(models, step, mtime=OLD + index)
     assert [c.step for c in inventory_of(models, dir_fd).checkpoints] == [20, 100, 900, 1000]
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     assert result.deletions == ()
     assert [(r.first_step, r.last_step) for r in result.runs] == [
         (1000, 1000),
@@ -315,7 +281,7 @@ def test_deleter_deletes_through_the_directory_fd_not_the_path(tmp_path: Path) -
     write_steps(models, [100, 200, 300, 400])
     fd = open_directory(str(models))
     try:
-        result = survey_of(models, fd, keep=2)
+        result = plan_for(models, fd, keep=2)
         moved = tmp_path / "moved"
         models.rename(moved)
         models.mkdir()
@@ -334,7 +300,7 @@ def test_deleter_reports_free_space_before_and_after_each_deletion(
 ) -> None:
     """Every DELETED result carries measured free bytes before and after the unlink."""
     write_steps(models, [100, 200, 300])
-    outcome = Deleter().apply(survey_of(models, dir_fd, keep=1), LocalStore(dir_fd))
+    outcome = Deleter().apply(plan_for(models, dir_fd, keep=1), LocalStore(dir_fd))
     assert [r.status for r in outcome.results] == [Status.DELETED, Status.DELETED]
     for result in outcome.results:
         assert result.free_before is not None
@@ -368,7 +334,7 @@ def test_deleter_skips_an_entry_changed_since_planning(
 ) -> None:
     """An entry whose device/inode/size/mtime changed after planning is SKIPPED and kept."""
     write_steps(models, [100, 200, 300])
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     target = models / name_of(100)
     change(target)
     after_change = snapshot(target)
@@ -385,7 +351,7 @@ def test_deleter_skips_an_entry_replaced_by_a_symlink_to_an_outside_file(
 ) -> None:
     """A planned file swapped for a symlink to an outside file: SKIPPED; link and target stay."""
     write_steps(models, [100, 200, 300])
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     target = models / name_of(100)
     target.unlink()
     target.symlink_to(outside)
@@ -402,7 +368,7 @@ def test_deleter_skips_an_entry_replaced_by_a_symlink_to_an_outside_file(
 def test_deleter_skips_an_entry_replaced_by_a_directory(models: Path, dir_fd: int) -> None:
     """A planned file swapped for a directory of the same name is SKIPPED, not removed."""
     write_steps(models, [100, 200])
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     target = models / name_of(100)
     target.unlink()
     target.mkdir()
@@ -415,7 +381,7 @@ def test_deleter_skips_an_entry_replaced_by_a_directory(models: Path, dir_fd: in
 def test_deleter_skips_an_entry_pinned_after_planning(models: Path, dir_fd: int) -> None:
     """A `.keep` sidecar created between plan and apply saves the checkpoint."""
     write_steps(models, [100, 200, 300])
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     (models / (name_of(100) + ".keep")).touch()
     outcome = Deleter().apply(result, LocalStore(dir_fd))
     by_step = {r.decision.checkpoint.step: r for r in outcome.results}
@@ -430,7 +396,7 @@ def test_deleter_skips_entries_someone_else_deleted_and_carries_on(
 ) -> None:
     """ENOENT for one planned entry is SKIPPED 'already gone'; the others are still deleted."""
     write_steps(models, [100, 200, 300, 400])
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     (models / name_of(200)).unlink()
     outcome = Deleter().apply(result, LocalStore(dir_fd))
     by_step = {r.decision.checkpoint.step: r for r in outcome.results}
@@ -446,7 +412,7 @@ def test_deleter_stops_between_deletions_when_asked(models: Path, dir_fd: int) -
     """Once asked to stop, every remaining deletion is SKIPPED 'stopping'; nothing goes."""
     write_steps(models, [100, 200, 300])
     outcome = Deleter().apply(
-        survey_of(models, dir_fd, keep=1), LocalStore(dir_fd), should_stop=lambda: True
+        plan_for(models, dir_fd, keep=1), LocalStore(dir_fd), should_stop=lambda: True
     )
     assert [(r.status, r.detail) for r in outcome.results] == [(Status.SKIPPED, "stopping")] * 2
     assert len(list(models.iterdir())) == 3
@@ -456,7 +422,7 @@ def test_audit_executor_deletes_nothing_and_projects_free_space(models: Path, di
     """AuditExecutor leaves every file; its WOULD_DELETE results chain up to plan.free_after."""
     write_steps(models, [100, 200, 300, 400])
     before = {p.name: snapshot(p) for p in models.iterdir()}
-    result = survey_of(models, dir_fd, keep=1)
+    result = plan_for(models, dir_fd, keep=1)
     outcome = AuditExecutor().apply(result, LocalStore(dir_fd))
     assert [r.status for r in outcome.results] == [Status.WOULD_DELETE] * 3
     assert {p.name: snapshot(p) for p in models.iterdir()} == before
@@ -490,48 +456,19 @@ def test_replanning_after_applying_deletes_nothing_more(
 ) -> None:
     """Scan, plan, delete for real, scan and plan again: the second plan deletes nothing."""
     _messy_directory(models, outside)
-    first = survey_of(models, dir_fd, **policy)
+    first = plan_for(models, dir_fd, **policy)
     assert first.deletions, "the first plan must have work to do"
     outcome = Deleter().apply(first, LocalStore(dir_fd))
     assert {r.status for r in outcome.results} == {Status.DELETED}
-    second = survey_of(models, dir_fd, **policy)
+    second = plan_for(models, dir_fd, **policy)
     assert second.deletions == ()
     assert outside.is_file()
 
 
 # --- open files ---------------------------------------------------------------------
 
-Holder = Callable[[Path], "subprocess.Popen[str]"]
-_HOLD = "import sys; f = open(sys.argv[1], 'rb'); print('open', flush=True); sys.stdin.read()"
 
-
-@pytest.fixture
-def hold_open() -> Iterator[Holder]:
-    """Start processes that open a file, say so on stdout, and hold it until stdin closes."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(path: Path) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _HOLD, str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        started.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "open\n"  # the file is open from here on
-        return proc
-
-    yield start
-    for proc in started:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
-        proc.stdout.close()
-
-
-def test_holders_finds_a_process_holding_a_checkpoint_open(models: Path, hold_open: Holder) -> None:
+def test_holders_finds_a_process_holding_a_checkpoint_open(models: Path, hold_open) -> None:
     """openfiles.holders maps a held checkpoint's (dev, inode) to the holder's pid only."""
     held = write_checkpoint(models, 100, mtime=OLD)
     free = write_checkpoint(models, 200, mtime=OLD)
@@ -545,7 +482,7 @@ def test_holders_finds_a_process_holding_a_checkpoint_open(models: Path, hold_op
 
 
 def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
-    models: Path, dir_fd: int, hold_open: Holder
+    models: Path, dir_fd: int, hold_open
 ) -> None:
     """Under free-space pressure a checkpoint held open elsewhere is kept and not counted."""
     write_steps(models, [100, 200, 300])
@@ -555,7 +492,7 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
     blind = plan(inventory_of(models, dir_fd), policy, now=time.time())
     assert [d.checkpoint.step for d in blind.deletions] == [100, 200]
 
-    result = survey(LocalStore(dir_fd, str(models)), LAYOUT, policy, now=time.time()).plan
+    result = survey(LocalStore(dir_fd, str(models)), KERAS, policy, now=time.time()).plan
     decisions = {d.checkpoint.step: d for d in result.decisions}
     held = decisions[100]
     assert held.action is Action.KEEP
@@ -574,7 +511,7 @@ def test_report_counts_what_was_deleted_not_what_was_planned(models: Path, dir_f
     from ckptguard.face.render import summary, to_table
 
     write_steps(models, [100, 200, 300, 400, 500])
-    planned = survey_of(models, dir_fd, keep=2)
+    planned = plan_for(models, dir_fd, keep=2)
     assert sorted(d.checkpoint.step for d in planned.deletions) == [100, 200, 300]
     for step in (100, 200):
         (models / f"{name_of(step)}.keep").touch()
@@ -585,5 +522,5 @@ def test_report_counts_what_was_deleted_not_what_was_planned(models: Path, dir_f
     assert (facts["delete"], facts["kept"]) == (1, 4)
     assert facts["bytes_freed"] == deleted[0].decision.checkpoint.reclaimable
     assert "4 kept, 1 deleted" in to_table(outcome, time.time())
-    nothing = Deleter().apply(survey_of(models, dir_fd, keep=5), LocalStore(dir_fd))
+    nothing = Deleter().apply(plan_for(models, dir_fd, keep=5), LocalStore(dir_fd))
     assert "0 to delete" in to_table(nothing, time.time())

@@ -7,21 +7,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import CsvLoggerFile, keras_bytes, run_cli, write_checkpoint
+from support import (
+    CsvLoggerFile,
+    keep_best_args,
+    keras_bytes,
+    run_cli,
+    six_epochs,
+    steps_in,
+    tree_snapshot,
+    write_checkpoint,
+)
 
 from ckptguard.core.metrics import MetricsTable
 from ckptguard.face.cli import main
 from ckptguard.store.local.metrics import MetricsError, MetricsSource, load
 
 LOSSES = {100: 0.50, 200: 0.02, 300: 0.30, 400: 0.10, 500: 0.20}
-
-
-def remaining_steps(directory: Path, prefix: str = "checkpoint_step_") -> list[int]:
-    return sorted(
-        int(p.name[len(prefix) :].split("_")[0].split(".")[0])
-        for p in directory.iterdir()
-        if p.name.startswith(prefix) and p.name.endswith(".keras")
-    )
 
 
 def write_plain(directory: Path) -> None:
@@ -51,7 +52,7 @@ def test_best_from_name_fields_survive_prune(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
-    assert remaining_steps(tmp_path, "ckpt_") == [200, 400, 500]
+    assert steps_in(tmp_path, pattern) == [200, 400, 500]
 
 
 def test_audit_json_shows_metric_rank_and_mode(tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_best_from_metrics_file(tmp_path: Path, filename: str, content: str, met
         ]
     )
     assert code == 0
-    assert remaining_steps(tmp_path) == [200, 400, 500]
+    assert steps_in(tmp_path) == [200, 400, 500]
 
 
 def test_audit_json_says_where_metrics_came_from(tmp_path: Path) -> None:
@@ -219,7 +220,7 @@ def test_unknown_metric_is_never_best(tmp_path: Path) -> None:
             "--execute",
         ]
     )
-    assert remaining_steps(tmp_path) == [300, 500]
+    assert steps_in(tmp_path) == [300, 500]
 
 
 def test_metrics_source_keeps_last_good_table(tmp_path: Path) -> None:
@@ -254,37 +255,16 @@ def test_malformed_metrics_files_raise_metrics_error(tmp_path: Path, content: st
         load(str(path))
 
 
-# val_loss of epochs 0..5 as CSVLogger logs them; epoch e's save is checkpoint e + 1.
-VAL_LOSSES = [0.9, 0.2, 0.5, 0.6, 0.7, 0.8]
-
-
 def keep_best(directory: Path, command: str, *extra: str) -> list[str]:
-    return [
-        command,
-        "--dir",
-        str(directory),
-        "--keep",
-        "2",
-        "--keep-best",
-        "1",
-        "--metric",
-        "val_loss",
-        "--metrics-file",
-        "training.log",
-        "--settle",
-        "0",
-        *extra,
-    ]
+    return [command, *keep_best_args(directory, *extra)]
 
 
 @pytest.fixture
 def trained(models: Path) -> Iterator[CsvLoggerFile]:
     """checkpoint_step_{1..6}.keras and their CSVLogger log; `prune --execute` has run once."""
-    for step in range(1, 7):
-        write_checkpoint(models, step)
-    logger = CsvLoggerFile(models / "training.log").run(VAL_LOSSES)
+    logger = six_epochs(models)
     assert main(keep_best(models, "prune", "--execute")) == 0
-    assert remaining_steps(models) == [2, 5, 6]
+    assert steps_in(models) == [2, 5, 6]
     yield logger
     logger.close()
 
@@ -296,7 +276,7 @@ def test_prune_remembers_values_across_a_truncated_log(
     trained.start()
     write_checkpoint(models, 7)
     assert main(keep_best(models, "prune", "--execute")) == 0
-    assert remaining_steps(models) == [2, 6, 7]
+    assert steps_in(models) == [2, 6, 7]
 
 
 def test_rewritten_log_does_not_take_protection_from_the_old_best(
@@ -308,7 +288,7 @@ def test_rewritten_log_does_not_take_protection_from_the_old_best(
     write_checkpoint(models, 7)
     capsys.readouterr()
     assert main([*keep_best(models, "prune", "--execute"), "--json"]) == 0
-    assert remaining_steps(models) == [2, 6, 7]
+    assert steps_in(models) == [2, 6, 7]
     document = json.loads(capsys.readouterr().out)
     entries = {e["step"]: e for e in document["entries"]}
     assert entries[2]["metrics"]["val_loss"] == 0.2
@@ -318,17 +298,6 @@ def test_rewritten_log_does_not_take_protection_from_the_old_best(
     assert "no longer has" in changed and "checkpoint_step_6.keras" in changed
 
 
-def snapshot(directory: Path) -> dict[str, tuple[bytes | None, int]]:
-    """Every entry under `directory`, with its bytes (None for a directory) and mtime."""
-    return {
-        str(p.relative_to(directory)): (
-            None if p.is_dir() else p.read_bytes(),
-            p.stat().st_mtime_ns,
-        )
-        for p in [directory, *directory.rglob("*")]
-    }
-
-
 def test_audit_shows_sources_and_lost_rows_and_writes_nothing(
     tmp_path: Path, models: Path, trained: CsvLoggerFile, state_directory: Path
 ) -> None:
@@ -336,8 +305,8 @@ def test_audit_shows_sources_and_lost_rows_and_writes_nothing(
     trained.start()
     trained.epoch_end(6, {"loss": 0.9, "val_loss": 0.85})
     write_checkpoint(models, 7)
-    before = snapshot(state_directory)
-    assert len(before) == 2  # the directory and one state file
+    before = tree_snapshot(state_directory)
+    assert len(before) == 3  # the directory, the metric memory, the content verdicts
     result = run_cli(*keep_best(models, "audit", "--json"))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -356,7 +325,7 @@ def test_audit_shows_sources_and_lost_rows_and_writes_nothing(
     table = run_cli(*keep_best(models, "audit"))
     assert "0.2 (#1, remembered)" in table.stdout
     assert "WARNING: metrics file" in table.stdout
-    assert snapshot(state_directory) == before
+    assert tree_snapshot(state_directory) == before
 
 
 @pytest.mark.parametrize("trouble", ["missing", "not-a-directory", "garbage"])
@@ -376,14 +345,14 @@ def test_audit_works_without_a_readable_state_dir(
         from ckptguard.service.state import state_path
 
         Path(state_path(str(state), real)).write_text("{not json")
-    before = snapshot(tmp_path)
+    before = tree_snapshot(tmp_path)
     result = run_cli(*keep_best(models, "audit", "--json", "--state-dir", str(state)))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert {e["step"] for e in document["entries"] if e["action"] == "keep"} == {2, 3}
     warnings = document["summary"]["directories"][0]["warnings"]
     assert len(warnings) == (0 if trouble == "missing" else 1), warnings
-    assert snapshot(tmp_path) == before
+    assert tree_snapshot(tmp_path) == before
 
 
 def test_prune_with_an_unwritable_state_dir_still_deletes(
@@ -398,7 +367,7 @@ def test_prune_with_an_unwritable_state_dir_still_deletes(
     args = keep_best(models, "prune", "--execute", "--state-dir", str(blocker / "state"))
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    assert remaining_steps(models) == [2, 3, 4]
+    assert steps_in(models) == [2, 3, 4]
     failures = [line for line in result.stderr.splitlines() if "state_write_failed" in line]
     assert len(failures) == 1, result.stderr
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, daemon_threads, settings_for, wait_for
+from support import REPO, settings_for, wait_for
 
 MANIFESTS = sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
 KUBERNETES = "1.30.0"  # the oldest version the manifests are meant for (native sidecars)
@@ -75,7 +75,7 @@ def test_guard_arguments_are_accepted() -> None:
         assert settings.alive_file == "/run/ckptguard/alive", path
 
 
-def test_liveness_probe_follows_the_daemon(tmp_path: Path) -> None:
+def test_liveness_probe_follows_the_daemon(tmp_path: Path, start_daemon: Any) -> None:
     """The probe's own command passes while a daemon runs with --alive-file, and fails once
     it stopped (the file is removed) or was never started."""
     from ckptguard.service.notify import Notifier
@@ -95,11 +95,10 @@ def test_liveness_probe_follows_the_daemon(tmp_path: Path) -> None:
     assert not passes()
     guarded = tmp_path / "models"
     guarded.mkdir()
-    with daemon_threads() as start:
-        daemon = start(settings_for(guarded), notifier=Notifier({}, alive_file=str(alive)))
-        wait_for(passes, message="the probe to pass")
-        daemon.request_stop()
-    assert not passes(), shlex.join(probe)
+    daemon = start_daemon(settings_for(guarded), notifier=Notifier({}, alive_file=str(alive)))
+    wait_for(passes, message="the probe to pass")
+    daemon.request_stop()
+    wait_for(lambda: not passes(), message=f"{shlex.join(probe)} to fail once stopped")
 
 
 def test_containerfile_runs_as_a_numeric_non_root_user() -> None:

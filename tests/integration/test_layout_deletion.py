@@ -16,7 +16,6 @@ import pickle
 import resource
 import shutil
 import stat
-import struct
 import subprocess
 import tempfile
 import time
@@ -28,23 +27,19 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import OLD, TF_MAGIC, directory_fd, immutable, plan_for, tree_snapshot
 
 from ckptguard.core.decisions import Action, Plan, ReasonCode, Result, State, Status
 from ckptguard.core.layouts import Layout, layout_for
-from ckptguard.core.model import Integrity, Kind, MinFree, MinFreeUnit, Policy
-from ckptguard.engine.cycle import survey
+from ckptguard.core.model import Integrity, Kind, MinFree, MinFreeUnit
 from ckptguard.engine.executors import Deleter
 from ckptguard.store.local.deleter import TRASH_PREFIX
 from ckptguard.store.local.directory import LocalStore
-from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.scan import scan
 from ckptguard.store.local.trees import MAX_DEPTH, Unwalkable, mount_id, walk
 
 HF = layout_for("hf")
 TF = layout_for("tf")
-# Well outside any settle window; every planned mtime is at most OLD.
-OLD = time.time() - 3600
-NO_SPACE_RULE = MinFree(MinFreeUnit.BYTES, 0)
 # A target no filesystem can reach: the free-space rule deletes everything it may.
 PRESSURE = MinFree(MinFreeUnit.BYTES, 10**18)
 
@@ -63,34 +58,10 @@ def marker_bytes(marker: str, step: int) -> bytes:
     return b"ok"
 
 
-TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 VICTIM = b"data outside the guarded directory\n"
-
-Snapshot = dict[str, tuple[str, int, bytes | str, int]]
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def snapshot(root: Path) -> Snapshot:
-    """Every entry below (and including) `root`: kind, size, content or link target, mtime."""
-    found: Snapshot = {}
-
-    def visit(path: Path, rel: str) -> None:
-        st_ = os.lstat(path)
-        if stat.S_ISDIR(st_.st_mode):
-            found[rel] = ("dir", 0, "", st_.st_mtime_ns)
-            for name in sorted(os.listdir(path)):
-                visit(path / name, f"{rel}/{name}")
-        elif stat.S_ISLNK(st_.st_mode):
-            found[rel] = ("link", 0, os.readlink(path), st_.st_mtime_ns)
-        elif stat.S_ISREG(st_.st_mode):
-            found[rel] = ("file", st_.st_size, path.read_bytes(), st_.st_mtime_ns)
-        else:
-            found[rel] = ("other", 0, "", st_.st_mtime_ns)
-
-    visit(root, ".")
-    return found
 
 
 def backdate(root: Path, when: float = OLD) -> None:
@@ -133,8 +104,8 @@ def write_group(
 
 
 def survey_of(models: Path, fd: int, layout: Layout, **policy: Any) -> Plan:
-    options: dict[str, Any] = {"min_free": NO_SPACE_RULE, "settle_seconds": 0.0, **policy}
-    return survey(LocalStore(fd, str(models)), layout, Policy(**options), now=time.time()).plan
+    """A plan for `models` with no settle time (every planned mtime is at most OLD)."""
+    return plan_for(models, fd, layout=layout, **{"settle_seconds": 0.0, **policy})
 
 
 def decision_of(plan: Plan, name: str) -> tuple[State, Action]:
@@ -149,21 +120,6 @@ def result_of(results: tuple[Result, ...], name: str) -> Result:
 
 def trash_in(models: Path) -> list[str]:
     return [n for n in os.listdir(models) if n.startswith(TRASH_PREFIX)]
-
-
-@contextlib.contextmanager
-def guarded(models: Path) -> Iterator[int]:
-    fd = open_directory(str(models))
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
-@pytest.fixture
-def dir_fd(models: Path) -> Iterator[int]:
-    with guarded(models) as fd:
-        yield fd
 
 
 @pytest.fixture
@@ -285,19 +241,19 @@ def test_directory_checkpoint_is_deleted_whole_or_not_at_all(tmp_path: Path, cas
     models.mkdir()
     outside.mkdir()
     (outside / "victim.bin").write_bytes(VICTIM)
-    outside_before = snapshot(outside)
+    outside_before = tree_snapshot(outside)
     checkpoint = models / "checkpoint-100"
     _build(checkpoint, case, outside)
     newer = write_hf(models, 200)
-    newer_before = snapshot(newer)
-    with guarded(models) as fd:
+    newer_before = tree_snapshot(newer)
+    with directory_fd(models) as fd:
         plan = survey_of(models, fd, HF, keep=1)
         assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
         _mutate(checkpoint, case, outside)
-        mutated = snapshot(checkpoint)
+        mutated = tree_snapshot(checkpoint)
         (result,) = Deleter().apply(plan, LocalStore(fd)).results
-    assert snapshot(outside) == outside_before
-    assert snapshot(newer) == newer_before
+    assert tree_snapshot(outside) == outside_before
+    assert tree_snapshot(newer) == newer_before
     assert trash_in(models) == []
     if case.mutation == "none":
         assert result.status is Status.DELETED, result.detail
@@ -308,7 +264,7 @@ def test_directory_checkpoint_is_deleted_whole_or_not_at_all(tmp_path: Path, cas
     else:
         assert result.status is Status.SKIPPED, result.detail
         assert "not touched" in result.detail
-        assert snapshot(checkpoint) == mutated
+        assert tree_snapshot(checkpoint) == mutated
 
 
 # --- 2. markers first, failures, and mount points ---------------------------------------
@@ -333,7 +289,7 @@ def test_successful_directory_deletion_leaves_nothing_behind(
         (path / "shards" / "deep" / "weights.bin").write_bytes(bytes(5000))
         (path / "shards" / "empty").mkdir()
         backdate(path)
-    newest_before = snapshot(models / pattern.format(30))
+    newest_before = tree_snapshot(models / pattern.format(30))
     plan = survey_of(models, dir_fd, layout_for(preset), keep=1)
     outcome = Deleter().apply(plan, LocalStore(dir_fd))
     assert [(r.decision.checkpoint.name, r.status) for r in outcome.results] == [
@@ -341,28 +297,7 @@ def test_successful_directory_deletion_leaves_nothing_behind(
         (pattern.format(20), Status.DELETED),
     ]
     assert os.listdir(models) == [pattern.format(30)]
-    assert snapshot(models / pattern.format(30)) == newest_before
-
-
-def _chattr(flag: str, path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["chattr", flag, str(path)], capture_output=True, text=True, check=False)
-
-
-@contextlib.contextmanager
-def immutable(path: Path, models: Path) -> Iterator[None]:
-    """`path` made immutable (so even root cannot unlink it); skips when that is impossible."""
-    if os.geteuid() != 0:
-        pytest.skip("making a file undeletable for root needs root (chattr +i)")
-    if shutil.which("chattr") is None:
-        pytest.skip("chattr is not installed")
-    done = _chattr("+i", path)
-    if done.returncode != 0:
-        pytest.skip(f"chattr +i is not supported here: {done.stderr.strip()}")
-    try:
-        yield
-    finally:
-        for leftover in models.rglob(path.name):  # wherever a rename moved it
-            _chattr("-i", leftover)
+    assert tree_snapshot(models / pattern.format(30)) == newest_before
 
 
 @pytest.mark.root
@@ -465,13 +400,13 @@ def test_checkpoint_holding_a_mount_point_is_never_touched(
     with mounted(how, inner, outside, tmp_path):
         if how == "tmpfs":
             (inner / "victim.bin").write_bytes(VICTIM)
-        mounted_before = snapshot(inner)
-        outside_before = snapshot(outside)
-        with guarded(models) as fd:
+        mounted_before = tree_snapshot(inner)
+        outside_before = tree_snapshot(outside)
+        with directory_fd(models) as fd:
             plan = survey_of(models, fd, HF, keep=1, min_free=PRESSURE)
             outcome = Deleter().apply(plan, LocalStore(fd))
-        assert snapshot(outside) == outside_before
-        assert snapshot(inner) == mounted_before
+        assert tree_snapshot(outside) == outside_before
+        assert tree_snapshot(inner) == mounted_before
         assert decision_of(plan, "checkpoint-100") == (State.IGNORED, Action.KEEP)
         assert "checkpoint-100" not in {r.decision.checkpoint.name for r in outcome.results}
         assert sorted(os.listdir(models)) == ["checkpoint-100", "checkpoint-200"]
@@ -488,18 +423,18 @@ def test_mount_appearing_after_planning_stops_the_deletion(
     plan = survey_of(models, dir_fd, HF, keep=1)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
     inner = checkpoint / "rng"
-    before = snapshot(inner)
-    outside_before = snapshot(outside)
+    before = tree_snapshot(inner)
+    outside_before = tree_snapshot(outside)
     with mounted(how, inner, outside, tmp_path):
         if how == "tmpfs":
             (inner / "victim.bin").write_bytes(VICTIM)
-        mounted_tree = snapshot(checkpoint)
+        mounted_tree = tree_snapshot(checkpoint)
         (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
         assert result.status is Status.SKIPPED
         assert "not touched" in result.detail
-        assert snapshot(checkpoint) == mounted_tree
-    assert snapshot(inner) == before  # what the mount covered is intact too
-    assert snapshot(outside) == outside_before
+        assert tree_snapshot(checkpoint) == mounted_tree
+    assert tree_snapshot(inner) == before  # what the mount covered is intact too
+    assert tree_snapshot(outside) == outside_before
 
 
 @pytest.mark.root
@@ -515,7 +450,7 @@ def test_deleting_walk_never_enters_a_bind_mount(
     """
     checkpoint = write_hf(models, 100)
     inner = checkpoint / "rng"
-    outside_before = snapshot(outside)
+    outside_before = tree_snapshot(outside)
     bind = mounted("bind", inner, outside, tmp_path)
     if when == "before-listing":
         bind.__enter__()
@@ -533,7 +468,7 @@ def test_deleting_walk_never_enters_a_bind_mount(
     finally:
         os.close(top)
         bind.__exit__(None, None, None)
-    assert snapshot(outside) == outside_before
+    assert tree_snapshot(outside) == outside_before
 
 
 @pytest.mark.root
@@ -568,7 +503,7 @@ def test_symlink_in_place_of_a_directory_checkpoint_is_never_followed(
     write_hf(models, 200)
     (models / "checkpoint-50").symlink_to(target, target_is_directory=True)
     (models / "checkpoint-900").symlink_to(target, target_is_directory=True)
-    before = snapshot(elsewhere)
+    before = tree_snapshot(elsewhere)
     plan = survey_of(models, dir_fd, HF, keep=1, min_free=PRESSURE)
     by_name = {d.checkpoint.name: d for d in plan.decisions}
     for name in ("checkpoint-50", "checkpoint-900"):
@@ -583,7 +518,7 @@ def test_symlink_in_place_of_a_directory_checkpoint_is_never_followed(
     ]
     assert sorted(os.listdir(models)) == ["checkpoint-200", "checkpoint-50", "checkpoint-900"]
     assert os.readlink(models / "checkpoint-50") == str(target)
-    assert snapshot(elsewhere) == before
+    assert tree_snapshot(elsewhere) == before
 
 
 # --- 4. groups of files (TensorFlow) ---------------------------------------------------
@@ -597,7 +532,7 @@ def test_old_complete_group_is_deleted_with_all_its_files(models: Path, dir_fd: 
     """keep=1 over three complete groups: the two older lose every file, index and shards."""
     for step in (1, 2, 3):
         write_group(models, step, shards=3 if step == 2 else 2)
-    kept_before = {p.name: snapshot(p) for p in models.glob("ckpt-3.*")}
+    kept_before = {p.name: tree_snapshot(p) for p in models.glob("ckpt-3.*")}
     plan = survey_of(models, dir_fd, TF, keep=1)
     outcome = Deleter().apply(plan, LocalStore(dir_fd))
     assert {r.decision.checkpoint.name: r.status for r in outcome.results} == {
@@ -605,7 +540,7 @@ def test_old_complete_group_is_deleted_with_all_its_files(models: Path, dir_fd: 
         "ckpt-2": Status.DELETED,
     }
     assert names_in(models) == sorted(kept_before)
-    assert {p.name: snapshot(p) for p in models.glob("ckpt-3.*")} == kept_before
+    assert {p.name: tree_snapshot(p) for p in models.glob("ckpt-3.*")} == kept_before
 
 
 def _append_to_shard(models: Path, outside: Path) -> None:
@@ -642,16 +577,16 @@ def test_group_changed_after_planning_is_skipped_with_every_file_intact(
     """A planned group with any part changed before applying is SKIPPED; no file of it goes."""
     write_group(models, 1)
     write_group(models, 2)
-    outside_before = snapshot(outside)
+    outside_before = tree_snapshot(outside)
     plan = survey_of(models, dir_fd, TF, keep=1)
     assert decision_of(plan, "ckpt-1") == (State.COMPLETE, Action.DELETE)
     change(models, outside)
-    before = snapshot(models)
+    before = tree_snapshot(models)
     (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.SKIPPED
     assert "not touched" in result.detail
-    assert snapshot(models) == before
-    assert snapshot(outside) == outside_before
+    assert tree_snapshot(models) == before
+    assert tree_snapshot(outside) == outside_before
 
 
 def test_group_gaining_a_file_after_planning_is_skipped(models: Path, dir_fd: int) -> None:
@@ -660,9 +595,9 @@ def test_group_gaining_a_file_after_planning_is_skipped(models: Path, dir_fd: in
     write_group(models, 2)
     plan = survey_of(models, dir_fd, TF, keep=1)
     (models / "ckpt-1.data-00000-of-00002").write_bytes(b"a new save under the same stem")
-    before = snapshot(models)
+    before = tree_snapshot(models)
     (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
-    assert snapshot(models) == before
+    assert tree_snapshot(models) == before
     assert result.status is Status.SKIPPED
 
 
@@ -676,7 +611,7 @@ def test_group_with_a_symlinked_shard_is_ignored_and_not_followed(
     shard = models / "ckpt-1.data-00000-of-00002"
     shard.unlink()
     shard.symlink_to(outside / "victim.bin")
-    outside_before = snapshot(outside)
+    outside_before = tree_snapshot(outside)
     plan = survey_of(models, dir_fd, TF, keep=1, min_free=PRESSURE)
     assert decision_of(plan, "ckpt-1") == (State.IGNORED, Action.KEEP)
     Deleter().apply(plan, LocalStore(dir_fd))
@@ -684,7 +619,7 @@ def test_group_with_a_symlinked_shard_is_ignored_and_not_followed(
         ["ckpt-1.data-00000-of-00002", "ckpt-1.data-00001-of-00002", "ckpt-1.index"]
         + [p.name for p in models.glob("ckpt-3.*")]
     )
-    assert snapshot(outside) == outside_before
+    assert tree_snapshot(outside) == outside_before
 
 
 def test_incomplete_group_is_corrupt_and_deleted_only_under_pressure(
@@ -726,8 +661,8 @@ def test_tf_pointer_file_keeps_its_group_and_is_never_touched(models: Path, dir_
     pointer = models / "checkpoint"
     pointer.write_text('model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n')
     os.utime(pointer, (OLD, OLD))
-    pointer_before = snapshot(pointer)
-    kept_before = {p.name: snapshot(p) for p in models.glob("ckpt-1.*")}
+    pointer_before = tree_snapshot(pointer)
+    kept_before = {p.name: tree_snapshot(p) for p in models.glob("ckpt-1.*")}
     plan = survey_of(models, dir_fd, TF, keep=1, min_free=PRESSURE)
     (named,) = [d for d in plan.decisions if d.checkpoint.name == "ckpt-1"]
     assert named.action is Action.KEEP
@@ -737,8 +672,8 @@ def test_tf_pointer_file_keeps_its_group_and_is_never_touched(models: Path, dir_
     assert {r.decision.checkpoint.name: r.status for r in outcome.results} == {
         "ckpt-2": Status.DELETED
     }
-    assert snapshot(pointer) == pointer_before
-    assert {p.name: snapshot(p) for p in models.glob("ckpt-1.*")} == kept_before
+    assert tree_snapshot(pointer) == pointer_before
+    assert {p.name: tree_snapshot(p) for p in models.glob("ckpt-1.*")} == kept_before
 
 
 # --- 5. a pointer (or pin) written between planning and applying ------------------------
@@ -777,12 +712,12 @@ def test_protection_written_after_planning_saves_the_directory(
     write_hf(models, 200)
     plan = survey_of(models, dir_fd, HF, keep=1)
     assert decision_of(plan, "checkpoint-100") == (State.COMPLETE, Action.DELETE)
-    before = snapshot(models / "checkpoint-100")
+    before = tree_snapshot(models / "checkpoint-100")
     protect(models)
     (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.SKIPPED
     assert "since planned" in result.detail
-    assert snapshot(models / "checkpoint-100") == before
+    assert tree_snapshot(models / "checkpoint-100") == before
     assert trash_in(models) == []
 
 
@@ -793,11 +728,11 @@ def test_tf_pointer_written_after_planning_saves_the_group(models: Path, dir_fd:
     plan = survey_of(models, dir_fd, TF, keep=1)
     assert decision_of(plan, "ckpt-1") == (State.COMPLETE, Action.DELETE)
     (models / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
-    before = snapshot(models)
+    before = tree_snapshot(models)
     (result,) = Deleter().apply(plan, LocalStore(dir_fd)).results
     assert result.status is Status.SKIPPED
     assert "named by checkpoint" in result.detail
-    assert snapshot(models) == before
+    assert tree_snapshot(models) == before
 
 
 # --- 6. hard-to-delete trees -----------------------------------------------------------
@@ -827,13 +762,13 @@ def test_tree_nested_deeper_than_max_depth_is_ignored_never_deleted(
     deep = write_hf(models, 100)
     _chain(deep, MAX_DEPTH + 1)
     backdate(deep)
-    before = snapshot(deep)
+    before = tree_snapshot(deep)
     plan = survey_of(models, dir_fd, HF, keep=1, min_free=PRESSURE)
     (decision,) = [d for d in plan.decisions if d.checkpoint.name == "checkpoint-100"]
     assert (decision.state, decision.action) == (State.IGNORED, Action.KEEP)
     assert decision.checkpoint.integrity is Integrity.UNREADABLE
     Deleter().apply(plan, LocalStore(dir_fd))
-    assert snapshot(deep) == before
+    assert tree_snapshot(deep) == before
 
 
 def test_tree_just_within_max_depth_is_deleted_whole(models: Path, dir_fd: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import Tmpfs, can_mount_tmpfs
+from support import Mounts, can_mount_tmpfs
 
 from ckptguard.store.local.mounts import (
     Mount,
@@ -29,15 +29,12 @@ def test_local_directory_is_watched_with_inotify(tmp_path: Path) -> None:
 
 @pytest.mark.root
 @pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs()))
-def test_the_innermost_mount_decides(tmp_path: Path) -> None:
+def test_the_innermost_mount_decides(tmp_path: Path, mounts: Mounts) -> None:
     """A tmpfs mounted below the local disk is recognised as tmpfs (the longest mount point)."""
-    fs = Tmpfs(tmp_path / "mnt", 1 << 20)
-    try:
-        (fs.path / "models").mkdir()
-        assert filesystem_type(str(fs.path / "models")) == "tmpfs"
-        assert polling_reason(str(fs.path / "models")) is None
-    finally:
-        fs.close()
+    fs = mounts.tmpfs(tmp_path / "mnt", 1 << 20)
+    (fs / "models").mkdir()
+    assert filesystem_type(str(fs / "models")) == "tmpfs"
+    assert polling_reason(str(fs / "models")) is None
 
 
 @pytest.mark.parametrize("fstype", ["nfs4", "cifs", "lustre", "fuse.sshfs", "ceph"])
@@ -65,16 +62,13 @@ def test_mount_of_a_descriptor_agrees_with_the_mount_table(tmp_path: Path) -> No
 
 @pytest.mark.root
 @pytest.mark.skipif(can_mount_tmpfs() is not None, reason=str(can_mount_tmpfs()))
-def test_mount_of_a_tmpfs_is_local_with_its_device(tmp_path: Path) -> None:
+def test_mount_of_a_tmpfs_is_local_with_its_device(tmp_path: Path, mounts: Mounts) -> None:
     """A tmpfs is local (its directory lock is a flock on it) and has its own device."""
-    fs = Tmpfs(tmp_path / "mnt", 1 << 20)
+    fs = mounts.tmpfs(tmp_path / "mnt", 1 << 20)
+    fd = os.open(fs, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fd = os.open(fs.path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            mount, st = mount_of(fd), os.fstat(fd)
-        finally:
-            os.close(fd)
+        mount, st = mount_of(fd), os.fstat(fd)
     finally:
-        fs.close()
+        os.close(fd)
     assert mount == Mount((os.major(st.st_dev), os.minor(st.st_dev)), "tmpfs")
     assert not is_network(mount.fstype)

@@ -7,22 +7,19 @@ install here (TensorFlow, Orbax, Hugging Face) are built as those frameworks wri
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
 import re
 import shutil
-import struct
 import time
 import warnings
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import keras_bytes, run_cli
+from support import TF_MAGIC, keras_bytes, run_cli, zip_bytes
 
 from ckptguard.core.layouts import PRESETS, layout_for
 from ckptguard.core.model import Integrity
@@ -35,7 +32,6 @@ from ckptguard.store.local.trees import measure_tree
 
 OLD = time.time() - 2 * 3600
 QUIET = time.time() - 1200  # a long pause inside a directory save, under the 1-hour limit
-TF_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)
 
 
 def age(path: Path, when: float = OLD) -> None:
@@ -698,19 +694,12 @@ def test_scans_report_progress_per_checkpoint(tmp_path: Path) -> None:
 # ---- every preset: complete, in progress, corrupt, pointer --------------------------------
 
 
-def _zip(*members: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for member in members:
-            archive.writestr(member, b"x" * 2000)
-    return buffer.getvalue()
-
-
 def _write(preset: str, directory: Path, name: str, step: int, complete: bool) -> None:
     """One checkpoint as `preset`'s framework lays it out: whole, or cut off mid-save."""
     path = directory / name
     if preset in ("keras", "torch", "lightning"):
-        data = keras_bytes() if preset == "keras" else _zip("archive/data.pkl", "archive/version")
+        torch_zip = zip_bytes(dict.fromkeys(("archive/data.pkl", "archive/version"), b"x" * 2000))
+        data = keras_bytes() if preset == "keras" else torch_zip
         path.write_bytes(data if complete else data[: len(data) // 2])
     elif preset == "tf":
         (directory / f"{name}.data-00000-of-00001").write_bytes(b"d" * 3000)
@@ -723,8 +712,13 @@ def _write(preset: str, directory: Path, name: str, step: int, complete: bool) -
         (path / "weights.bin").write_bytes(b"w" * 3000)
         if complete and preset == "hf":
             (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-        elif complete and preset == "dcp":
+        elif complete and preset in ("dcp", "megatron"):
             (path / ".metadata").write_bytes(pickle.dumps({"planner": "default"}))
+            if preset == "megatron":
+                (path / "metadata.json").write_text('{"sharded_backend": "torch_dist"}')
+        elif complete and preset == "deepspeed":
+            states = zip_bytes({"archive/data.pkl": b"x" * 2000})
+            (path / "mp_rank_00_model_states.pt").write_bytes(states)
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto_server import MotoServer, aws_environ, new_bucket, s3fs_client
+from support import MotoServer, aws_environ, new_bucket, s3fs_client
 
 HERE = Path(__file__).parent
 

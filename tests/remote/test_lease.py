@@ -6,21 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from support import HandClock
 
 from ckptguard.service.election import Election
 from ckptguard.store.remote.lease import LeaseObject
 from ckptguard.store.remote.location import parse
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def election(bucket: Any, name: str, clock: Clock, duration: float = 30.0) -> Election:
+def election(bucket: Any, name: str, clock: HandClock, duration: float = 30.0) -> Election:
     lease = LeaseObject(bucket.fs, parse(bucket.url()))
     return Election(lease, duration, structlog.get_logger(), me=name, clock=clock)
 
@@ -28,7 +21,7 @@ def election(bucket: Any, name: str, clock: Clock, duration: float = 30.0) -> El
 def test_first_takes_others_stand_by_until_it_expires(bucket: Any) -> None:
     """One takes the lease; the others plan only, until it goes unrenewed for a whole lease
     time by their own clocks; then exactly one of them takes it over."""
-    clocks = [Clock(), Clock(), Clock()]
+    clocks = [HandClock(), HandClock(), HandClock()]
     a, b, c = (election(bucket, n, k) for n, k in zip("abc", clocks, strict=True))
     a.step()
     b.step()
@@ -59,7 +52,7 @@ def test_first_takes_others_stand_by_until_it_expires(bucket: Any) -> None:
 
 def test_released_lease_is_taken_at_once(bucket: Any) -> None:
     """A holder that stops cleanly releases the lease; a standby takes it on its next turn."""
-    clock = Clock()
+    clock = HandClock()
     a, b = election(bucket, "a", clock), election(bucket, "b", clock)
     a.step()
     b.step()
@@ -71,7 +64,7 @@ def test_released_lease_is_taken_at_once(bucket: Any) -> None:
 def test_holder_stops_deleting_before_a_standby_may_start(bucket: Any) -> None:
     """With the same clock rate, the holder's right to delete ends before any standby's
     takeover: it counts from before its write, the standby from after seeing it."""
-    clock = Clock()
+    clock = HandClock()
     a, b = election(bucket, "a", clock, duration=12.0), election(bucket, "b", clock, 12.0)
     a.step()
     b.step()

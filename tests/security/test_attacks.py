@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import json
 import os
 import shutil
@@ -18,33 +17,37 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from security_helpers import (
+from structlog.testing import capture_logs
+from support import (
+    KERAS,
+    KERAS_TEMPLATE,
     NO_SPACE_RULE,
+    NOBODY,
     OLD,
+    UNREACHABLE,
     events_named,
     fill,
     free_bytes,
+    is_json,
+    keras_bytes,
     name_of,
+    plan_for,
+    run_cli,
+    settings_for,
     snapshot,
     steps_in,
     wait_cycles,
+    wait_for,
     wait_passes,
     write_old,
+    zip_bytes,
 )
-from structlog.testing import capture_logs
-from support import TEMPLATE, keras_bytes, run_cli, settings_for, wait_for
 
-from ckptguard.core.decisions import Action, Plan, ReasonCode, Status
-from ckptguard.core.layouts import layout_for
-from ckptguard.core.model import MinFree, MinFreeUnit, Policy
-from ckptguard.core.naming import Template
-from ckptguard.engine.cycle import survey
+from ckptguard.core.decisions import Action, ReasonCode, Status
 from ckptguard.engine.executors import Deleter
 from ckptguard.service.events import log_outcome
 from ckptguard.store.local import lock
@@ -52,18 +55,6 @@ from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.entries import open_directory
 from ckptguard.store.local.lock import LOCK_NAME
 from ckptguard.store.local.scan import scan
-
-TEMPLATE_ = Template.parse(TEMPLATE)
-LAYOUT = layout_for("keras", TEMPLATE_)
-# A target no filesystem can reach: the free-space rule deletes all that it may.
-UNREACHABLE = MinFree(MinFreeUnit.BYTES, float(2**62))
-
-
-def plan_for(directory: Path, dir_fd: int, **policy: Any) -> Plan:
-    options = {"min_free": NO_SPACE_RULE, **policy}
-    return survey(
-        LocalStore(dir_fd, str(directory)), LAYOUT, Policy(**options), now=time.time()
-    ).plan
 
 
 @pytest.fixture
@@ -199,10 +190,7 @@ def forge(directory: Path) -> dict[str, tuple[bytes, int, int]]:
 
 
 def not_a_model() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("readme.txt", "not a model")
-    return buffer.getvalue()
+    return zip_bytes({"readme.txt": "not a model"})
 
 
 def assert_untouched(directory: Path, forged: dict[str, tuple[bytes, int, int]]) -> None:
@@ -327,10 +315,10 @@ def create_bytes_name(directory: Path, name: bytes, data: bytes) -> None:
 def test_name_outcome(models: Path, name: bytes, step: int | None) -> None:
     """Each hostile name has its defined outcome: the step it is, or not a checkpoint at all."""
     create_bytes_name(models, name, keras_bytes())
-    assert TEMPLATE_.step_of(os.fsdecode(name)) == step
+    assert KERAS_TEMPLATE.step_of(os.fsdecode(name)) == step
     fd = open_directory(str(models))
     try:
-        found = {c.name: c.step for c in scan(fd, str(models), LAYOUT).checkpoints}
+        found = {c.name: c.step for c in scan(fd, str(models), KERAS).checkpoints}
     finally:
         os.close(fd)
     assert found == ({} if step is None else {os.fsdecode(name): step})
@@ -363,7 +351,7 @@ def test_daemon_survives_a_directory_of_hostile_names(models: Path, spawn) -> No
     write_old(models, "007")
     write_old(models, "7")
     daemon = spawn("--dir", str(models), "--keep", "2", "--min-free", "0")
-    daemon.ready()
+    daemon.expect_ready()
     for name, _ in others[len(others) // 2 :]:  # seen by the watcher, not only the scan
         create_bytes_name(models, name, keras_bytes())
     for step in range(100, 106):
@@ -380,16 +368,8 @@ def test_daemon_survives_a_directory_of_hostile_names(models: Path, spawn) -> No
     # test_watchdog_messages_do_not_break_the_json_log.
     ours = [line for line in text.split("\n") if line.startswith("{")]
     assert ours and all(is_json(line) for line in ours), text
-    deleted = {e["path"].rsplit("/", 1)[1] for e in daemon.has_event("deleted")}
+    deleted = {e["path"].rsplit("/", 1)[1] for e in daemon.events_named("deleted")}
     assert deleted == {name_of("007"), *(name_of(s) for s in range(100, 104))}
-
-
-def is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
 
 
 LONG_PATTERN = "p" * 240 + "_{step}.keras"  # names of 248-255 bytes; their pins are longer
@@ -413,7 +393,6 @@ def test_names_whose_pin_sidecar_would_be_too_long_can_be_pruned(models: Path) -
 
 # --- the directory lock: anyone who can read DIR can flock it ---------------------------------
 
-NOBODY = 65534
 # Takes an exclusive flock on the directory argv[1], with the uids argv[3] ("r,e,s") if
 # given; with "hand-on" the process that took it exits and its child keeps it. Prints
 # "locked", then holds the lock until stdin closes.
@@ -526,10 +505,10 @@ def test_lock_outliving_the_process_that_took_it_does_not_keep_the_guard_out(
         write_old(models, step)
     with lock_holder(models, hand_on=True) as pid:
         daemon = spawn("--dir", str(models), "--keep", "1")
-        daemon.ready()
+        daemon.expect_ready()
         assert steps_in(models) == [3]
         assert daemon.stop() == 0
-    (warning,) = daemon.has_event("lock_held_by_untrusted_process")
+    (warning,) = daemon.events_named("lock_held_by_untrusted_process")
     assert warning["holder"] == f"pid {pid} (exited or hidden)"
 
 
@@ -547,16 +526,19 @@ def test_directory_lock_held_by_root_keeps_the_guard_out(models: Path) -> None:
     assert steps_in(models) == [1, 2]
 
 
-@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "held-by-nobody"])
-def test_legacy_lock_files_are_left_alone(
-    models: Path, outside: Path, kind: str, start_daemon
-) -> None:
-    """A `.ckptguard.lock` left in DIR (a symlink out, a FIFO, a held file) is not touched."""
+def precious(outside: Path) -> Path:
+    """A file outside DIR that no lock file may ever be written through."""
     secret = outside / "secret"
     secret.write_text("precious\n")
-    before = snapshot(secret)
+    return secret
+
+
+def plant_lock_file(models: Path, kind: str, secret: Path | None = None) -> Path:
+    """A `.ckptguard.lock` planted in `models`: a symlink to `secret`, a FIFO, a directory,
+    or (`held-by-nobody`) a file owned by nobody, which the test then holds."""
     planted = models / LOCK_NAME
     if kind == "symlink":
+        assert secret is not None
         planted.symlink_to(secret)
     elif kind == "fifo":
         os.mkfifo(planted)
@@ -565,6 +547,17 @@ def test_legacy_lock_files_are_left_alone(
     else:
         planted.write_text("pid 1 on host attacker\n")
         os.chown(planted, NOBODY, NOBODY)
+    return planted
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "held-by-nobody"])
+def test_legacy_lock_files_are_left_alone(
+    models: Path, outside: Path, kind: str, start_daemon
+) -> None:
+    """A `.ckptguard.lock` left in DIR (a symlink out, a FIFO, a held file) is not touched."""
+    secret = precious(outside)
+    before = snapshot(secret)
+    planted = plant_lock_file(models, kind, secret)
     identity = os.lstat(planted)
     held = os.open(planted, os.O_RDONLY | os.O_NONBLOCK)  # each one held, as a guard would
     fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -589,28 +582,14 @@ def test_legacy_lock_files_are_left_alone(
 # --- the lock file that DIR falls back to where a directory cannot be flocked (NFS) ---------
 
 
-@pytest.fixture
-def dir_fd(models: Path) -> Iterator[int]:
-    fd = os.open(models, os.O_RDONLY | os.O_DIRECTORY)
-    yield fd
-    os.close(fd)
-
-
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
 def test_fallback_refuses_a_hostile_lock_file(
     models: Path, outside: Path, dir_fd: int, kind: str
 ) -> None:
     """A lock file that is a symlink (to an outside file), a FIFO or a directory is refused."""
-    secret = outside / "secret"
-    secret.write_text("precious\n")
+    secret = precious(outside)
     before = snapshot(secret)
-    planted = models / LOCK_NAME
-    if kind == "symlink":
-        planted.symlink_to(secret)
-    elif kind == "fifo":
-        os.mkfifo(planted)
-    else:
-        planted.mkdir()
+    planted = plant_lock_file(models, kind, secret)
     with pytest.raises(lock.LockUnavailable) as refused:
         lock.acquire_file(dir_fd)  # returns at once: the FIFO does not block it
     expected = {"symlink": "symlink", "fifo": "not a regular file", "directory": LOCK_NAME}
@@ -625,8 +604,7 @@ def test_fallback_does_not_write_a_lock_file_hard_linked_outside(
     models: Path, outside: Path, dir_fd: int
 ) -> None:
     """A lock file hard-linked to a file outside DIR is refused; that file is not written."""
-    secret = outside / "secret"
-    secret.write_text("precious\n")
+    secret = precious(outside)
     os.link(secret, models / LOCK_NAME)
     with pytest.raises(lock.LockUnavailable, match="hard links"):
         lock.acquire_file(dir_fd)
@@ -662,9 +640,7 @@ def test_fallback_replaces_a_lock_file_planted_and_held_by_another_user(
     if os.geteuid() != 0:
         pytest.skip("needs root to plant a file owned by another user")
     os.chmod(models, mode)
-    planted = models / LOCK_NAME
-    planted.write_text("pid 1 on host attacker\n")
-    os.chown(planted, NOBODY, NOBODY)
+    planted = plant_lock_file(models, "held-by-nobody")
     attacker = os.open(planted, os.O_RDONLY)
     fcntl.flock(attacker, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:

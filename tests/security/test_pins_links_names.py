@@ -13,9 +13,16 @@ import os
 from pathlib import Path
 
 import pytest
-from security_helpers import events_named, steps_in, write_old
 from structlog.testing import capture_logs
-from support import keras_bytes, run_cli, settings_for, wait_for
+from support import (
+    events_named,
+    keras_bytes,
+    run_cli,
+    settings_for,
+    steps_in,
+    wait_for,
+    write_old,
+)
 
 from ckptguard.core.decisions import Status
 from ckptguard.core.layouts import layout_for

@@ -20,8 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from security_helpers import name_of, steps_in
-from support import Tmpfs, can_mount_tmpfs, guard_running, keras_bytes, run_cli, wait_for
+from support import (
+    OLD,
+    Mounts,
+    can_mount_tmpfs,
+    fill,
+    keras_bytes,
+    name_of,
+    run_cli,
+    steps_in,
+    wait_for,
+)
 
 MiB = 1 << 20
 
@@ -60,18 +69,15 @@ def needs_unshare() -> None:
 
 
 @pytest.fixture
-def volume(tmp_path: Path) -> Iterator[Path]:
+def volume(tmp_path: Path, mounts: Mounts) -> Path:
     """A 12 MiB tmpfs holding three complete 1 MiB checkpoints, an hour old."""
     needs_unshare()
-    fs = Tmpfs(tmp_path / "m", 12 * MiB)
-    try:
-        for step in (1, 2, 3):
-            path = fs.path / name_of(step)
-            path.write_bytes(keras_bytes(MiB, seed=step))
-            os.utime(path, (time.time() - 3600 + step, time.time() - 3600 + step))
-        yield fs.path
-    finally:
-        fs.close()
+    fs = mounts.tmpfs(tmp_path / "m", 12 * MiB)
+    for step in (1, 2, 3):
+        path = fs / name_of(step)
+        path.write_bytes(keras_bytes(MiB, random_payload=True))
+        os.utime(path, (OLD + step, OLD + step))
+    return fs
 
 
 def in_other_namespace(volume: Path, alias: Path, script: str, *args: str) -> subprocess.Popen[str]:
@@ -96,25 +102,14 @@ def shlex_quote(text: str) -> str:
     return shlex.quote(text)
 
 
-def fill(directory: Path) -> None:
-    """Another process fills the filesystem to the last byte."""
-    with open(directory / "other-data.bin", "wb") as out:
-        try:
-            while True:
-                out.write(bytes(64 * 1024))
-                out.flush()
-        except OSError:
-            pass
-
-
 def test_a_save_paused_through_a_bind_mount_is_never_taken_for_garbage(
-    volume: Path, tmp_path: Path
+    volume: Path, tmp_path: Path, guard_running
 ) -> None:
     """The issue's reproduction: a writer in another mount namespace writes half of step 4
     through its own path, pauses past --settle; the disk fills; the guard frees space from
     the complete checkpoints and leaves step 4 alone; the save then completes."""
     source = tmp_path / "source.keras"
-    source.write_bytes(keras_bytes(MiB, seed=4))
+    source.write_bytes(keras_bytes(MiB, random_payload=True))
     flags = ("--dir", str(volume), "--keep", "5", "--settle", "1", "--min-keep", "1")
     with guard_running(*flags) as guard:
         alias = tmp_path / "alias"
@@ -123,7 +118,7 @@ def test_a_save_paused_through_a_bind_mount_is_never_taken_for_garbage(
         assert writer.stdout.readline() == "half\n"
         paused = time.monotonic()
         wait_for(lambda: time.monotonic() - paused > 2.0, message="a pause longer than --settle")
-        fill(volume)
+        fill(volume / "other-data.bin")  # another process fills the disk to the last byte
         # The guard acts on the pressure: the oldest complete checkpoints go.
         wait_for(lambda: 1 not in steps_in(volume), timeout=20, message="room made from step 1")
         assert 4 in steps_in(volume), "the save in progress was deleted"
@@ -229,7 +224,7 @@ def test_an_hdf5_file_flushed_mid_write_does_not_pass_for_complete(flushed_h5) -
     assert sorted(os.listdir(models)) == ["ckpt_1.weights.h5", "ckpt_2.weights.h5"]
 
 
-def test_the_daemon_waits_for_an_hdf5_save_to_close(flushed_h5) -> None:
+def test_the_daemon_waits_for_an_hdf5_save_to_close(flushed_h5, guard_running) -> None:
     """Under the daemon, the flushed-but-open file is in progress until closed; then it is
     the newest and the previous one goes."""
     models, writer = flushed_h5

@@ -6,11 +6,11 @@ import io
 import json
 import math
 import struct
-import zipfile
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import zip_bytes
 
 from ckptguard.core.layouts import Content, layout_for, tf_shard
 from ckptguard.core.model import Integrity
@@ -32,11 +32,7 @@ def verdict(data: bytes, content: Content) -> Integrity:
 
 
 def zip_of(*members: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for member in members:
-            archive.writestr(member, b"x")
-    return buffer.getvalue()
+    return zip_bytes(dict.fromkeys(members, b"x"))
 
 
 def superblock(version: int, *, end_of_file: int, width: int = 8, base: int = 0) -> bytes:

@@ -647,6 +647,34 @@ CASES = [
         ),
         id="keep-every-zero-means-no-milestones",
     ),
+    # ---- time rules and size budgets -------------------------------------------------------
+    pytest.param(
+        case(
+            [ckpt(s, age=(6 - s // 100) * 3600.0) for s in (100, 200, 300, 400, 500)],
+            Policy(keep=1, keep_within=2.5 * 3600),
+            {100, 200},
+            reasons={300: {ReasonCode.WITHIN}, 200: {ReasonCode.BEYOND_KEEP}},
+        ),
+        id="keep-within-counts-back-from-the-newest-completion",
+    ),
+    pytest.param(
+        case(
+            [ckpt(s, age=(6 - s // 100) * 86400.0) for s in (100, 200, 300, 400, 500)],
+            Policy(keep=1, keep_daily=3),
+            {100, 200},
+            reasons={300: {ReasonCode.PERIOD}, 400: {ReasonCode.PERIOD}},
+        ),
+        id="keep-daily-keeps-the-newest-of-each-recent-day",
+    ),
+    pytest.param(
+        case(
+            valid_run(100, 200, 300, 400, 500),
+            Policy(keep=5, max_size=250 * MB),
+            {100, 200, 300},
+            reasons={100: {ReasonCode.OVER_BUDGET}, 300: {ReasonCode.OVER_BUDGET}},
+        ),
+        id="max-size-deletes-oldest-first-until-under",
+    ),
     # ---- free space: bytes, percent, multiple --------------------------------------------
     pytest.param(
         case(
@@ -1125,6 +1153,29 @@ def test_zero_byte_garbage_raises_no_suspicion() -> None:
     assert steps_deleted(plan) == {100}
 
 
+def test_room_for_the_next_save_is_made_while_one_is_written() -> None:
+    """While a save is seen being written, the oldest goes early so that the next save,
+    started the moment this one closes, finds its room; what the floor keeps then is no
+    shortfall. A file merely recent (not seen written) asks nothing ahead."""
+    writing = replace(ckpt(400, size=30 * MB, age=FRESH, integrity=INVALID), writing=True)
+    plan = planner.plan(
+        inventory(*valid_run(100, 200, 300), writing, free=40 * MB),
+        Policy(keep=5, min_free=MinFree(MinFreeUnit.MULTIPLE, 1.0)),
+        now=NOW,
+    )
+    assert steps_deleted(plan) == {100, 200}
+    assert [
+        r["ahead"] for r in decision_for(plan, 200).reasons if r.code is ReasonCode.FREE_SPACE
+    ] == [True]
+    assert plan.shortfall == 0
+    alone = planner.plan(
+        inventory(ckpt(300), writing, free=80 * MB),
+        Policy(keep=5, min_free=MinFree(MinFreeUnit.MULTIPLE, 1.0)),
+        now=NOW,
+    )
+    assert alone.deletions == () and alone.shortfall == 0
+
+
 def test_shortfall_amount_and_warning() -> None:
     """When min-keep stops deletion, shortfall is the bytes missing and a warning says so."""
     plan = planner.plan(
@@ -1283,14 +1334,14 @@ def test_free_space_reason_texts() -> None:
 
 
 def test_keep_n_reason_texts() -> None:
-    """Keep-N reasons state the configured N and the milestone interval."""
+    """Keep-N reasons state the configured N and the tier's interval."""
     plan = planner.plan(
         inventory(*valid_run(10, 20, 30, 40)), Policy(keep=2, keep_every=20), now=NOW
     )
     beyond = [r for r in decision_for(plan, 10).reasons if r.code is ReasonCode.BEYOND_KEEP]
     assert "2 newest" in text(beyond[0])
     milestone = [r for r in decision_for(plan, 20).reasons if r.code is ReasonCode.MILESTONE]
-    assert "multiple of 20" in text(milestone[0])
+    assert text(milestone[0]) == "tier every 20"
     newest = [r for r in decision_for(plan, 40).reasons if r.code is ReasonCode.NEWEST_VALID]
     assert "never deleted" in text(newest[0])
 

@@ -16,6 +16,7 @@ class Draft:
     reasons: list[Reason]
     rank: int | None = None
     run: Run | None = None
+    gives_way: int | None = None
 
     def has(self, code: ReasonCode) -> bool:
         return any(r.code is code for r in self.reasons)
@@ -28,5 +29,11 @@ class Draft:
     def freeze(self) -> Decision:
         run = None if self.run is None else self.run.index
         return Decision(
-            self.checkpoint, self.state, self.action, tuple(self.reasons), self.rank, run
+            self.checkpoint,
+            self.state,
+            self.action,
+            tuple(self.reasons),
+            self.rank,
+            run,
+            self.gives_way,
         )

@@ -1,25 +1,38 @@
-"""What keeps a complete checkpoint: being the newest, keep-N, milestones, keep-best,
-each within its run."""
+"""What keeps a complete checkpoint: being the newest, keep-N, step tiers, keep-best,
+each within its run (time rules, which look at the whole directory, are `time_rules`)."""
 
 from __future__ import annotations
 
-from ckptguard.core.decisions import Action, ReasonCode, Run, reason
-from ckptguard.core.model import Checkpoint, Policy
+from ckptguard.core.decisions import Action, Reason, ReasonCode, Run, reason
+from ckptguard.core.model import Checkpoint, Policy, Tier
 from ckptguard.core.planner.draft import Draft
 from ckptguard.core.planner.states import NS_PER_S
 from ckptguard.core.runs import best_order, group_runs, ranked
 
 # Reasons that keep a complete checkpoint whatever keep-N says.
 _KEEPING = frozenset(
-    {ReasonCode.NEWEST_VALID, ReasonCode.POINTER, ReasonCode.MILESTONE, ReasonCode.NEWEST_N}
+    {
+        ReasonCode.NEWEST_VALID,
+        ReasonCode.POINTER,
+        ReasonCode.MILESTONE,
+        ReasonCode.NEWEST_N,
+        ReasonCode.WITHIN,
+        ReasonCode.PERIOD,
+    }
 )
 
 
 def find_runs(valid: list[Draft], policy: Policy) -> list[list[Draft]]:
-    """The runs of the complete checkpoints (see `runs`), oldest first, each in step order."""
+    """The runs of the complete checkpoints (see `runs`), oldest first, each in step order.
+
+    Time rules have already spoken: what they keep is kept in every run, like a tier.
+    """
     if not valid:
         return []
     newest = valid[-1].checkpoint
+    timed = {
+        id(d.checkpoint) for d in valid if d.has(ReasonCode.WITHIN) or d.has(ReasonCode.PERIOD)
+    }
 
     def always_kept(checkpoint: Checkpoint) -> bool:
         # A run's own newest is kept by keep-N (at least 1): not needed here.
@@ -27,6 +40,7 @@ def find_runs(valid: list[Draft], policy: Policy) -> list[list[Draft]]:
             checkpoint is newest
             or checkpoint.protected_by is not None
             or milestone(checkpoint, policy)
+            or id(checkpoint) in timed
         )
 
     by_id = {id(d.checkpoint): d for d in valid}
@@ -46,11 +60,12 @@ def find_runs(valid: list[Draft], policy: Policy) -> list[list[Draft]]:
 
 
 def milestone(checkpoint: Checkpoint, policy: Policy) -> bool:
-    return (
-        policy.keep_every is not None
-        and policy.keep_every > 0
-        and (checkpoint.step % policy.keep_every == 0)
-    )
+    """Whether a step tier covers the checkpoint (`keep_every` is the plain tier)."""
+    return bool(tiers_of(checkpoint, policy))
+
+
+def tiers_of(checkpoint: Checkpoint, policy: Policy) -> list[Tier]:
+    return [t for t in policy.all_tiers if t.covers(checkpoint.step)]
 
 
 def apply_newest(valid: list[Draft], runs: list[list[Draft]]) -> None:
@@ -80,16 +95,33 @@ def explain_run(members: list[Draft], runs: list[list[Draft]], now: float) -> No
 
 
 def apply_keep_n(members: list[Draft], policy: Policy, *, several: bool) -> None:
-    """Keep a run's `keep` newest and its milestones; the rest of it is deleted."""
+    """Keep a run's `keep` newest and what its step tiers cover; the rest of it is deleted
+    unless a time rule keeps it."""
     newest_n = {id(d) for d in (members[-policy.keep :] if policy.keep > 0 else [])}
+    # The same facts for every checkpoint of the run: made once (100,000 add up).
+    kept = reason(ReasonCode.NEWEST_N, keep=policy.keep, of_run=several)
+    beyond = _beyond(policy, several)
     for draft in members:
         if id(draft) in newest_n:
-            draft.reasons.append(reason(ReasonCode.NEWEST_N, keep=policy.keep, of_run=several))
-        if milestone(draft.checkpoint, policy):
-            draft.reasons.append(reason(ReasonCode.MILESTONE, every=policy.keep_every))
+            draft.reasons.append(kept)
+        for tier in tiers_of(draft.checkpoint, policy):
+            draft.reasons.append(reason(ReasonCode.MILESTONE, every=tier.every, until=tier.until))
         if not any(r.code in _KEEPING for r in draft.reasons):
             draft.action = Action.DELETE
-            draft.reasons.append(reason(ReasonCode.BEYOND_KEEP, keep=policy.keep, of_run=several))
+            draft.reasons.append(beyond)
+
+
+def _beyond(policy: Policy, several: bool) -> Reason:
+    """Deleted: no rule keeps it. The facts name every counting rule that could have."""
+    return reason(
+        ReasonCode.BEYOND_KEEP,
+        keep=policy.keep,
+        of_run=several,
+        within=policy.keep_within,
+        hourly=policy.keep_hourly,
+        daily=policy.keep_daily,
+        weekly=policy.keep_weekly,
+    )
 
 
 def apply_keep_best(members: list[Draft], policy: Policy) -> None:

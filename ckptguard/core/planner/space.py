@@ -6,16 +6,10 @@ from dataclasses import dataclass
 
 from ckptguard.core.decisions import Action, Notice, Reason, ReasonCode, State, notice, reason
 from ckptguard.core.model import Checkpoint, DiskState, MinFree, MinFreeUnit, Policy
+from ckptguard.core.planner import yields
 from ckptguard.core.planner.draft import Draft
 from ckptguard.core.planner.states import integrity_state
 from ckptguard.core.runs import write_order
-
-# Keep reasons that the free-space rule may override, and the option each comes from.
-OVERRIDABLE = {
-    ReasonCode.NEWEST_N: "keep",
-    ReasonCode.MILESTONE: "keep_every",
-    ReasonCode.BEST: "keep_best",
-}
 
 
 def resolve_target(min_free: MinFree, disk: DiskState, reference_size: int) -> int:
@@ -52,13 +46,22 @@ def freed(drafts: list[Draft]) -> int:
 
 
 @dataclass
-class _Floors:
+class Floors:
     """How many complete checkpoints are still kept, in all and in the current run."""
 
     policy: Policy
     remaining: int
     current: int
     current_run: int
+
+    @classmethod
+    def of(cls, policy: Policy, runs: list[list[Draft]]) -> Floors:
+        return cls(
+            policy,
+            remaining=sum(1 for members in runs for d in members if d.action is Action.KEEP),
+            current=sum(1 for d in (runs[-1] if runs else []) if d.action is Action.KEEP),
+            current_run=len(runs),
+        )
 
     def in_current(self, draft: Draft) -> bool:
         return draft.run is not None and draft.run.index == self.current_run
@@ -75,29 +78,50 @@ class _Floors:
             self.current -= int(self.in_current(draft))
 
 
+def room_ahead(drafts: list[Draft], reference: int) -> int:
+    """What the saves seen being written still need to finish, as far as the last
+    complete checkpoint's size tells; in total at most one checkpoint (a file held open
+    for writing by someone else must not make the guard delete more than one ahead)."""
+    needed = sum(max(0, reference - d.checkpoint.size) for d in drafts if d.checkpoint.writing)
+    return min(needed, reference)
+
+
 def free_space(
-    drafts: list[Draft], runs: list[list[Draft]], policy: Policy, target: int, available: int
+    drafts: list[Draft],
+    runs: list[list[Draft]],
+    policy: Policy,
+    target: int,
+    available: int,
+    *,
+    ahead: bool = False,
 ) -> int:
-    """Delete more, in the documented order, until `available` reaches `target`."""
-    corrupt = [d for d in drafts if d.state is State.CORRUPT and not d.protected]
-    candidates = corrupt + [d for members in runs for d in space_order(members)]
-    floors = _Floors(
-        policy,
-        remaining=sum(1 for members in runs for d in members if d.action is Action.KEEP),
-        current=sum(1 for d in (runs[-1] if runs else []) if d.action is Action.KEEP),
-        current_run=len(runs),
-    )
-    for draft in candidates:
+    """Delete more, in the documented order (`yields`), until `available` reaches `target`.
+
+    `ahead`: making room for the save after the ones in flight, early, so that a save
+    started the moment the current one closes finds it; what the floors keep then is
+    no shortfall (the newest becomes deletable once the save in flight completes).
+    """
+    floors = Floors.of(policy, runs)
+    for draft in yields.order(drafts, runs):
         if available >= target:
             break
         if draft.checkpoint.reclaimable == 0:
-            draft.reasons.append(_nothing_to_free(draft.checkpoint))
+            if not ahead:
+                draft.reasons.append(_nothing_to_free(draft.checkpoint))
         elif floors.stops(draft):
-            in_current = len(runs) > 1 and floors.in_current(draft)
-            draft.reasons.append(_floored(policy, target, current_run=in_current))
+            if not ahead:
+                in_current = len(runs) > 1 and floors.in_current(draft)
+                draft.reasons.append(_floored(policy, target, current_run=in_current))
         else:
-            _delete_for_space(draft, policy, target)
-            available += draft.checkpoint.reclaimable
+            code = (
+                ReasonCode.FREE_SPACE
+                if draft.state is State.COMPLETE
+                else ReasonCode.CORRUPT_RECLAIM
+            )
+            frees = draft.checkpoint.reclaimable
+            facts = {"target": target, "min_free": str(policy.min_free), "frees": frees}
+            yields.take(draft, code, ahead=ahead, **facts)
+            available += frees
             floors.taken(draft)
     return available
 
@@ -110,40 +134,6 @@ def _floored(policy: Policy, target: int, *, current_run: bool) -> Reason:
         target=target,
         min_free=str(policy.min_free),
     )
-
-
-def _delete_for_space(draft: Draft, policy: Policy, target: int) -> None:
-    """Mark for deletion: a deleted checkpoint carries only the reasons it is deleted for
-    (and the run it belongs to)."""
-    checkpoint = draft.checkpoint
-    overrides = tuple(OVERRIDABLE[r.code] for r in draft.reasons if r.code in OVERRIDABLE)
-    draft.action = Action.DELETE
-    draft.reasons = [r for r in draft.reasons if r.code not in OVERRIDABLE]
-    code = ReasonCode.FREE_SPACE if draft.state is State.COMPLETE else ReasonCode.CORRUPT_RECLAIM
-    draft.reasons.append(
-        reason(
-            code,
-            target=target,
-            min_free=str(policy.min_free),
-            frees=checkpoint.reclaimable,
-            overrides=overrides,
-        )
-    )
-
-
-def space_order(members: list[Draft]) -> list[Draft]:
-    """A run's kept checkpoints that space may take: ordinary oldest first, then
-    milestones oldest first, then the best, worst-ranked first."""
-    kept = [
-        d
-        for d in members
-        if d.action is Action.KEEP and not d.has(ReasonCode.NEWEST_VALID) and not d.protected
-    ]
-    best = sorted((d for d in kept if d.has(ReasonCode.BEST)), key=lambda d: -(d.rank or 0))
-    rest = [d for d in kept if not d.has(ReasonCode.BEST)]
-    ordinary = [d for d in rest if not d.has(ReasonCode.MILESTONE)]
-    milestones = [d for d in rest if d.has(ReasonCode.MILESTONE)]
-    return ordinary + milestones + best
 
 
 def _nothing_to_free(checkpoint: Checkpoint) -> Reason:

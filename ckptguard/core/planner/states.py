@@ -40,20 +40,20 @@ def integrity_state(checkpoint: Checkpoint, policy: Policy, now: float) -> State
     """
     if checkpoint.writing:
         return State.IN_PROGRESS
-    settling = quiet_for(checkpoint, now) < policy.settle_seconds
     # A file that passed its content check has bytes; a directory or group whose files
     # hold none (an empty marker, say) is no checkpoint, whatever its marker says.
     if checkpoint.integrity is Integrity.VALID and (
         checkpoint.size or checkpoint.unit is Unit.FILE
     ):
         return State.COMPLETE
+    settling = quiet_for(checkpoint, now) < policy.settle_seconds
     if checkpoint.integrity is not Integrity.UNCHECKED or checkpoint.size == 0:
         return State.IN_PROGRESS if settling else State.CORRUPT
     return State.IN_PROGRESS if settling else State.COMPLETE
 
 
 def age_of(checkpoint: Checkpoint, now: float) -> float:
-    return now - checkpoint.mtime_ns / NS_PER_S
+    return now - checkpoint.identity.mtime_ns * 1e-9
 
 
 def quiet_for(checkpoint: Checkpoint, now: float) -> float:

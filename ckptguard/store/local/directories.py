@@ -10,10 +10,16 @@ import errno
 import os
 from dataclasses import replace
 
-from ckptguard.core.layouts import DCP_METADATA, TRAINER_STATE, Content, Layout
+from ckptguard.core.layouts import (
+    DCP_METADATA,
+    MEGATRON_CONFIG,
+    TRAINER_STATE,
+    Content,
+    Layout,
+)
 from ckptguard.core.model import Checkpoint, Integrity, MetricSource
 from ckptguard.store.local.cache import IntegrityCache, Metrics, Verdict
-from ckptguard.store.local.entries import regular_in, regular_size
+from ckptguard.store.local.entries import directory_in, regular_in, regular_size
 from ckptguard.store.local.formats import (
     MAX_STATE_BYTES,
     global_step_in_head,
@@ -78,12 +84,28 @@ def _directory_verdict(fd: int, step: int, layout: Layout, tree: Tree) -> Verdic
         return Verdict(Integrity.VALID if complete else Integrity.INVALID)
     if found == TRAINER_STATE:
         return _trainer_state_verdict(fd, step)
+    if layout.content is Content.MEGATRON:
+        return _megatron_verdict(fd)
     if found == DCP_METADATA:
-        # DCP pickles its metadata, then renames it into place: a pickle ends in STOP.
-        data = read_small(fd, found, MAX_STATE_BYTES)
-        complete = data is not None and data.endswith(b".")
-        return Verdict(Integrity.VALID if complete else Integrity.INVALID)
+        return Verdict(_dcp_metadata(fd))
     return Verdict(Integrity.INVALID if found is None else Integrity.VALID)
+
+
+def _dcp_metadata(fd: int) -> Integrity:
+    """DCP pickles its metadata, then renames it into place: a whole pickle ends in STOP."""
+    data = read_small(fd, DCP_METADATA, MAX_STATE_BYTES)
+    return Integrity.VALID if data is not None and data.endswith(b".") else Integrity.INVALID
+
+
+def _megatron_verdict(fd: int) -> Verdict:
+    """Megatron's torch_dist format: the shards and DCP's `.metadata`, then `metadata.json`
+    (written last, by rank 0); its legacy format: one `mp_rank_*` directory per rank, with
+    no end marker, so judged by the settle window and the tracker file."""
+    if regular_in(fd, MEGATRON_CONFIG):
+        return Verdict(_dcp_metadata(fd))
+    if any(name.startswith("mp_rank_") and directory_in(fd, name) for name in os.listdir(fd)):
+        return Verdict(Integrity.UNCHECKED)
+    return Verdict(Integrity.INVALID)
 
 
 def _trainer_state_verdict(fd: int, step: int) -> Verdict:

@@ -12,7 +12,7 @@ from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.deleter import delete_one
 from ckptguard.store.local.entries import disk_state, open_directory
 from ckptguard.store.local.openfiles import with_holders
-from ckptguard.store.local.scan import refresh, scan
+from ckptguard.store.local.scan import refresh, scan, unchanged
 
 
 class LocalStore:
@@ -48,6 +48,8 @@ class LocalStore:
     ) -> Inventory:
         if changed is not None and previous is not None:
             return refresh(self.dir_fd, previous, changed, layout, self.cache, progress=progress)
+        if previous is not None and (same := unchanged(self.dir_fd, previous, layout)):
+            return same
         return scan(self.dir_fd, self._location, layout, cache=self.cache, progress=progress)
 
     def holders(self, inventory: Inventory) -> Inventory:

@@ -7,6 +7,7 @@ import os
 import stat
 
 from ckptguard.core.model import DiskState, FileIdentity, Kind
+from ckptguard.store.local.quota import binding_quota
 
 
 def open_directory(path: str) -> int:
@@ -29,9 +30,14 @@ def kind_of(mode: int) -> Kind:
 
 
 def disk_state(dir_fd: int) -> DiskState:
-    """Free space as an unprivileged writer (the trainer) sees it: root's reserve excluded."""
+    """Free space as an unprivileged writer (the trainer) sees it: root's reserve excluded,
+    and no more than a quota that limits the writer leaves (see `quota`)."""
     vfs = os.fstatvfs(dir_fd)
-    return DiskState(total=vfs.f_blocks * vfs.f_frsize, free=vfs.f_bavail * vfs.f_frsize)
+    total, free = vfs.f_blocks * vfs.f_frsize, vfs.f_bavail * vfs.f_frsize
+    quota = binding_quota(dir_fd)
+    if quota is None:
+        return DiskState(total=total, free=free)
+    return DiskState(total=total, free=min(free, quota.free), quota=quota, fs_free=free)
 
 
 def entry_exists(dir_fd: int, name: str) -> bool:
@@ -57,5 +63,13 @@ def regular_size(fd: int, name: str) -> int:
 def regular_in(fd: int, name: str) -> bool:
     try:
         return stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def directory_in(fd: int, name: str) -> bool:
+    """Whether `name` is a directory (never through a link) in the directory `fd`."""
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
     except OSError:
         return False

@@ -28,9 +28,10 @@ def look_at(
     *,
     pinned: bool,
     members: list[str],
+    matched: tuple[int, dict[str, float]] | None = None,
 ) -> Checkpoint | None:
     """The checkpoint `key` is now, or None if it is gone or no checkpoint."""
-    matched = layout.template.match(key)
+    matched = matched or layout.template.match(key)
     if matched is None:
         return None
     step, fields = matched
@@ -62,16 +63,46 @@ def _look_at_entry(
         # it must not stop the guard of the whole directory.
         return replace(base, integrity=Integrity.UNREADABLE)
     kind = kind_of(st.st_mode)
-    checkpoint = replace(base, kind=kind, identity=identity_of(st))
+    identity = identity_of(st)
     if kind is not layout.unit.expected_kind:
-        return checkpoint  # a symlink or other impostor: reported, never followed
+        return replace(base, kind=kind, identity=identity)  # an impostor: never followed
     if layout.unit is Unit.DIRECTORY:
-        return look_at_directory(dir_fd, checkpoint, layout, cache)
-    freeable = st.st_blocks * 512 if st.st_nlink == 1 else 0
-    checkpoint = replace(checkpoint, links=st.st_nlink, freeable=freeable)
-    if layout.content is Content.NONE:
-        return checkpoint
-    return _judged(dir_fd, checkpoint, checkpoint.name, checkpoint.identity, layout.content, cache)
+        return look_at_directory(dir_fd, replace(base, kind=kind, identity=identity), layout, cache)
+    integrity = Integrity.UNCHECKED
+    if layout.content is not Content.NONE:
+        integrity = _integrity(dir_fd, base.name, identity, st.st_ctime_ns, layout.content, cache)
+    # One construction, not a replace per fact: scans of 100,000 files add up.
+    return Checkpoint(
+        name=base.name,
+        step=base.step,
+        kind=kind,
+        identity=identity,
+        integrity=integrity,
+        pinned=base.pinned,
+        freeable=st.st_blocks * 512 if st.st_nlink == 1 else 0,
+        links=st.st_nlink,
+        metrics=base.metrics,
+        metric_sources=base.metric_sources,
+        unit=base.unit,
+    )
+
+
+def _integrity(
+    dir_fd: int,
+    name: str,
+    identity: FileIdentity,
+    ctime_ns: int,
+    content: Content,
+    cache: IntegrityCache,
+) -> Integrity:
+    """A file's content verdict: remembered by identity and ctime, else checked."""
+    verdict = cache.get(name, identity, ctime_ns)
+    if verdict is None:
+        verdict = check_regular(dir_fd, name, identity, content)
+        if verdict is None:
+            return Integrity.INVALID  # changed while we looked: decide again next time
+        cache.put(name, identity, verdict, ctime_ns)
+    return verdict.integrity
 
 
 def _judged(
@@ -82,7 +113,7 @@ def _judged(
     content: Content,
     cache: IntegrityCache,
 ) -> Checkpoint:
-    """The checkpoint with its content verdict: remembered by identity, else checked."""
+    """A group with its content verdict: remembered by identity, else its marker checked."""
     verdict = cache.get(checkpoint.name, checkpoint.identity)
     if verdict is None:
         verdict = check_regular(dir_fd, marker, marker_identity, content)

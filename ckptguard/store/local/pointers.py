@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ckptguard.core.layouts import POINTER_FILES
-from ckptguard.core.model import Checkpoint
+from ckptguard.core.model import Checkpoint, Integrity
 
 MAX_POINTER_BYTES = 4096
 # Reading what anyone may have put in DIR: never through a link, never blocking on a FIFO.
@@ -64,6 +64,8 @@ class Pointers:
 
     names: dict[str, str]
     steps: dict[int, str]
+    # When each pointer file was last written (mtime, ns), by its name.
+    written: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.names or self.steps)
@@ -73,11 +75,13 @@ def read_pointers(dir_fd: int) -> Pointers:
     """Read every pointer file present; unreadable or odd ones name nothing."""
     names: dict[str, str] = {}
     steps: dict[int, str] = {}
+    written: dict[str, int] = {}
     for pointer in POINTER_FILES:
         try:
             st = os.stat(pointer, dir_fd=dir_fd, follow_symlinks=False)
         except OSError:
             continue
+        written[pointer] = st.st_mtime_ns
         if stat.S_ISLNK(st.st_mode):
             try:
                 target = os.readlink(pointer, dir_fd=dir_fd)
@@ -90,7 +94,7 @@ def read_pointers(dir_fd: int) -> Pointers:
         data = read_small(dir_fd, pointer, MAX_POINTER_BYTES)
         if data is not None:
             parse_pointer(pointer, data, names, steps)
-    return Pointers(names, steps)
+    return Pointers(names, steps, written)
 
 
 def parse_pointer(pointer: str, data: bytes, names: dict[str, str], steps: dict[int, str]) -> None:
@@ -110,6 +114,26 @@ def parse_pointer(pointer: str, data: bytes, names: dict[str, str], steps: dict[
 
 def _last_component(target: str) -> str:
     return os.path.basename(target.rstrip("/"))
+
+
+def declared(checkpoint: Checkpoint, pointers: Pointers, pointer: str | None) -> Checkpoint:
+    """The checkpoint, no longer complete if modified after `pointer` was last written.
+
+    DeepSpeed and Megatron write their pointer file last, once every rank has saved: a
+    checkpoint modified since is a save the framework has not declared complete yet
+    (the next look, after the pointer names it, finds it complete). One the pointer
+    names, and any written before it, are judged by their content. Without the pointer
+    file, content alone decides.
+    """
+    if pointer is None or pointer not in pointers.written:
+        return checkpoint
+    if checkpoint.integrity not in (Integrity.VALID, Integrity.UNCHECKED):
+        return checkpoint
+    if checkpoint.protected_by == pointer:
+        return checkpoint
+    if checkpoint.mtime_ns <= pointers.written[pointer]:
+        return checkpoint
+    return replace(checkpoint, integrity=Integrity.INVALID)
 
 
 def protected_by(checkpoint: Checkpoint, pointers: Pointers) -> str | None:

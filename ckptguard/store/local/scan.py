@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ckptguard.core.layouts import Layout
-from ckptguard.core.model import Checkpoint, Inventory, Kind, Unit
+from ckptguard.core.model import Checkpoint, Integrity, Inventory, Kind, Unit
 from ckptguard.core.naming import pin_name
 from ckptguard.core.runs import boundary_candidates, step_order
 from ckptguard.store.local.birth import birth_ns
 from ckptguard.store.local.cache import IntegrityCache
-from ckptguard.store.local.entries import disk_state, entry_exists
+from ckptguard.store.local.entries import disk_state, entry_exists, identity_of
 from ckptguard.store.local.look import look_at
-from ckptguard.store.local.pointers import protected_by, read_pointers
+from ckptguard.store.local.pointers import declared, protected_by, read_pointers
 
 
 def scan(
@@ -40,24 +40,30 @@ def scan(
     names = set(os.listdir(dir_fd))
     prefix = layout.template.literal_ends[0]
     entries: dict[str, list[str]] = defaultdict(list)
+    matches: dict[str, tuple[int, dict[str, float]]] = {}
     for name in names:
         # A cheap test first: directories may hold many thousands of other files.
         if not name.startswith(prefix):
             continue
-        key = layout.key_of(name)
-        if key is not None:
-            entries[key].append(name)
+        if layout.unit is Unit.GROUP:
+            key = layout.key_of(name)
+            if key is not None:
+                entries[key].append(name)
+        elif (found := layout.template.match(name)) is not None:
+            entries[name].append(name)
+            matches[name] = found  # matched once, not again in look_at
     checkpoints = []
     for key, members in entries.items():
+        pinned = pin_name(key) in names
         checkpoint = look_at(
-            dir_fd, key, layout, cache, pinned=pin_name(key) in names, members=members
+            dir_fd, key, layout, cache, pinned=pinned, members=members, matched=matches.get(key)
         )
         if checkpoint is not None:
             checkpoints.append(checkpoint)
         if progress is not None:
             progress()
     cache.retain({(c.name, c.identity) for c in checkpoints})
-    return _inventory(directory, checkpoints, dir_fd, layout.preset)
+    return _inventory(directory, checkpoints, dir_fd, layout)
 
 
 def refresh(
@@ -92,7 +98,44 @@ def refresh(
         checkpoint = look_at(dir_fd, key, layout, cache, pinned=pinned, members=[key])
         if checkpoint is not None:
             kept.append(checkpoint)
-    return _inventory(previous.directory, kept, dir_fd, layout.preset)
+    return _inventory(previous.directory, kept, dir_fd, layout)
+
+
+def unchanged(dir_fd: int, previous: Inventory, layout: Layout) -> Inventory | None:
+    """`previous` again (with today's disk) when a listing shows the same file checkpoints,
+    pins and pointers, each still the file it was; None when anything differs.
+
+    What a rescan that finds nothing changed costs: a listing and a stat per checkpoint,
+    not a look at each (directories and groups are always looked at again).
+    """
+    if layout.unit is not Unit.FILE or not all(_settled(c) for c in previous.checkpoints):
+        return None
+    names = set(os.listdir(dir_fd))
+    prefix = layout.template.literal_ends[0]
+    known = {c.name: c for c in previous.checkpoints}
+    matching = {n for n in names if n.startswith(prefix) and layout.template.match(n)}
+    if matching != known.keys():
+        return None
+    pointers = read_pointers(dir_fd)
+    for name, checkpoint in known.items():
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            return None
+        freeable = st.st_blocks * 512 if st.st_nlink == 1 else 0
+        if (
+            identity_of(st) != checkpoint.identity
+            or (st.st_nlink, freeable) != (checkpoint.links, checkpoint.freeable)
+            or (pin_name(name) in names) is not checkpoint.pinned
+            or protected_by(checkpoint, pointers) != checkpoint.protected_by
+        ):
+            return None
+    return replace(previous, disk=disk_state(dir_fd))
+
+
+def _settled(checkpoint: Checkpoint) -> bool:
+    """Judged complete by its content, and nobody writing it: nothing time will change."""
+    return checkpoint.integrity is Integrity.VALID and not checkpoint.writing
 
 
 def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
@@ -114,18 +157,19 @@ def _unchanged_directory(dir_fd: int, known: Checkpoint) -> Checkpoint | None:
 
 
 def _inventory(
-    directory: str, checkpoints: list[Checkpoint], dir_fd: int, preset: str
+    directory: str, checkpoints: list[Checkpoint], dir_fd: int, layout: Layout
 ) -> Inventory:
     pointers = read_pointers(dir_fd)
     checkpoints = [
         replace(c, protected_by=protected_by(c, pointers)) if pointers else c for c in checkpoints
     ]
+    checkpoints = [declared(c, pointers, layout.declared_by) for c in checkpoints]
     births = {c.name: _birth(dir_fd, c) for c in boundary_candidates(checkpoints)}
     checkpoints = [
         replace(c, created_ns=births[c.name]) if c.name in births else c for c in checkpoints
     ]
     checkpoints.sort(key=step_order)
-    return Inventory(directory, tuple(checkpoints), disk_state(dir_fd), preset)
+    return Inventory(directory, tuple(checkpoints), disk_state(dir_fd), layout.preset)
 
 
 def _birth(dir_fd: int, checkpoint: Checkpoint) -> int | None:

@@ -3,7 +3,8 @@
 The same verdicts as on a local disk (`store.local.formats`): a `.keras` or torch zip's
 end (one ranged GET of its tail), an HDF5 superblock, a TensorFlow `.index` footer, a
 Hugging Face `trainer_state.json` naming its step, DCP's `.metadata` pickle whole,
-Orbax's `commit_success.txt`. An object merely existing never makes a checkpoint
+Orbax's `commit_success.txt`, Megatron's `metadata.json` beside a whole `.metadata`.
+An object merely existing never makes a checkpoint
 complete: an object store shows an upload only once it is whole, so the question is
 whether the *last* object a save writes is there and whole.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, cast
 
-from ckptguard.core.layouts import DCP_METADATA, TRAINER_STATE, Content, Layout
+from ckptguard.core.layouts import DCP_METADATA, MEGATRON_CONFIG, TRAINER_STATE, Content, Layout
 from ckptguard.core.model import Integrity
 from ckptguard.store.local.cache import Verdict
 from ckptguard.store.local.formats import (
@@ -62,17 +63,34 @@ def check_directory(
     try:
         if layout.content is Content.IN_PLACE:
             return _orbax(inside, renaming=renaming)
+        if layout.content is Content.MEGATRON:
+            return _megatron(read, inside)
         if TRAINER_STATE in layout.markers and TRAINER_STATE in inside:
             return _trainer_state(read, inside[TRAINER_STATE], step)
         if DCP_METADATA in layout.markers and DCP_METADATA in inside:
-            marker = inside[DCP_METADATA]
-            # DCP pickles its metadata: a whole pickle ends in STOP ('.').
-            whole = marker.size > 0 and read(marker, marker.size - 1, marker.size) == b"."
-            return Verdict(Integrity.VALID if whole else Integrity.INVALID)
+            return Verdict(_dcp_metadata(read, inside[DCP_METADATA]))
     except ObjectChanged:
         return None
     found = any(m in inside for m in layout.markers)
     return Verdict(Integrity.VALID if found else Integrity.INVALID)
+
+
+def _dcp_metadata(read: Read, marker: ObjectInfo) -> Integrity:
+    """DCP pickles its metadata: a whole pickle ends in STOP ('.')."""
+    whole = marker.size > 0 and read(marker, marker.size - 1, marker.size) == b"."
+    return Integrity.VALID if whole else Integrity.INVALID
+
+
+def _megatron(read: Read, inside: dict[str, ObjectInfo]) -> Verdict:
+    """As on a disk (`store.local.directories`): torch_dist's `metadata.json`, written last,
+    beside a whole `.metadata`; the legacy `mp_rank_*` directories have no end marker and
+    are judged by the settle window and the tracker file; anything else is cut short."""
+    if MEGATRON_CONFIG in inside:
+        marker = inside.get(DCP_METADATA)
+        return Verdict(Integrity.INVALID if marker is None else _dcp_metadata(read, marker))
+    if any(name.startswith("mp_rank_") and "/" in name for name in inside):
+        return Verdict(Integrity.UNCHECKED)
+    return Verdict(Integrity.INVALID)
 
 
 def _orbax(inside: dict[str, ObjectInfo], *, renaming: bool) -> Verdict:

@@ -14,7 +14,13 @@ from ckptguard.core.naming import pin_name
 from ckptguard.core.runs import step_order
 from ckptguard.store.local.cache import IntegrityCache, Verdict
 from ckptguard.store.local.formats import tf_shards_complete
-from ckptguard.store.local.pointers import MAX_POINTER_BYTES, Pointers, parse_pointer, protected_by
+from ckptguard.store.local.pointers import (
+    MAX_POINTER_BYTES,
+    Pointers,
+    declared,
+    parse_pointer,
+    protected_by,
+)
 from ckptguard.store.remote.checks import ORBAX_TMP, Read, check_directory, check_object
 from ckptguard.store.remote.objects import ObjectChanged, ObjectInfo, identity_of
 
@@ -46,7 +52,7 @@ def checkpoints(
 ) -> list[Checkpoint]:
     """Every checkpoint of `layout` among `objects`, ordered by step."""
     grouped = group(objects, layout)
-    pointers = read_pointers(listed_pointer(objects, read))
+    pointers = read_pointers(listed_pointer(objects, read), written=pointer_times(objects))
     found = []
     for key, members in grouped.members.items():
         checkpoint = look_at(key, members, layout, read, cache, grouped.tops)
@@ -57,7 +63,7 @@ def checkpoints(
             pinned=pin_name(key) in grouped.tops,
             protected_by=protected_by(checkpoint, pointers) if pointers else None,
         )
-        found.append(checkpoint)
+        found.append(declared(checkpoint, pointers, layout.declared_by))
     cache.retain({(c.name, c.identity) for c in found})
     found.sort(key=step_order)
     return found
@@ -154,7 +160,15 @@ def _with_metrics(checkpoint: Checkpoint, verdict: Verdict) -> Checkpoint:
     )
 
 
-def read_pointers(fetch: Callable[[str], bytes | None]) -> Pointers:
+def pointer_times(objects: dict[str, ObjectInfo]) -> dict[str, int]:
+    """When each pointer object listed was last written (ns): a checkpoint uploaded
+    after its framework's declaring pointer is not declared complete yet (`declared`)."""
+    return {name: objects[name].mtime_ns for name in POINTER_FILES if name in objects}
+
+
+def read_pointers(
+    fetch: Callable[[str], bytes | None], *, written: dict[str, int] | None = None
+) -> Pointers:
     """What the "latest" pointer objects at the top of the prefix name; `fetch(name)`
     gives an object's bytes (None when absent or too large). Object stores have no
     symlinks, so Lightning's `last.ckpt` is always a copy that names nothing."""
@@ -166,7 +180,7 @@ def read_pointers(fetch: Callable[[str], bytes | None]) -> Pointers:
         data = fetch(pointer)
         if data is not None and len(data) <= MAX_POINTER_BYTES:
             parse_pointer(pointer, data, names, steps)
-    return Pointers(names, steps)
+    return Pointers(names, steps, dict(written or {}))
 
 
 def listed_pointer(objects: dict[str, ObjectInfo], read: Read) -> Callable[[str], bytes | None]:

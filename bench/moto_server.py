@@ -1,4 +1,9 @@
-"""A real S3 API server for the tests: moto's server mode on 127.0.0.1, and its clients."""
+"""A real S3 API server: moto's server mode on 127.0.0.1, and its clients.
+
+The object-storage benchmark and the remote test suite both run against it (the tests
+through `support`). Only the standard library is imported here; boto3 and s3fs (the
+`remote` extra) once a client is made.
+"""
 
 from __future__ import annotations
 

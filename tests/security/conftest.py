@@ -1,5 +1,0 @@
-"""Fixtures for the attack and fault tests; the helpers live in security_helpers.py."""
-
-from security_helpers import mounts, spawn, start_daemon
-
-__all__ = ["mounts", "spawn", "start_daemon"]
