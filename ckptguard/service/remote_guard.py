@@ -142,8 +142,13 @@ class RemoteGuard:
             executor_for(self.election, context.executor),
             now=context.clock(),
             metrics=known,
-            look=Look(progress=context.progress),
+            look=Look(
+                previous=self.last_inventory,
+                previous_plan=self.last_plan,
+                progress=context.progress,
+            ),
             should_stop=stop_unless_holding(self.election, context.should_stop),
+            shared=context.shared(spec),
         )
         self.last_inventory = done.inventory
         if known is not None:

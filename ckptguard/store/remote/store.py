@@ -1,7 +1,9 @@
 """A prefix of an object store as a `Store`: S3, GCS, or any fsspec filesystem.
 
 One listing per survey (key, size, version, time of every object); content checks by
-ranged reads, remembered by identity so an unchanged checkpoint is not read again;
+ranged reads, remembered by identity so an unchanged checkpoint is not read again (within
+a run: verdicts kept in the state directory are for files only); a listing unchanged since
+the last survey gives back that survey's inventory, so the daemon's plan stands;
 deletion re-checks each checkpoint's objects right before (see `deleter`). An object
 store has no free space to speak of: `disk()` is `NO_DISK`, and the policy a remote guard
 plans with asks for none.
@@ -51,6 +53,7 @@ class RemoteStore:
         self._clock = clock or time.time
         self._layout: Layout | None = None
         self._objects: dict[str, ObjectInfo] = {}
+        self._surveyed: Inventory | None = None  # what the last listing was made into
         self.listed = 0  # objects in the last listing
 
     @classmethod
@@ -75,14 +78,35 @@ class RemoteStore:
         previous: Inventory | None = None,
         progress: Callable[[], None] | None = None,
     ) -> Inventory:
-        """One listing of the prefix, always: there are no events to build on."""
-        self._layout = layout
-        self._objects = list_objects(self.fs, self.where)
-        self.listed = len(self._objects)
-        found = checkpoints(self._objects, layout, self.read, self.cache)
+        """One listing of the prefix, always: there are no events to build on. When it
+        lists exactly the objects (keys, sizes, versions, times) the inventory `previous`
+        was made from, under the same layout, `previous` itself is the answer: nothing is
+        read again (not even a pointer object), and the plan made from it may stand."""
+        objects = list_objects(self.fs, self.where)
+        self.listed = len(objects)
+        if self._unchanged(layout, objects, previous):
+            assert previous is not None
+            return previous
+        self._layout, self._objects = layout, objects
+        found = checkpoints(objects, layout, self.read, self.cache)
         if progress is not None:
             progress()
-        return Inventory(self.where.url, tuple(found), NO_DISK, layout.preset)
+        self._surveyed = Inventory(self.where.url, tuple(found), NO_DISK, layout.preset)
+        return self._surveyed
+
+    def _unchanged(
+        self, layout: Layout, objects: dict[str, ObjectInfo], previous: Inventory | None
+    ) -> bool:
+        """Whether `previous` is what this store last made from this very listing (an
+        inventory with deletions taken out, or made elsewhere, never is)."""
+        last = self._surveyed
+        return (
+            previous is not None
+            and last is not None
+            and previous.checkpoints is last.checkpoints
+            and layout == self._layout
+            and objects == self._objects
+        )
 
     def holders(self, inventory: Inventory) -> Inventory:
         """No store can say who is writing an object: uploads appear whole or not at all."""
