@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -310,6 +312,21 @@ def test_version_flag_prints_the_version_and_exits_0(cli: Cli) -> None:
     run = cli("--version")
     assert run.code == 0
     assert run.out == f"ckptguard {__version__}\n"
+
+
+def test_version_loads_no_heavy_library() -> None:
+    """`ckptguard --version` imports only the parser: no logging, validation or watching
+    library, and no object store's SDK (the remote store's errors load none)."""
+    code = (
+        "import sys; from ckptguard.face.cli import main; main(['--version']); "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(done.stdout.splitlines()[-1].split())
+    heavy = {"structlog", "pydantic", "watchdog", "psutil", "fsspec", "s3fs", "botocore"}
+    assert "ckptguard" in loaded and not loaded & heavy
 
 
 def test_help_exits_0(cli_main: Cli) -> None:
