@@ -36,6 +36,7 @@ from ckptguard.service.verdicts import KeptVerdicts
 from ckptguard.service.watcher import watch_directory
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.directory import LocalStore
+from ckptguard.store.local.mounts import read_only
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -127,7 +128,7 @@ class Guard:
         self.store = LocalStore(fd, self.spec.path, self.cache)
         self.dir_id, self.lock_fd, self.real_path = (st.st_dev, st.st_ino), lock_fd, real
         self.problems.forget()
-        if _read_only(fd):
+        if read_only(fd):
             # The lock works there too: say so now, not at the first deletion that fails.
             self.problems.report(
                 "directory_read_only",
@@ -248,7 +249,7 @@ class Guard:
         )
         self.last_inventory = done.inventory
         self.settle_at = Observations.next_settle(
-            done.plan, spec.policy.settle_seconds, time.monotonic()
+            done.plan, spec.policy.settle_seconds, time.monotonic(), self.writes
         )
         if self.election is not None:  # renew, or watch for a takeover, in time
             self.settle_at = min(self.settle_at or math.inf, self.election.next_due())
@@ -271,9 +272,11 @@ class Guard:
     def _observe(self, inventory: Inventory) -> Inventory:
         """What the guard itself saw: writes not yet closed, and how long each is quiet."""
         if self.writers_unknown and self.store is not None:
+            self.writes.doubt()  # closes may have been lost: what /proc shows is confirmed
             self.writers_unknown = False
             self.writes.learn(self.store.holders(inventory))
-        return self.observations.stamp(inventory, time.monotonic(), self.writes)
+        settle = self.spec.policy.settle_seconds
+        return self.observations.stamp(inventory, time.monotonic(), self.writes, settle=settle)
 
     def _real(self) -> str:
         return self.real_path or os.path.realpath(self.spec.path)
@@ -292,10 +295,3 @@ class Guard:
         short = last is None or free + last.in_flight_credit < last.target_free
         unchanged = last is not None and last.shortfall > 0 and free == last.disk.free
         return short and not unchanged
-
-
-def _read_only(fd: int) -> bool:
-    try:
-        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
