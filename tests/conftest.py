@@ -20,6 +20,13 @@ def state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     return directory
 
 
+@pytest.fixture(autouse=True)
+def no_system_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the machine's /etc/ckptguard: an empty $CKPTGUARD_CONFIG means no
+    default configuration (tests of the defaults set it to a file of their own)."""
+    monkeypatch.setenv("CKPTGUARD_CONFIG", "")
+
+
 @pytest.fixture
 def models(tmp_path: Path) -> Path:
     """An empty directory to guard, `tmp_path/models`."""
