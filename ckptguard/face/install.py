@@ -25,7 +25,7 @@ KILL = "/bin/kill"
 
 def install_command(args: argparse.Namespace) -> int:
     if args.command == "completion":
-        from argcomplete import shellcode
+        from argcomplete.shell_integration import shellcode
 
         sys.stdout.write(shellcode(["ckptguard"], shell=args.shell))
         return 0
