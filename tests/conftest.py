@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GuardProcess, Mounts, daemon_threads, directory_fd, needs_root
+from support import GuardProcess, Mounts, Terminal, daemon_threads, directory_fd, needs_root
 
 
 @pytest.fixture(autouse=True)
@@ -113,3 +113,17 @@ def mounts() -> Iterator[Mounts]:
     made = Mounts()
     yield made
     made.close()
+
+
+@pytest.fixture
+def terminal() -> Iterator[Callable[..., Terminal]]:
+    """Start commands on real terminals (tmux sessions); every one is closed afterwards."""
+    opened: list[Terminal] = []
+
+    def start(*argv: str, **options: Any) -> Terminal:
+        opened.append(Terminal(list(argv), **options))
+        return opened[-1]
+
+    yield start
+    for session in opened:
+        session.close()

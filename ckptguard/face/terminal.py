@@ -63,7 +63,8 @@ def _started(e: Mapping[str, Any], r: TerminalRenderer) -> str:
     mode = " (dry run: deletes nothing)" if e.get("dry_run") else ""
     plural = "directory" if count == 1 else "directories"
     lines = [f"ckptguard {e.get('version')}: guarding {count} {plural}{mode}"]
-    lines += [f"  {path}: {r.summary[path]}" for path in directories if path in r.summary]
+    for path in directories:
+        lines += [f"  {path}", f"    {r.summary[path]}"] if path in r.summary else [f"  {path}"]
     return "\n".join(lines)
 
 
