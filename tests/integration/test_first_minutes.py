@@ -127,3 +127,22 @@ def test_terminal_lines_quiet_and_verbose() -> None:
     assert "free_before=12216000000" in rendered(1)
     lines = rendered(0, "json").splitlines()
     assert json.loads(lines[0])["event"] == "deleted"
+
+
+def test_version_and_help_stay_light_and_document_exit_3() -> None:
+    """--version and --help import no rich, argcomplete, pydantic, structlog or watchdog;
+    the help of audit and prune documents exit 3."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from ckptguard.face.cli import main; main(['--version']); "
+        "main(['audit', '--help']); print(' '.join(sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert not loaded & {"rich", "argcomplete", "pydantic", "structlog", "watchdog"}
+    help_text = " ".join(done.stdout.split())
+    assert "3 (audit, prune) the free-space target cannot be met" in help_text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -74,6 +75,13 @@ class Terminal:
         self._tmux("send-keys", "-t", "t", *keys)
 
     def close(self) -> None:
+        """Stop what runs in the pane, then the server. Killing the server only hangs up
+        the pane, and `ckptguard run` takes SIGHUP for a reload: it would live on."""
+        try:
+            pid = int(self._tmux("display-message", "-p", "-t", "t", "#{pane_pid}"))
+            os.killpg(pid, signal.SIGTERM)  # the shell and its command: one process group
+        except (subprocess.CalledProcessError, ValueError, ProcessLookupError):
+            pass  # the pane is gone already
         subprocess.run(
             [TMUX or "tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False
         )
