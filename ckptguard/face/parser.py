@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ckptguard import __version__
 from ckptguard.core.layouts import PRESETS
@@ -99,6 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_options(
         commands.add_parser("demo", help="watch the guard keep a simulated training run alive")
     )
+    _one_shot_commands(commands, shared)
+    _daemon_options(
+        commands.add_parser("run", parents=[shared], help="guard directories continuously")
+    )
+    commands.add_parser(
+        "check-config",
+        parents=[shared],
+        help="validate the config (and flags), check the directories, and exit",
+    )
+    _service_options(
+        commands.add_parser("service", help="print or install the systemd units and config")
+    )
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
+    commands.add_parser("man", help="print the manual page (roff): ckptguard man | man -l -")
+    return parser
+
+
+def _one_shot_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
+    """audit and prune: one look, a report, exit codes 0 to 3."""
     audit = commands.add_parser(
         "audit",
         parents=[shared],
@@ -115,21 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--execute", action="store_true", help="really delete")
     prune.add_argument("--json", action="store_true", help="print one JSON document")
     _verbosity(prune)
-    _daemon_options(
-        commands.add_parser("run", parents=[shared], help="guard directories continuously")
-    )
-    commands.add_parser(
-        "check-config",
-        parents=[shared],
-        help="validate the config (and flags), check the directories, and exit",
-    )
-    _service_options(
-        commands.add_parser("service", help="print or install the systemd units and config")
-    )
-    completion = commands.add_parser("completion", help="print a shell completion script")
-    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
-    commands.add_parser("man", help="print the manual page (roff): ckptguard man | man -l -")
-    return parser
 
 
 def _demo_options(demo: argparse.ArgumentParser) -> None:
@@ -153,7 +158,7 @@ def _service_options(service: argparse.ArgumentParser) -> None:
         help="what to print (ckptguard.service)",
     )
     install = actions.add_parser(
-        "install", help="write both units, and the example config if there is none"
+        "install", help="write both units, and the example config beside the config"
     )
     install.add_argument(
         "--unit-dir", metavar="DIR", default="/etc/systemd/system", help="(/etc/systemd/system)"

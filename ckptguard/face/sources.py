@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 
-from ckptguard.face.config import FileOptions, load_file
+from ckptguard.face.config import ConfigError, FileOptions, load_file
 
 DEFAULT_CONFIG = "/etc/ckptguard/ckptguard.toml"
 ENVIRONMENT = "CKPTGUARD_CONFIG"
@@ -30,21 +30,23 @@ def config_files(explicit: str | None) -> list[str]:
     if named == "":
         return []
     main = named or DEFAULT_CONFIG
-    files = [main] if named or _readable(main) else []
+    # A default file this user may not read is an error, not skipped: a service run as
+    # that user must never guard with a policy other than the one configured.
+    files = [main] if named or os.path.lexists(main) else []
     drop_ins = os.path.join(os.path.dirname(os.path.abspath(main)), "conf.d", "*.toml")
-    return files + [path for path in sorted(glob.glob(drop_ins)) if _readable(path)]
-
-
-def _readable(path: str) -> bool:
-    """A file at the default places that this user may not read (a root-only config,
-    for the root service) is not this user's configuration: skipped, not an error."""
-    return os.path.isfile(path) and os.access(path, os.R_OK)
+    return files + sorted(glob.glob(drop_ins))
 
 
 def load_config(explicit: str | None) -> tuple[FileOptions | None, list[str]]:
     """The merged configuration and the files it came from (none: no configuration)."""
     files = config_files(explicit)
-    loaded = [load_file(path) for path in files]
+    try:
+        loaded = [load_file(path) for path in files]
+    except ConfigError as error:
+        if explicit or not any("permission denied" in p for p in error.problems):
+            raise
+        hint = f" (another user's config? {ENVIRONMENT}= with nothing after it reads none)"
+        raise ConfigError([p + hint for p in error.problems]) from None
     return (merge(loaded) if loaded else None), files
 
 

@@ -490,6 +490,27 @@ def test_unreadable_config_is_a_usage_error(
     )
 
 
+def test_a_default_config_this_user_cannot_read_is_never_skipped(
+    tmp: Path,
+    unprivileged: Callable[..., subprocess.CompletedProcess[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default config (here named by $CKPTGUARD_CONFIG), unreadable: exit 2, one line
+    naming it and how to read none; a service must not guard with another policy."""
+    path = tmp / "ckptguard.toml"
+    path.write_text("keep = 3\n")
+    path.chmod(0o000)
+    monkeypatch.setenv("CKPTGUARD_CONFIG", str(path))
+    done = unprivileged("audit", "--dir", str(tmp / "models"))
+    assert_one_error_line(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        [str(path), "permission denied", "CKPTGUARD_CONFIG= with nothing after it"],
+        tmp,
+    )
+
+
 def test_unreadable_directory_is_a_usage_error(
     tmp: Path, unprivileged: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
