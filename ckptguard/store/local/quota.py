@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import fcntl
+import functools
 import os
 import platform
 import struct
@@ -79,25 +81,41 @@ def _get(dir_fd: int, kind: str, number: int, owner: int) -> Quota | None:
     return Quota(kind=kind, id=owner, limit=hard * _BLOCK, used=used)
 
 
+# Which calls this kernel lacks (ENOSYS): a kernel does not gain a system call while we
+# run, and without this every look would read /proc/self/mountinfo again for nothing.
+_MISSING: set[str] = set()
+
+
 def _call(dir_fd: int, command: int, owner: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
     if _LIBC is None:
         return False
-    if _QUOTACTL_FD is not None:
+    if _QUOTACTL_FD is not None and "quotactl_fd" not in _MISSING:
         syscall: Callable[..., int] = _LIBC.syscall
         if syscall(_QUOTACTL_FD, dir_fd, command, owner, buffer) == 0:
             return True
-        if ctypes.get_errno() != 38:  # ENOSYS: a kernel before 5.14, try quotactl
+        if ctypes.get_errno() != errno.ENOSYS:
             return False
+        _MISSING.add("quotactl_fd")  # a kernel before 5.14: quotactl with the device
+    if "quotactl" in _MISSING:
+        return False
     device = _device_of(dir_fd)
     if device is None:
         return False
     quotactl: Callable[..., int] = _LIBC.quotactl
-    return quotactl(command, os.fsencode(device), owner, buffer) == 0
+    if quotactl(command, os.fsencode(device), owner, buffer) == 0:
+        return True
+    if ctypes.get_errno() == errno.ENOSYS:  # a kernel built without quota support
+        _MISSING.add("quotactl")
+    return False
 
 
 def _device_of(fd: int) -> str | None:
     """The block device the mount holding `fd` was made from (mountinfo's source)."""
-    device = os.fstat(fd).st_dev
+    return _device_named(os.fstat(fd).st_dev)
+
+
+@functools.lru_cache(maxsize=64)  # a device number names one block device while we run
+def _device_named(device: int) -> str | None:
     wanted = f"{os.major(device)}:{os.minor(device)}"
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
