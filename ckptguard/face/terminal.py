@@ -124,7 +124,9 @@ _LINES: dict[str, Callable[[Mapping[str, Any], TerminalRenderer], str]] = {
     "directory_read_only": lambda e, r: (
         f"{e.get('path')} is read-only here: deletions there fail ({e.get('hint')})"
     ),
-    "reloaded": lambda e, r: f"config reloaded: guarding {len(e.get('directories', []))}",
+    "reloaded": lambda e, r: (
+        f"config reloaded: guarding {len(e.get('directories', []))} directories"
+    ),
     "reload_rejected": lambda e, r: (
         "config not reloaded, the old one stays: " + "; ".join(e.get("problems", []))
     ),
