@@ -20,6 +20,7 @@ import functools
 import os
 import platform
 import struct
+import time
 from collections.abc import Callable
 
 from ckptguard.core.model import Quota
@@ -32,6 +33,8 @@ _QIF_SPACE = 4
 _BLOCK = 1024
 # quotactl_fd's number in the generic syscall table (x86_64 and arm64 alike).
 _QUOTACTL_FD = 443 if platform.machine() in ("x86_64", "aarch64") else None
+# quotactl's answers for a filesystem that keeps no such quota (off, or not supported).
+_QUOTAS_OFF = frozenset({errno.ESRCH, errno.ENOSYS, errno.ENOTTY, errno.EINVAL, errno.ENOTBLK})
 _FS_IOC_FSGETXATTR = 0x801C581F  # struct fsxattr; fsx_projid at offset 12
 
 
@@ -45,14 +48,25 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+# Kinds of quota a filesystem does not keep (off or unsupported), by device, until when
+# (monotonic) to believe it: free space is read before and after every deletion, and
+# asking again each time would cost more than the deletion. Quotas switched on later
+# are seen within a minute.
+_OFF_FOR = 60.0
+_off: dict[tuple[int, int], float] = {}
+
+
 def binding_quota(dir_fd: int) -> Quota | None:
     """The quota with the least room left for the writer of the directory, or None."""
     st = os.fstat(dir_fd)
     ids = {"user": st.st_uid, "group": st.st_gid, "project": project_id(dir_fd)}
     found = []
+    now = time.monotonic()
     for kind, number in _KINDS:
         owner = ids[kind]
         if owner is None or (kind == "project" and owner == 0):
+            continue
+        if _off.get((st.st_dev, number), 0.0) > now:
             continue
         quota = _get(dir_fd, kind, number, owner)
         if quota is not None:
@@ -74,6 +88,8 @@ def _get(dir_fd: int, kind: str, number: int, owner: int) -> Quota | None:
     buffer = ctypes.create_string_buffer(_DQBLK.size)
     command = (_Q_GETQUOTA << 8) | number
     if not _call(dir_fd, command, owner, buffer):
+        if ctypes.get_errno() in _QUOTAS_OFF:
+            _off[(os.fstat(dir_fd).st_dev, number)] = time.monotonic() + _OFF_FOR
         return None
     hard, _soft, used, *_rest, valid = _DQBLK.unpack(buffer.raw)
     if not valid & _QIF_BLIMITS or not valid & _QIF_SPACE or hard == 0:
