@@ -10,6 +10,7 @@ Each module owns one thing:
     mounts     real tmpfs and bind mounts, filled up; files made immutable
     plans      plans made through a real directory's descriptor; reasons in words
     waiting    polling with a deadline
+    terminal   a command on a real terminal (tmux), its screen read back
 
 Checkpoint names and archives, and `ckptguard run` as a real process, are shared with the
 benchmarks (bench/checkpoint_files.py, bench/guard_process.py); the fixtures that start
@@ -46,6 +47,7 @@ from support.mounts import (
 )
 from support.plans import NO_SPACE_RULE, UNREACHABLE, directory_fd, plan_for, text
 from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail
+from support.terminal import Terminal, needs_tmux
 from support.waiting import wait_for
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "GuardProcess",
     "Mounts",
     "NotifyListener",
+    "Terminal",
     "can_mount_tmpfs",
     "daemon_threads",
     "directory_fd",
@@ -78,6 +81,7 @@ __all__ = [
     "keras_bytes",
     "name_of",
     "needs_root",
+    "needs_tmux",
     "plan_for",
     "run_cli",
     "settings_for",
