@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -226,7 +226,9 @@ def load_file(path: str) -> FileOptions:
     try:
         options = FileOptions.model_validate(data, strict=False)
     except ValidationError as error:
-        raise ConfigError(describe(error, prefix=f"{where}: ", as_flags=False)) from None
+        raise ConfigError(
+            describe(error, prefix=f"{where}: ", as_flags=False, known=_known_keys)
+        ) from None
     return _anchored(options, os.path.dirname(os.path.abspath(path)))
 
 
@@ -253,4 +255,9 @@ def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(given)
     except ValidationError as error:
-        raise ConfigError(describe(error, prefix="", as_flags=True)) from None
+        raise ConfigError(describe(error, prefix="", as_flags=True, known=_known_keys)) from None
+
+
+def _known_keys(top: str) -> Iterable[str]:
+    """The keys a file may hold where a problem's location starts with `top`."""
+    return (DirectoryOptions if top == "directory" else FileOptions).model_fields

@@ -3,10 +3,12 @@ it (`directory[0].keep`) or the flag as typed (`--keep`), and the value given.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
+
+from ckptguard.face.hints import key_hint
 
 # The flag each config key corresponds to, for messages that name what the user typed.
 FLAGS = {
@@ -40,8 +42,15 @@ FLAGS = {
 }
 
 
-def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str]:
-    """One line per problem, naming the key (or flag) and the offending value."""
+def describe(
+    error: ValidationError,
+    *,
+    prefix: str,
+    as_flags: bool,
+    known: Callable[[str], Iterable[str]] | None = None,
+) -> list[str]:
+    """One line per problem, naming the key (or flag) and the offending value; an unknown
+    key with a hint from `known(top)`, the keys valid where its location starts."""
     lines = []
     for problem in error.errors(include_url=False):
         location = [str(part) for part in problem["loc"]]
@@ -51,6 +60,8 @@ def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str
         elif len(location) >= 2 and location[0] == "directory":
             key = f"directory[{location[1]}]" + "".join(f".{p}" for p in location[2:])
         message = _message(problem)
+        if problem["type"] == "extra_forbidden" and location and known is not None:
+            message += key_hint(location[-1], known(location[0]))
         value = problem.get("input")
         shown = "" if problem["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
         lines.append(f"{prefix}{key}: {message}{shown}")

@@ -27,6 +27,7 @@ from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
 from ckptguard.service.reload import carried_over
 from ckptguard.service.remote_guard import RemoteGuard
+from ckptguard.service.reports import ready_facts
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
 from ckptguard.service.status import status_line
@@ -141,6 +142,8 @@ class Daemon:
         for guard in self.guards.values():
             guard.open(self.context, at_start=True)
         self._cycle_all()
+        facts = [ready_facts(g.spec.path, g.last_plan, g.is_open) for g in self.guards.values()]
+        self._log.info("ready", directories=facts)
         self._notifier.ready(self._status_line())
         self.ready.set()
 

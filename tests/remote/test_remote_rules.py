@@ -35,7 +35,7 @@ def test_max_size_on_a_bucket(bucket: Any) -> None:
     """--max-size counts a prefix's objects: the oldest go until the rest fit, and prune
     deletes exactly those."""
     keras_in(bucket, 1, 2, 3, 4)
-    args = ("--dir", bucket.url(), "--keep", "10", "--max-size", str(2 * SIZE + SIZE // 2))
+    args = ("--dir", bucket.url(), "--keep", "10", "--max-size", f"{2 * SIZE + SIZE // 2}B")
     entries = entries_of(run_cli("audit", "--json", *args))
     deleted = {p.rsplit("/", 1)[1] for p, e in entries.items() if e["action"] == "delete"}
     assert deleted == {name_of(1), name_of(2)}
@@ -50,7 +50,7 @@ def shared_config(tmp_path: Path, bucket: Any, models: Path, budget: int) -> Pat
     """A bucket prefix and a local directory under one `[budgets]` entry."""
     config = tmp_path / "ckptguard.toml"
     config.write_text(
-        f'settle = 0\nkeep = 10\n\n[budgets]\nboth = "{budget}"\n\n'
+        f'settle = 0\nkeep = 10\n\n[budgets]\nboth = "{budget}B"\n\n'
         f'[[directory]]\npath = "{bucket.url()}"\nbudget = "both"\n\n'
         f'[[directory]]\npath = "{models}"\nbudget = "both"\n'
     )

@@ -12,6 +12,7 @@ Each module owns one thing:
     mounts     real tmpfs and bind mounts, filled up; files made immutable
     plans      plans made through a real directory's descriptor; reasons in words
     waiting    polling with a deadline
+    terminal   a command on a real terminal (tmux), its screen read back
 
 Checkpoint names and archives, `ckptguard run` as a real process, and a real S3 API server
 (moto's) are shared with the benchmarks (bench/checkpoint_files.py, bench/guard_process.py,
@@ -52,6 +53,7 @@ from support.mounts import (
 from support.objects import PRESET_NAMES, PRESET_OBJECTS, torch_bytes, upload
 from support.plans import NO_SPACE_RULE, UNREACHABLE, directory_fd, plan_for, text
 from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail
+from support.terminal import Terminal, needs_tmux
 from support.waiting import wait_for
 
 __all__ = [
@@ -75,6 +77,7 @@ __all__ = [
     "MotoServer",
     "Mounts",
     "NotifyListener",
+    "Terminal",
     "aws_environ",
     "can_mount_tmpfs",
     "daemon_threads",
@@ -89,6 +92,7 @@ __all__ = [
     "keras_bytes",
     "name_of",
     "needs_root",
+    "needs_tmux",
     "new_bucket",
     "plan_for",
     "run_cli",
