@@ -6,6 +6,7 @@ from ckptguard.core.model import MinFreeUnit
 from ckptguard.core.units import format_duration, format_size
 from ckptguard.face.words import Spelling
 from ckptguard.service.settings import GuardSpec
+from ckptguard.store.remote.location import is_remote
 
 
 def spelling_of(spec: GuardSpec) -> Spelling:
@@ -17,14 +18,18 @@ def policy_words(spec: GuardSpec) -> str:
     policy, s = spec.policy, spelling_of(spec)
     rules = [f"keep the {policy.keep} newest valid ({s.option('keep', policy.keep)})"]
     rules.extend(_extra_rules(spec, s))
-    rules.append(
-        f"{_free_words(spec, s)}, never fewer than {s.option('min_keep', policy.min_keep)} left"
-    )
+    if is_remote(spec.path):
+        rules.append("object storage, no free-space target")
+    else:
+        floor = s.option("min_keep", policy.min_keep)
+        rules.append(f"{_free_words(spec, s)}, never fewer than {floor} left")
     if policy.max_size is not None:
         rules.append(f"at most {format_size(policy.max_size)} ({s.option('max_size', '')})")
     if spec.shared_budget is not None:
         name, limit = spec.shared_budget
         rules.append(f"group {name!r} at most {format_size(limit)} together")
+    if spec.trash_for is not None:
+        rules.append(f"deleted into the trash for {format_duration(spec.trash_for)}")
     return f"{spec.template.text} ({spec.layout.preset}): " + "; ".join(rules)
 
 

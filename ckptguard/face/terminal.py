@@ -74,10 +74,12 @@ def _ready(e: Mapping[str, Any], r: TerminalRenderer) -> str:
         if d.get("waiting"):
             lines.append(f"  {d['path']}: not there yet, waiting for it")
             continue
-        lines.append(
-            f"  {d['path']}: {d['checkpoints']} checkpoints, keeping {d['kept']}; "
+        space = (
             f"{format_size(d['free'])} free, target {format_size(d['target'])}"
+            if "free" in d
+            else "object storage, no free-space target"
         )
+        lines.append(f"  {d['path']}: {d['checkpoints']} checkpoints, keeping {d['kept']}; {space}")
     return "ready:\n" + "\n".join(lines) if lines else "ready"
 
 
@@ -117,6 +119,7 @@ _LINES: dict[str, Callable[[Mapping[str, Any], TerminalRenderer], str]] = {
         f"watching {e.get('path')}"
         + (f" by polling ({e['reason']})" if e.get("reason") else f" ({e.get('mode')})")
     ),
+    "polling": lambda e, r: f"polling {e.get('path')} every {e.get('every')}s",
     "directory_missing": lambda e, r: (
         f"waiting for {e.get('path')} to appear (its parent exists; training usually "
         "creates it on its first save)"

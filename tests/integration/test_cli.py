@@ -325,7 +325,7 @@ def test_version_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     loaded = set(done.stdout.splitlines()[-1].split())
-    heavy = {"structlog", "pydantic", "watchdog", "psutil", "fsspec", "s3fs", "botocore"}
+    heavy = {"structlog", "pydantic", "watchdog", "psutil", "fsspec", "s3fs", "botocore", "rich"}
     assert "ckptguard" in loaded and not loaded & heavy
 
 

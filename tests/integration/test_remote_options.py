@@ -75,3 +75,14 @@ def test_run_options_for_polling(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--poll-interval" in capsys.readouterr().err
     assert main(["run", "--dir", "s3://b/p", "--lease-time", "0.5"]) == 2
     assert "--lease-time" in capsys.readouterr().err
+
+
+def test_check_config_words_a_bucket_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    """check-config describes a bucket's policy with no free-space target (no --min-free
+    the user never gave), its size budget and its trash."""
+    args = ["--dir", "s3://b/p", "--keep", "2", "--max-size", "10GB", "--trash-for", "2d"]
+    assert main(["check-config", *args]) == 0
+    out = capsys.readouterr().out
+    assert "s3://b/p: " in out and "object storage, no free-space target" in out
+    assert "at most 10.0 GB (--max-size 10GB)" in out and "into the trash for 2d" in out
+    assert "--min-free" not in out

@@ -176,3 +176,16 @@ def test_dry_run_never_takes_the_lease(bucket: Any, guard_running: Callable[...,
         guard.stop()
     assert not bucket.fs.exists(f"{bucket.name}/.ckptguard/lease/run")
     assert not guard.events_named("lease_taken") and len(bucket.keys()) == 3
+
+
+def test_short_lines_say_object_storage(bucket: Any, guard_running: Callable[..., Any]) -> None:
+    """A person's short lines (console log format) show the prefix polled, and its ready
+    line says object storage instead of a free space it does not have."""
+    upload(bucket.fs, f"{bucket.name}/run", PRESET_OBJECTS["keras"](1))
+    args = ("--dir", bucket.url(), "--log-format", "console", *FAST)
+    with guard_running(*args) as guard:
+        ready = f"{bucket.url()}: 1 checkpoints, keeping 1; object storage, no free-space target"
+        wait_for(lambda: ready in guard.log_text(), message="the ready line")
+        guard.stop()
+    assert f"polling {bucket.url()} every 0.3s" in guard.log_text()
+    assert "free, target" not in guard.log_text()
