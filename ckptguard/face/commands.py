@@ -177,8 +177,8 @@ def _one_directory(
     store = open_store(spec)
     remote = is_remote(spec.path)
     real = store.location if remote else os.path.realpath(spec.path)
-    if not remote:  # an object's verdict is remembered for one run only
-        load_verdicts(settings.state_dir, real, store.cache)  # only saves time, if at all
+    verdicts_in = None if remote else settings.state_dir  # an object's last for one run
+    load_verdicts(verdicts_in, real, store.cache)  # only saves time, if at all
     try:
         known = _known_metrics(spec, settings.state_dir, real)
         look = Look(holders=True)  # no watcher saw saves being written: ask /proc
@@ -196,8 +196,7 @@ def _one_directory(
     finally:
         store.close()
     if executor.deletes:  # an audit writes nothing anywhere; the verdicts it read stay as they were
-        if not remote:
-            save_verdicts(settings.state_dir, real, store.cache)
+        save_verdicts(verdicts_in, real, store.cache)
         from ckptguard.service.events import log_outcome
 
         if log_results:
