@@ -29,6 +29,7 @@ from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
+from ckptguard.service.telemetry import Telemetry
 from ckptguard.service.watcher import install_overflow_detector
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.openfiles import hidden_processes
@@ -64,6 +65,9 @@ class Daemon:
         self.requests = Requests()
         self.guards: dict[str, Guard] = {}
         self.observers: dict[str, BaseObserver] = {}
+        self.telemetry = Telemetry(
+            settings, log=self._log, words=words, dry_run=not self.executor.deletes, clock=clock
+        )
         self.context = Context(
             settings=settings,
             log=self._log,
@@ -75,6 +79,7 @@ class Daemon:
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
             shared=self._shared,
+            observed=self.telemetry.cycled,
         )
         self._status = ""
         self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
@@ -127,6 +132,7 @@ class Daemon:
             directories=[g.path for g in self.settings.guards],
             dry_run=not self.executor.deletes,
         )
+        self.telemetry.start()
         hidden = hidden_processes()
         if hidden:
             self._log.warning(
@@ -140,6 +146,7 @@ class Daemon:
         for guard in self.guards.values():
             guard.open(self.context, at_start=True)
         self._cycle_all()
+        self.telemetry.after_pass(self.guards)
         self._notifier.ready(self._status_line())
         self.ready.set()
 
@@ -164,6 +171,7 @@ class Daemon:
                 next_free_check = now + self.settings.free_check_interval
                 self._free_check(exclude=set(self.guards) if full else set(asked.changed))
             self._ping_if_due()
+            self.telemetry.after_pass(self.guards)
             self._update_status()
             self.passes += 1
 
@@ -176,6 +184,7 @@ class Daemon:
         self.observers.clear()
         for guard in self.guards.values():
             guard.close()
+        self.telemetry.close()
         self._notifier.close()
         self._log.info("stopped")
 
@@ -254,6 +263,7 @@ class Daemon:
         }
         for guard in old.values():
             guard.close()
+        self.telemetry.reloaded(new, set(self.guards))
         self.settings = self.context.settings = new
         self._log.info("reloaded", directories=list(self.guards))
         self._notifier.ready(self._status_line())
@@ -297,7 +307,9 @@ class Daemon:
         text = f"{mode}guarding {len(self.guards)} directories, {kept} checkpoints kept"
         if waiting:
             text += f", {waiting} waiting"
-        return f"{text}; {free}" if free else text
+        warned = self.telemetry.words()
+        text = f"{text}; {free}" if free else text
+        return f"{text}; warning: {warned}" if warned else text
 
     def _update_status(self) -> None:
         status = self._status_line()
