@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as done:  # --help and --version print, then "exit": return instead
             return done.code if isinstance(done.code, int) else EXIT_OK
         if args.command is None:
-            raise UsageError("choose a command: audit, prune, run or check-config")
+            raise UsageError("choose a command: audit, prune, run, status, history or check-config")
         return _dispatch(args)
     except UsageError as error:
         complain(str(error))
@@ -58,6 +58,10 @@ def complain(message: str) -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     from ckptguard.face.commands import check_config, guard, one_shot
 
+    if args.command in ("status", "history"):
+        from ckptguard.face import history, status
+
+        return status.command(args) if args.command == "status" else history.command(args)
     if args.command == "check-config":
         return check_config(args)
     if args.command == "run":

@@ -19,6 +19,7 @@ from ckptguard.engine.cycle import KnownMetrics, Look, cycle, memory_after
 from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
 from ckptguard.face.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, complain
 from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, load_file, parse_flags
+from ckptguard.face.observe_options import metrics_problem
 from ckptguard.face.render import to_json, to_table
 from ckptguard.face.settings import build_settings
 from ckptguard.face.words import words_for
@@ -55,11 +56,19 @@ def check_paths(settings: Settings, *, must_exist: bool) -> None:
         raise ConfigError(problems)
 
 
+def check_metrics(settings: Settings) -> None:
+    """Metrics options need prometheus_client (an extra) and a textfile's directory."""
+    problem = metrics_problem(settings.metrics_textfile, settings.metrics_listen)
+    if problem is not None:
+        raise ConfigError([problem])
+
+
 def check_config(args: argparse.Namespace) -> int:
     if not args.config:
         raise ConfigError(["check-config needs --config FILE"])
     settings = settings_of(args)
     check_paths(settings, must_exist=False)
+    check_metrics(settings)
     print(f"{args.config}: OK, {len(settings.guards)} directories")
     return EXIT_OK
 
@@ -73,6 +82,7 @@ def guard(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     check_paths(settings, must_exist=False)
+    check_metrics(settings)
     configure(settings.log_format)
     executor: Executor = AuditExecutor() if args.dry_run else Deleter()
     daemon = Daemon(

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
 from ckptguard.core.units import parse_duration, parse_min_free, parse_size, parse_tier
+from ckptguard.face.observe_options import FLAGS as OBSERVE_FLAGS
+from ckptguard.face.observe_options import ObserveOptions
 from ckptguard.service.settings import LogFormat, SettingsError
 
 if sys.version_info >= (3, 11):
@@ -50,6 +52,7 @@ FLAGS = {
     "keep_daily": "--keep-daily",
     "keep_weekly": "--keep-weekly",
     "max_size": "--max-size",
+    **OBSERVE_FLAGS,
 }
 
 
@@ -184,9 +187,7 @@ class DirectoryOptions(PolicyOptions):
     path: str = Field(min_length=1)
 
 
-class DaemonOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DaemonOptions(ObserveOptions):
     # Floors keep a typo from turning the daemon into a busy loop.
     rescan_interval: float | None = Field(default=None, ge=1, allow_inf_nan=False)
     free_check_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
@@ -252,6 +253,8 @@ def load_file(path: str) -> FileOptions:
     update: dict[str, Any] = {"directory": directories}
     if options.state_dir is not None:
         update["state_dir"] = os.path.join(base, options.state_dir)
+    if options.metrics_textfile is not None:
+        update["metrics_textfile"] = os.path.join(base, options.metrics_textfile)
     return options.model_copy(update=update)
 
 

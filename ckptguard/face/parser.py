@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check-config", parents=[shared], help="validate a config file (and flags) and exit"
     )
+    status = commands.add_parser(
+        "status", parents=[shared], help="what the guard sees: space, saves, predictions"
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+    history = commands.add_parser("history", help="deletions, shortfalls and warnings kept")
+    history.add_argument("--dir", action="append", default=[], metavar="DIR", help="only DIR")
+    history.add_argument("--config", metavar="FILE", help="TOML config file (its state_dir)")
+    history.add_argument("--state-dir", metavar="DIR", help="where the history is kept")
+    history.add_argument("--since", metavar="DURATION", help="only the last DURATION: 2h, 7d")
+    history.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
 
@@ -128,6 +138,31 @@ def _daemon_options(run: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for another guard of the directory instead of exiting",
     )
+    for flag, metavar, text in _OBSERVE:
+        run.add_argument(flag, metavar=metavar, help=text)
+
+
+# What the daemon tells beyond its log (docs/observability.md): (flag, metavar, help).
+_OBSERVE = (
+    ("--warn-before", "DURATION", "warn when the free-space target fails within DURATION (1h)"),
+    (
+        "--stale-after",
+        "DURATION",
+        "warn after DURATION without a new checkpoint (3 median save intervals, >= 10m)",
+    ),
+    ("--on-warning", "CMD", "run CMD (sh -c) with each new warning as JSON on stdin"),
+    ("--on-warning-timeout", "SECONDS", "kill the --on-warning command after SECONDS (30)"),
+    (
+        "--metrics-textfile",
+        "PATH",
+        "write Prometheus metrics to PATH (*.prom) for node_exporter (needs ckptguard[metrics])",
+    ),
+    (
+        "--metrics-listen",
+        "HOST:PORT",
+        "serve Prometheus metrics on HOST:PORT (off; needs ckptguard[metrics])",
+    ),
+)
 
 
 def attach_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

@@ -22,6 +22,7 @@ from ckptguard.face.config import (
     PolicyOptions,
     TierOptions,
 )
+from ckptguard.face.observe_options import observe_settings
 from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
@@ -55,6 +56,7 @@ def build_settings(
 
     state_dir = os.path.abspath(pick("state_dir", None) or default_state_dir())
     _check_state_dir(state_dir, guards)
+    observe = observe_settings(pick, [g.path for g in guards])
     return Settings(
         guards=tuple(guards),
         rescan_interval=pick("rescan_interval", 60.0),
@@ -62,6 +64,7 @@ def build_settings(
         log_format=pick("log_format", "auto"),
         poll=pick("poll", False),
         state_dir=state_dir,
+        **observe,
     )
 
 
