@@ -30,9 +30,9 @@ class Observed:
 
 
 def by_state(plan: Plan) -> dict[str, dict[str, int]]:
-    """Checkpoints (and their bytes) by state, for the states present."""
+    """The checkpoints the plan keeps (and their bytes) by state, for the states present."""
     found: dict[str, dict[str, int]] = {}
-    for decision in plan.decisions:
+    for decision in plan.kept:
         entry = found.setdefault(decision.state.value, {"count": 0, "bytes": 0})
         entry["count"] += 1
         entry["bytes"] += decision.checkpoint.size

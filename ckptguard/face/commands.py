@@ -56,9 +56,10 @@ def check_paths(settings: Settings, *, must_exist: bool) -> None:
         raise ConfigError(problems)
 
 
-def check_metrics(settings: Settings) -> None:
-    """Metrics options need prometheus_client (an extra) and a textfile's directory."""
-    problem = metrics_problem(settings.metrics_textfile, settings.metrics_listen)
+def check_metrics(settings: Settings, *, starting: bool) -> None:
+    """Metrics options need prometheus_client (an extra) and, to start, the textfile's
+    directory."""
+    problem = metrics_problem(settings.metrics_textfile, settings.metrics_listen, starting=starting)
     if problem is not None:
         raise ConfigError([problem])
 
@@ -68,7 +69,7 @@ def check_config(args: argparse.Namespace) -> int:
         raise ConfigError(["check-config needs --config FILE"])
     settings = settings_of(args)
     check_paths(settings, must_exist=False)
-    check_metrics(settings)
+    check_metrics(settings, starting=False)
     print(f"{args.config}: OK, {len(settings.guards)} directories")
     return EXIT_OK
 
@@ -82,7 +83,7 @@ def guard(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     check_paths(settings, must_exist=False)
-    check_metrics(settings)
+    check_metrics(settings, starting=True)
     configure(settings.log_format)
     executor: Executor = AuditExecutor() if args.dry_run else Deleter()
     daemon = Daemon(

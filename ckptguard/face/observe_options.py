@@ -69,14 +69,17 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def metrics_problem(textfile: str | None, listen: tuple[str, int] | None) -> str | None:
-    """Why the metrics options cannot be used here, if they cannot: one line."""
+def metrics_problem(
+    textfile: str | None, listen: tuple[str, int] | None, *, starting: bool
+) -> str | None:
+    """Why the metrics options cannot be used here, if they cannot: one line. The
+    textfile's directory must exist when the daemon starts (`starting`), not before."""
     if textfile is None and listen is None:
         return None
     flag = "--metrics-textfile" if textfile is not None else "--metrics-listen"
     if importlib.util.find_spec("prometheus_client") is None:
         return f"{flag} needs prometheus_client: pip install '{EXTRA}'"
-    if textfile is not None and not os.path.isdir(os.path.dirname(textfile)):
+    if starting and textfile is not None and not os.path.isdir(os.path.dirname(textfile)):
         return f"--metrics-textfile {textfile}: no such directory {os.path.dirname(textfile)}"
     return None
 
