@@ -20,6 +20,17 @@ def state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     return directory
 
 
+@pytest.fixture(autouse=True)
+def runtime_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The default runtime directory (systemd's $RUNTIME_DIRECTORY), one per test: status
+    files never go to the real /run/ckptguard."""
+    directory = tmp_path_factory.mktemp("run")
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(directory))
+    return directory
+
+
 @pytest.fixture
 def models(tmp_path: Path) -> Path:
     """An empty directory to guard, `tmp_path/models`."""

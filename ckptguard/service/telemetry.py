@@ -79,6 +79,9 @@ class Telemetry:
                 raise StartupError(
                     f"--metrics-listen {host}:{port}: {error.strerror or error}"
                 ) from None
+            if settings.metrics_listen is not None:
+                host = settings.metrics_listen[0]
+                self._log.info("metrics_listening", host=host, port=self._exporter.port)
         if settings.on_warning is not None:
             self.hook = WarningHook(
                 settings.on_warning,

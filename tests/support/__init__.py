@@ -8,6 +8,7 @@ Each module owns one thing:
     processes  the CLI as a subprocess, and reading what processes print
     daemons    a Daemon in a thread of the test process: settings, start, cycles
     mounts     real tmpfs and bind mounts, filled up; files made immutable
+    observing  free ports, HTTP gets, Prometheus text; a filesystem filled at a known rate
     plans      plans made through a real directory's descriptor; reasons in words
     waiting    polling with a deadline
 
@@ -44,6 +45,7 @@ from support.mounts import (
     needs_root,
     umount,
 )
+from support.observing import Filler, free_port, http_get, sample_value
 from support.plans import NO_SPACE_RULE, UNREACHABLE, directory_fd, plan_for, text
 from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail
 from support.waiting import wait_for
@@ -62,6 +64,7 @@ __all__ = [
     "UNREACHABLE",
     "VAL_LOSSES",
     "CsvLoggerFile",
+    "Filler",
     "GuardProcess",
     "Mounts",
     "NotifyListener",
@@ -72,6 +75,8 @@ __all__ = [
     "fill",
     "fill_inodes",
     "free_bytes",
+    "free_port",
+    "http_get",
     "immutable",
     "is_json",
     "keep_best_args",
@@ -80,6 +85,7 @@ __all__ = [
     "needs_root",
     "plan_for",
     "run_cli",
+    "sample_value",
     "settings_for",
     "six_epochs",
     "snapshot",

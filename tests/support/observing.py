@@ -1,0 +1,78 @@
+"""What the observability tests share: free ports, HTTP gets, Prometheus text, and a
+writer that fills a filesystem at a known rate."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free right now."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 5.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return str(response.read().decode())
+
+
+def sample_value(exposition: str, name: str, **labels: str) -> float | None:
+    """The value of the sample `name{labels...}` in Prometheus text (labels must all match,
+    others may be present); None if there is none."""
+    for line in exposition.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        metric, _, rest = head.partition("{")
+        if metric != name:
+            continue
+        if all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            return float(value)
+    return None
+
+
+class Filler:
+    """Appends `chunk` bytes to `path` every `chunk / rate` seconds, on a fixed schedule
+    (a late write does not shift the later ones), until stopped or the disk is full."""
+
+    def __init__(self, path: Path, *, rate: float, chunk: int = 64 * 1024) -> None:
+        self.path, self.rate, self.chunk = path, rate, chunk
+        self.written = 0
+        self.full = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="filler", daemon=True)
+
+    def __enter__(self) -> Filler:
+        self.started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        block = b"\x5a" * self.chunk
+        with open(self.path, "ab") as handle:
+            index = 0
+            while not self._stop.is_set():
+                due = self.started + index * self.chunk / self.rate
+                if self._stop.wait(max(0.0, due - time.monotonic())):
+                    return
+                try:
+                    handle.write(block)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except OSError:
+                    self.full.set()
+                    return
+                self.written += self.chunk
+                index += 1
