@@ -4,6 +4,7 @@ running, what can be computed from the directory now."""
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import time
@@ -44,8 +45,15 @@ def command(args: argparse.Namespace) -> int:
 
 
 def runtime_dirs() -> list[str]:
-    """Where guards keep their status: ours, and the system service's."""
-    return list(dict.fromkeys([default_runtime_dir(), SYSTEM_RUNTIME_DIR]))
+    """Where guards keep their status: ours and the system service's, and in each the
+    directories of template instances (/run/ckptguard/srv-models)."""
+    found = []
+    for root in dict.fromkeys([default_runtime_dir(), SYSTEM_RUNTIME_DIR]):
+        found.append(root)
+        found.extend(
+            sorted(p.rstrip("/") for p in glob.glob(os.path.join(glob.escape(root), "*/")))
+        )
+    return found
 
 
 def running_reports() -> list[dict[str, Any]]:

@@ -7,45 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support import (
-    TRAINER,
     Mounts,
     fill,
     http_get,
     run_cli,
     sample_value,
+    train,
     wait_for,
     write_checkpoint,
 )
-
-
-def train(directory: Path, saves: int, *, first_step: int = 100, size: int = 65536) -> None:
-    """A simulated training run: `saves` checkpoints written the way Keras writes them."""
-    subprocess.run(
-        [
-            sys.executable,
-            str(TRAINER),
-            "--dir",
-            str(directory),
-            "--saves",
-            str(saves),
-            "--size",
-            str(size),
-            "--train-pause",
-            "0.05",
-            "--first-step",
-            str(first_step),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 def metrics_of(guard: Any) -> str:

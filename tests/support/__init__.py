@@ -45,9 +45,9 @@ from support.mounts import (
     needs_root,
     umount,
 )
-from support.observing import Filler, free_port, http_get, sample_value
+from support.observing import Filler, ServerProcess, free_port, http_get, sample_value
 from support.plans import NO_SPACE_RULE, UNREACHABLE, directory_fd, plan_for, text
-from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail
+from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail, train
 from support.waiting import wait_for
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "GuardProcess",
     "Mounts",
     "NotifyListener",
+    "ServerProcess",
     "can_mount_tmpfs",
     "daemon_threads",
     "directory_fd",
@@ -92,6 +93,7 @@ __all__ = [
     "steps_in",
     "tail",
     "text",
+    "train",
     "tree_snapshot",
     "umount",
     "wait_cycles",

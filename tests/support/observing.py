@@ -1,15 +1,17 @@
-"""What the observability tests share: free ports, HTTP gets, Prometheus text, and a
-writer that fills a filesystem at a known rate."""
+"""What the observability tests share: free ports, HTTP gets, Prometheus text, a writer
+that fills a filesystem at a known rate, and server programs run on 127.0.0.1."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -76,3 +78,47 @@ class Filler:
                     return
                 self.written += self.chunk
                 index += 1
+
+
+class ServerProcess:
+    """A server program (Prometheus, node_exporter) run by a test on 127.0.0.1, its output
+    in a log file; `ready_url` answers once it serves. Stopped with SIGTERM on leaving."""
+
+    def __init__(self, command: list[str], *, log_path: Path, ready_url: str) -> None:
+        self.command, self.log_path, self.ready_url = command, log_path, ready_url
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    def __enter__(self) -> ServerProcess:
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log
+        )
+        deadline = time.monotonic() + 60
+        while not self._answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise AssertionError(
+                    f"{self.command[0]} did not start:\n{self.log_path.read_text()[-3000:]}"
+                )
+            time.sleep(0.05)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            http_get(self.ready_url, timeout=1)
+        except OSError:
+            return False
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
