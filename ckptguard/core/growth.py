@@ -29,6 +29,10 @@ MIN_SAMPLES = 4
 MIN_SPAN = 2.0
 # Shrinking slower than this (bytes per second, about 3.6 kB an hour) is not shrinking.
 MIN_RATE = 1.0
+# A warning needs the rate seen for this share of `warn_before`, at most MAX_SEEN
+# seconds: a burst (the first saves of a run filling the floor) must not page anyone.
+SEEN_SHARE = 1 / 6
+MAX_SEEN = 600.0
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,11 @@ def predict(samples: Sequence[Sample]) -> Prediction | None:
 
 
 def time_to_full(prediction: Prediction | None, warn_before: float) -> Notice | None:
-    """The `time_to_full` warning, when the target fails within `warn_before` seconds."""
+    """The `time_to_full` warning, when the target fails within `warn_before` seconds at
+    a rate seen long enough (see SEEN_SHARE)."""
     if prediction is None or prediction.seconds is None or prediction.seconds >= warn_before:
+        return None
+    if prediction.span < min(MAX_SEEN, warn_before * SEEN_SHARE):
         return None
     return notice(
         "time_to_full",

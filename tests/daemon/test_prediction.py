@@ -60,7 +60,7 @@ def test_predicted_time_to_full_is_within_ten_percent(
             "--free-check-interval",
             "0.2",
             "--warn-before",
-            "1h",
+            "30s",
         ).expect_ready()
         trainer = subprocess.Popen(
             [

@@ -187,11 +187,21 @@ def test_old_samples_leave_the_window() -> None:
 
 def test_time_to_full_warns_only_within_warn_before() -> None:
     """The warning carries its facts and comes only below --warn-before."""
-    samples = [growth.Sample(float(t), 0, 0, 10_000 - 10 * t) for t in range(0, 100, 10)]
+    samples = [growth.Sample(float(t), 0, 0, 20_000 - 10 * t) for t in range(0, 1000, 10)]
     prediction = growth.predict(samples)
-    assert prediction is not None and prediction.seconds == pytest.approx(910.0)
-    assert growth.time_to_full(prediction, 900) is None
+    assert prediction is not None and prediction.seconds == pytest.approx(1010.0)
+    assert growth.time_to_full(prediction, 1000) is None
     warning = growth.time_to_full(prediction, 3600)
     assert warning is not None and warning.code == "time_to_full"
-    assert warning["seconds"] == pytest.approx(910.0)
+    assert warning["seconds"] == pytest.approx(1010.0)
     assert warning["rate"] == pytest.approx(10.0)
+
+
+def test_a_burst_does_not_warn_until_its_rate_is_seen_long_enough() -> None:
+    """A rate seen for less than a sixth of --warn-before (at most 10 minutes) warns not."""
+    samples = [growth.Sample(float(t), 0, 0, 20_000 - 100 * t) for t in range(0, 100, 10)]
+    prediction = growth.predict(samples)
+    assert prediction is not None and prediction.seconds is not None
+    assert prediction.seconds < 3600
+    assert growth.time_to_full(prediction, 3600) is None, "90 s of looks: a burst"
+    assert growth.time_to_full(prediction, 540) is not None, "90 s is a sixth of 9 minutes"
