@@ -47,6 +47,11 @@ def append(
                 os.replace(path, path + ".1")
                 fd = os.open(path, _APPEND, 0o600)
             _write_whole(fd, data)
+        except OSError:
+            with contextlib.suppress(OSError):
+                if fd >= 0 and os.fstat(fd).st_size == 0:
+                    os.unlink(path)  # an empty file made just now: leave nothing behind
+            raise
         finally:
             if fd >= 0:
                 os.close(fd)

@@ -210,3 +210,18 @@ def test_own_writes_that_fail_never_stop_a_deletion(
     for kind in ("history_write", "status_write", "metrics_write"):
         assert len(guard.events_named(f"{kind}_failed")) == 1, kind
     assert "Traceback" not in guard.log_text()
+
+
+def test_status_finds_a_template_instance_in_its_own_runtime_directory(
+    spawn, models: Path, runtime_directory: Path
+) -> None:
+    """ckptguard@.service keeps its status in /run/ckptguard/<instance>: `status` with no
+    --dir looks there too."""
+    guard = spawn(
+        "--dir", str(models), env={"RUNTIME_DIRECTORY": str(runtime_directory / "srv-models")}
+    ).expect_ready()
+    wait_for(
+        lambda: (runtime_directory / "srv-models").is_dir() and run_cli("status").returncode == 0
+    )
+    assert f"pid {guard.pid}" in run_cli("status").stdout
+    guard.stop()
