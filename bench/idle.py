@@ -11,6 +11,9 @@ CPU is utime + stime from /proc/<pid>/stat (all threads; clock ticks of 10 ms, s
 VmHWM from /proc/<pid>/status at the end, in MB of 10^6 bytes. The full window (65 s)
 includes one periodic rescan (every 60 s by default), as every minute of a real idle
 daemon does; a short window (--quick) does not.
+
+A third daemon, measured over the same window, guards many directories at once: 100
+directories of 100 checkpoints each (`--dir` 100 times, `--keep 100`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bench.checkpoint_files import name_of
 CHECKPOINTS = 1_000
 SAMPLE_EVERY = 5.0
 VARIANTS = (("keep", ["--keep", str(CHECKPOINTS)]), ("keep-every", ["--keep-every", "1"]))
+MANY_DIRECTORIES, EACH = 100, 100
 
 
 def _measure(daemon: harness.Daemon, samples: list[tuple[float, float]]) -> dict[str, Any]:
@@ -66,6 +70,10 @@ def run(*, python: str, workdir: Path, window: float) -> dict[str, Any]:
             harness.write_files(directory, names, harness.TINY)
             daemon = harness.Daemon(python, directory, workdir / f"idle-{key}.log", extra=options)
             daemons[key] = (stack.enter_context(daemon), directory)
+        many = stack.enter_context(harness.scratch_dir(workdir, "idle-many", 128 << 20))
+        first, options = _many_directories(many)
+        daemon = harness.Daemon(python, first, workdir / "idle-many.log", extra=options)
+        daemons["many"] = (stack.enter_context(daemon), many)
         started = time.perf_counter()
         samples: dict[str, list[tuple[float, float]]] = {
             key: [(0.0, harness.cpu_seconds(d.pid))] for key, (d, _) in daemons.items()
@@ -83,7 +91,14 @@ def run(*, python: str, workdir: Path, window: float) -> dict[str, Any]:
             result["checkpoints"] = CHECKPOINTS
             result["checkpoints_left"] = len(harness.checkpoint_steps(directory))
             results[key] = result
-    for key, _ in VARIANTS:
+        daemon, many = daemons["many"]
+        results["many"] = _measure(daemon, samples["many"])
+        results["many"]["options"] = ["--dir", "D1", "...", "--dir", "D100", "--keep", "100"]
+        results["many"]["checkpoints"] = MANY_DIRECTORIES * EACH
+        results["many"]["checkpoints_left"] = sum(
+            len(harness.checkpoint_steps(d)) for d in sorted(many.iterdir())
+        )
+    for key in [*(k for k, _ in VARIANTS), "many"]:
         daemon = daemons[key][0]
         results[key]["exit_code"] = daemon.exit_code
         harness.log(
@@ -91,5 +106,18 @@ def run(*, python: str, workdir: Path, window: float) -> dict[str, Any]:
             f" CPU-s/min over {results[key]['window_s']:.0f} s, peak RSS"
             f" {results[key]['peak_rss_mb']:.1f} MB"
         )
+    results["many"]["exit_code"] = daemons["many"][0].exit_code
     # The headline figures are those of `--keep 1000`.
     return {**results["keep"], "variants": results}
+
+
+def _many_directories(root: Path) -> tuple[Path, list[str]]:
+    """The first directory, and the options naming the other 99 and the policy."""
+    directories = []
+    for index in range(MANY_DIRECTORIES):
+        directory = root / f"run-{index:03d}"
+        directory.mkdir()
+        harness.write_files(directory, (name_of(s) for s in range(1, EACH + 1)), harness.TINY)
+        directories.append(directory)
+    others = [option for d in directories[1:] for option in ("--dir", str(d))]
+    return directories[0], [*others, "--keep", str(EACH)]

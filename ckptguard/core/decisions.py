@@ -57,7 +57,7 @@ class ReasonCode(enum.Enum):
 Params = tuple[tuple[str, Any], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     """Why a checkpoint is kept or deleted: a code and the facts it rests on."""
 
@@ -91,7 +91,7 @@ class Run:
     last_write_ns: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     checkpoint: Checkpoint
     state: State
@@ -209,7 +209,7 @@ class Status(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """What happened to one planned deletion."""
 

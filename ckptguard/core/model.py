@@ -38,7 +38,7 @@ class MetricSource(enum.Enum):
     REMEMBERED = "remembered"  # the metrics file, as it read before (see `recall`)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileIdentity:
     """Enough of an lstat result to tell whether an entry is still the one planned on."""
 
@@ -60,7 +60,7 @@ class Unit(enum.Enum):
         return Kind.DIRECTORY if self is Unit.DIRECTORY else Kind.REGULAR
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Part:
     """One entry of the guarded directory that belongs to a checkpoint made of several."""
 
@@ -69,7 +69,7 @@ class Part:
     identity: FileIdentity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """One unit of retention: a file, a directory or a group of files (see `Unit`).
 

@@ -269,7 +269,7 @@ class Guard:
         )
         self.last_inventory = done.inventory
         self.settle_at = Observations.next_settle(
-            done.plan, spec.policy.settle_seconds, time.monotonic()
+            done.plan, spec.policy.settle_seconds, time.monotonic(), self.writes
         )
         if changed is None:
             self._keep_verdicts(state_dir)
@@ -293,8 +293,10 @@ class Guard:
     def _observe(self, inventory: Inventory) -> Inventory:
         """What the guard itself saw: writes not yet closed, and how long each is quiet."""
         if self.writers_unknown and self.store is not None:
+            self.writes.doubt()
             self._learn_writers(self.store.holders(inventory))
-        return self.observations.stamp(inventory, time.monotonic(), self.writes)
+        settle = self.spec.policy.settle_seconds
+        return self.observations.stamp(inventory, time.monotonic(), self.writes, settle=settle)
 
     def _learn_writers(self, inventory: Inventory) -> None:
         """Saves already being written when the watch began (or after lost events): the

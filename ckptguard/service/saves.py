@@ -16,8 +16,9 @@ from dataclasses import replace
 from ckptguard.core.decisions import Plan, State
 from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory
 
-# A close the watcher missed (lost events) must not keep a checkpoint "being written"
-# for ever: after this long unchanged, the flag is dropped.
+# A close the watcher missed must not keep a checkpoint "being written" for ever: after
+# this long unchanged, the flag is dropped. After events were lost, a flag no new write
+# or /proc confirms is in doubt, and lasts only one settle window of quiet.
 STALE_WRITE_SECONDS = 3600.0
 
 
@@ -27,14 +28,25 @@ class Writes:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[str, set[str]] = {}
+        self._doubted: set[str] = set()
 
     def written(self, key: str, path: str) -> bool:
         """Record a write to `path` of checkpoint `key`; True if `key` was not being written."""
         with self._lock:
+            self._doubted.discard(key)
             paths = self._open.setdefault(key, set())
             fresh = not paths
             paths.add(path)
             return fresh
+
+    def doubt(self) -> None:
+        """Events were lost: the closes of what is recorded may be among them."""
+        with self._lock:
+            self._doubted = set(self._open)
+
+    def doubted(self, key: str) -> bool:
+        with self._lock:
+            return key in self._doubted
 
     def closed(self, key: str, path: str) -> None:
         """`path` was closed after writing, deleted or moved away."""
@@ -44,10 +56,12 @@ class Writes:
                 paths.discard(path)
                 if not paths:
                     del self._open[key]
+                    self._doubted.discard(key)
 
     def forget(self, key: str) -> None:
         with self._lock:
             self._open.pop(key, None)
+            self._doubted.discard(key)
 
     def keys(self) -> frozenset[str]:
         with self._lock:
@@ -67,7 +81,9 @@ class Observations:
     def __init__(self) -> None:
         self._since: dict[str, tuple[FileIdentity, float]] = {}
 
-    def stamp(self, inventory: Inventory, now: float, writes: Writes | None) -> Inventory:
+    def stamp(
+        self, inventory: Inventory, now: float, writes: Writes | None, *, settle: float
+    ) -> Inventory:
         """The inventory with `quiet_for` and `writing` as the guard has seen them."""
         writing = writes.keys() if writes is not None else frozenset()
         since: dict[str, tuple[FileIdentity, float]] = {}
@@ -78,7 +94,7 @@ class Observations:
             since[checkpoint.name] = (checkpoint.identity, first)
             quiet = now - first
             is_writing = checkpoint.name in writing
-            if is_writing and quiet >= STALE_WRITE_SECONDS and writes is not None:
+            if is_writing and writes is not None and quiet >= _expiry(writes, checkpoint, settle):
                 writes.forget(checkpoint.name)
                 is_writing = False
             if _settled(checkpoint) and not is_writing:
@@ -91,15 +107,23 @@ class Observations:
         return replace(inventory, checkpoints=tuple(stamped))
 
     @staticmethod
-    def next_settle(plan: Plan, settle_seconds: float, now: float) -> float | None:
-        """When (monotonic) the first save in progress that nobody writes will have been
-        quiet for the settle window, so that it can be judged; None if there is none."""
+    def next_settle(
+        plan: Plan, settle_seconds: float, now: float, writes: Writes | None = None
+    ) -> float | None:
+        """When (monotonic) the first save in progress that nobody writes (or whose
+        writing is in doubt) will have been quiet for the settle window, so that it can be
+        judged; None if there is none."""
+        doubted = writes.doubted if writes is not None else lambda name: False
         waits = [
             settle_seconds - d.checkpoint.quiet_for
             for d in plan.decisions
             if d.state is State.IN_PROGRESS
-            and not d.checkpoint.writing
+            and (not d.checkpoint.writing or doubted(d.checkpoint.name))
             and d.checkpoint.quiet_for is not None
             and d.checkpoint.quiet_for < settle_seconds
         ]
         return now + max(0.0, min(waits)) if waits else None
+
+
+def _expiry(writes: Writes, checkpoint: Checkpoint, settle: float) -> float:
+    return settle if writes.doubted(checkpoint.name) else STALE_WRITE_SECONDS

@@ -378,6 +378,42 @@ def test_inotify_overflow_is_detected_and_rescanned(models: Path, spawn) -> None
     assert daemon.stop() == 0
 
 
+def test_a_close_lost_with_the_events_is_not_a_save_for_ever(models: Path, spawn) -> None:
+    """A save the guard knew as being written, closed while events were lost: once no
+    writer shows in /proc, it is believed finished after one settle window of quiet
+    (not an hour), and keep-1 applies."""
+    needs_root()
+    write_old(models, 1)
+    save = open(models / name_of(2), "wb")  # noqa: SIM115 - closed while the guard is stopped
+    save.write(keras_bytes(4096))
+    save.flush()
+    original = QUEUE.read_text()
+    try:
+        QUEUE.write_text("16\n")
+    except OSError as error:
+        save.close()
+        pytest.skip(f"cannot lower fs.inotify.max_queued_events here: {error}")
+    try:  # /proc shows the writer at start: step 2 is known as being written
+        daemon = spawn(
+            "--dir", str(models), "--keep", "1", "--min-free", "0", "--settle", "1",
+            "--rescan-interval", "3600", "--free-check-interval", "3600",
+        )  # fmt: skip
+        daemon.expect_ready()
+    finally:
+        QUEUE.write_text(original)
+    assert steps_in(models) == [1, 2]
+    os.kill(daemon.proc.pid, signal.SIGSTOP)
+    try:
+        for index in range(20):  # 40 irrelevant events fill the queue of 16...
+            (models / f"noise-{index}.txt").write_bytes(b"x")
+        save.close()  # ...so the close of the save is lost
+    finally:
+        os.kill(daemon.proc.pid, signal.SIGCONT)
+    wait_for(lambda: daemon.events_named("events_lost"), timeout=10, message="events_lost")
+    wait_for(lambda: steps_in(models) == [2], timeout=10, message="keep-1 after the settle")
+    assert daemon.stop() == 0
+
+
 # --- the log itself ----------------------------------------------------------------------------
 
 # `ckptguard run`, with watchdog logging one of its own messages once the daemon is ready.

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import fcntl
+import functools
 import os
 import platform
 import struct
+import time
 from collections.abc import Callable
 
 from ckptguard.core.model import Quota
@@ -30,6 +33,8 @@ _QIF_SPACE = 4
 _BLOCK = 1024
 # quotactl_fd's number in the generic syscall table (x86_64 and arm64 alike).
 _QUOTACTL_FD = 443 if platform.machine() in ("x86_64", "aarch64") else None
+# quotactl's answers for a filesystem that keeps no such quota (off, or not supported).
+_QUOTAS_OFF = frozenset({errno.ESRCH, errno.ENOSYS, errno.ENOTTY, errno.EINVAL, errno.ENOTBLK})
 _FS_IOC_FSGETXATTR = 0x801C581F  # struct fsxattr; fsx_projid at offset 12
 
 
@@ -43,14 +48,25 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+# Kinds of quota a filesystem does not keep (off or unsupported), by device, until when
+# (monotonic) to believe it: free space is read before and after every deletion, and
+# asking again each time would cost more than the deletion. Quotas switched on later
+# are seen within a minute.
+_OFF_FOR = 60.0
+_off: dict[tuple[int, int], float] = {}
+
+
 def binding_quota(dir_fd: int) -> Quota | None:
     """The quota with the least room left for the writer of the directory, or None."""
     st = os.fstat(dir_fd)
     ids = {"user": st.st_uid, "group": st.st_gid, "project": project_id(dir_fd)}
     found = []
+    now = time.monotonic()
     for kind, number in _KINDS:
         owner = ids[kind]
         if owner is None or (kind == "project" and owner == 0):
+            continue
+        if _off.get((st.st_dev, number), 0.0) > now:
             continue
         quota = _get(dir_fd, kind, number, owner)
         if quota is not None:
@@ -72,6 +88,8 @@ def _get(dir_fd: int, kind: str, number: int, owner: int) -> Quota | None:
     buffer = ctypes.create_string_buffer(_DQBLK.size)
     command = (_Q_GETQUOTA << 8) | number
     if not _call(dir_fd, command, owner, buffer):
+        if ctypes.get_errno() in _QUOTAS_OFF:
+            _off[(os.fstat(dir_fd).st_dev, number)] = time.monotonic() + _OFF_FOR
         return None
     hard, _soft, used, *_rest, valid = _DQBLK.unpack(buffer.raw)
     if not valid & _QIF_BLIMITS or not valid & _QIF_SPACE or hard == 0:
@@ -79,25 +97,41 @@ def _get(dir_fd: int, kind: str, number: int, owner: int) -> Quota | None:
     return Quota(kind=kind, id=owner, limit=hard * _BLOCK, used=used)
 
 
+# Which calls this kernel lacks (ENOSYS): a kernel does not gain a system call while we
+# run, and without this every look would read /proc/self/mountinfo again for nothing.
+_MISSING: set[str] = set()
+
+
 def _call(dir_fd: int, command: int, owner: int, buffer: ctypes.Array[ctypes.c_char]) -> bool:
     if _LIBC is None:
         return False
-    if _QUOTACTL_FD is not None:
+    if _QUOTACTL_FD is not None and "quotactl_fd" not in _MISSING:
         syscall: Callable[..., int] = _LIBC.syscall
         if syscall(_QUOTACTL_FD, dir_fd, command, owner, buffer) == 0:
             return True
-        if ctypes.get_errno() != 38:  # ENOSYS: a kernel before 5.14, try quotactl
+        if ctypes.get_errno() != errno.ENOSYS:
             return False
+        _MISSING.add("quotactl_fd")  # a kernel before 5.14: quotactl with the device
+    if "quotactl" in _MISSING:
+        return False
     device = _device_of(dir_fd)
     if device is None:
         return False
     quotactl: Callable[..., int] = _LIBC.quotactl
-    return quotactl(command, os.fsencode(device), owner, buffer) == 0
+    if quotactl(command, os.fsencode(device), owner, buffer) == 0:
+        return True
+    if ctypes.get_errno() == errno.ENOSYS:  # a kernel built without quota support
+        _MISSING.add("quotactl")
+    return False
 
 
 def _device_of(fd: int) -> str | None:
     """The block device the mount holding `fd` was made from (mountinfo's source)."""
-    device = os.fstat(fd).st_dev
+    return _device_named(os.fstat(fd).st_dev)
+
+
+@functools.lru_cache(maxsize=64)  # a device number names one block device while we run
+def _device_named(device: int) -> str | None:
     wanted = f"{os.major(device)}:{os.minor(device)}"
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
