@@ -143,7 +143,7 @@ def test_a_hanging_hook_is_killed_at_its_timeout_and_never_blocks(
         "--on-warning",
         f"sleep {marker}; true",
         "--on-warning-timeout",
-        "3",
+        "2",
         "--metrics-listen",
         "127.0.0.1:0",
     )
@@ -154,7 +154,7 @@ def test_a_hanging_hook_is_killed_at_its_timeout_and_never_blocks(
         assert hanging(marker, guard), "the deletions had to wait for the hook"
         assert not guard.events_named("warning_hook_failed")
         failed = wait_for(lambda: guard.events_named("warning_hook_failed"), timeout=15)
-        assert failed[0]["error"] == "timed out after 3s: killed"
+        assert failed[0]["error"] == "timed out after 2s: killed"
 
         def timeouts() -> float | None:
             return sample_value(metrics_of(guard), "ckptguard_errors_total", kind="hook_timeout")
