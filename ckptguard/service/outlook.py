@@ -37,6 +37,8 @@ class Outlook:
     last_cycle: float | None = None
     last_sample: float | None = None
     raised: dict[str, Notice] = field(default_factory=dict)
+    # Whether anything changed since the status was last written.
+    dirty: bool = True
 
     def cycled(self, done: Cycle, *, wall: float, monotonic: float) -> list[dict[str, Any]]:
         """Take in a completed cycle; the history records it makes."""
@@ -61,6 +63,7 @@ class Outlook:
     def _add(self, sample: growth.Sample, monotonic: float) -> None:
         self.samples = growth.added(self.samples, sample)
         self.last_sample = monotonic
+        self.dirty = True
 
     @property
     def prediction(self) -> growth.Prediction | None:
@@ -76,6 +79,7 @@ class Outlook:
         raised = [n for code, n in now.items() if code not in self.raised]
         cleared = [n for code, n in self.raised.items() if code not in now]
         self.raised = now
+        self.dirty = self.dirty or bool(raised or cleared)
         return raised, cleared
 
     def document(self, limits: Limits, wall: float) -> dict[str, Any] | None:

@@ -189,15 +189,20 @@ class Telemetry:
             )
 
     def publish(self, guards: Mapping[str, Guard], wall: float) -> None:
-        """Write each directory's status file, then the metrics."""
-        documents = []
+        """Write the status file of each directory that changed, then the metrics (the
+        endpoint serves them from memory, so a failed textfile write is tried again at
+        the next change)."""
+        documents, changed = [], False
         for key, guard in guards.items():
-            document = self.outlooks.setdefault(key, Outlook()).document(self.limits, wall)
+            outlook = self.outlooks.setdefault(key, Outlook())
+            document = outlook.document(self.limits, wall)
             if document is None:
                 continue
             documents.append(document)
-            self._write_status(key, guard, document, wall)
-        if self._exporter is not None:
+            if outlook.dirty:  # a look, a sample or a warning since the last write
+                outlook.dirty, changed = False, True
+                self._write_status(key, guard, document, wall)
+        if self._exporter is not None and changed:
             with self._lock:
                 found = families(
                     documents, self.counters, version=__version__, dry_run=self._dry_run

@@ -43,7 +43,8 @@ def sample_value(exposition: str, name: str, **labels: str) -> float | None:
 
 class Filler:
     """Appends `chunk` bytes to `path` every `chunk / rate` seconds, on a fixed schedule
-    (a late write does not shift the later ones), until stopped or the disk is full."""
+    (a late write does not shift the later ones), until stopped. A full disk does not
+    stop it: like any other writer it tries again at its next turn (`full` is set)."""
 
     def __init__(self, path: Path, *, rate: float, chunk: int = 64 * 1024) -> None:
         self.path, self.rate, self.chunk = path, rate, chunk
@@ -63,21 +64,20 @@ class Filler:
 
     def _run(self) -> None:
         block = b"\x5a" * self.chunk
-        with open(self.path, "ab") as handle:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
             index = 0
-            while not self._stop.is_set():
+            while True:
                 due = self.started + index * self.chunk / self.rate
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     return
                 try:
-                    handle.write(block)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    self.written += os.write(fd, block)
                 except OSError:
                     self.full.set()
-                    return
-                self.written += self.chunk
                 index += 1
+        finally:
+            os.close(fd)
 
 
 class ServerProcess:
