@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GuardProcess, Mounts, daemon_threads, directory_fd, needs_root
+from support import GuardProcess, Mounts, Terminal, daemon_threads, directory_fd, needs_root
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +29,13 @@ def runtime_directory(
     directory = tmp_path_factory.mktemp("run")
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(directory))
     return directory
+
+
+@pytest.fixture(autouse=True)
+def no_system_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the machine's /etc/ckptguard: an empty $CKPTGUARD_CONFIG means no
+    default configuration (tests of the defaults set it to a file of their own)."""
+    monkeypatch.setenv("CKPTGUARD_CONFIG", "")
 
 
 @pytest.fixture
@@ -117,3 +124,17 @@ def mounts() -> Iterator[Mounts]:
     made = Mounts()
     yield made
     made.close()
+
+
+@pytest.fixture
+def terminal() -> Iterator[Callable[..., Terminal]]:
+    """Start commands on real terminals (tmux sessions); every one is closed afterwards."""
+    opened: list[Terminal] = []
+
+    def start(*argv: str, **options: Any) -> Terminal:
+        opened.append(Terminal(list(argv), **options))
+        return opened[-1]
+
+    yield start
+    for session in opened:
+        session.close()

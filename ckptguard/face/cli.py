@@ -1,36 +1,44 @@
 """The command line: parse, validate, wire the pieces together, render, pick an exit code.
 
 Exit codes: 0 success; 1 a runtime failure (some deletions failed); 2 bad usage or
-configuration, always as one line per problem and never a traceback.
+configuration, always as one line per problem and never a traceback; 3 (audit, prune)
+the free-space target cannot be met.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ckptguard.face.parser import UsageError, attach_dash_values, build_parser
+from ckptguard.face.parser import COMMANDS, UsageError, attach_dash_values, build_parser
 from ckptguard.service.settings import SettingsError
 
 # What `--version` and `--help` need is imported above; the rest only once a command runs.
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_TARGET_MISSED = 0, 1, 2, 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell's completion asks: answer, then exit
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     try:
-        parser = build_parser()
-        given = sys.argv[1:] if argv is None else list(argv)
         try:
             args = parser.parse_args(attach_dash_values(given, parser))
         except SystemExit as done:  # --help and --version print, then "exit": return instead
             return done.code if isinstance(done.code, int) else EXIT_OK
         if args.command is None:
-            raise UsageError("choose a command: audit, prune, run, status, history or check-config")
+            raise UsageError(f"choose a command: {', '.join(COMMANDS)}")
         return _dispatch(args)
     except UsageError as error:
-        complain(str(error))
+        from ckptguard.face.hints import usage_hint
+
+        complain(usage_hint(str(error), given, parser))
         return EXIT_USAGE
     except SettingsError as error:
         for problem in error.problems:
@@ -56,6 +64,14 @@ def complain(message: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from ckptguard.face.demo import demo
+
+        return demo(args)
+    if args.command in ("service", "completion", "man"):
+        from ckptguard.face.install import install_command
+
+        return install_command(args)
     from ckptguard.face.commands import check_config, guard, one_shot
 
     if args.command in ("status", "history"):

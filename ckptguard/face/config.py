@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
 from ckptguard.core.units import parse_duration, parse_min_free, parse_size, parse_tier
+from ckptguard.face.hints import key_hint
 from ckptguard.face.observe_options import FLAGS as OBSERVE_FLAGS
 from ckptguard.face.observe_options import ObserveOptions
 from ckptguard.service.settings import LogFormat, SettingsError
@@ -278,6 +279,9 @@ def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str
         elif len(location) >= 2 and location[0] == "directory":
             key = f"directory[{location[1]}]" + "".join(f".{p}" for p in location[2:])
         message = _message(problem)
+        if problem["type"] == "extra_forbidden" and location:
+            known = DirectoryOptions if location[0] == "directory" else FileOptions
+            message += key_hint(location[-1], known.model_fields)
         value = problem.get("input")
         shown = "" if problem["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
         lines.append(f"{prefix}{key}: {message}{shown}")

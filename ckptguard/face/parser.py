@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ckptguard import __version__
 from ckptguard.core.layouts import PRESETS
@@ -24,9 +24,18 @@ class _Parser(argparse.ArgumentParser):
 
 # The policy options every command takes: (flag, metavar, help).
 _POLICY = (
-    ("--config", "FILE", "TOML config file; flags override it"),
+    (
+        "--config",
+        "FILE",
+        "TOML config file; flags override it (default: $CKPTGUARD_CONFIG, else "
+        "/etc/ckptguard/ckptguard.toml and /etc/ckptguard/conf.d/*.toml, if there)",
+    ),
     ("--keep", "N", "keep the N newest valid checkpoints (3)"),
-    ("--min-free", "SIZE", "free space to keep: 20GB, 512MiB, 10%%, or 1x/2.5x the newest (1x)"),
+    (
+        "--min-free",
+        "SIZE",
+        "free space to keep: 20G (GiB, as df -h shows), 20GB, 10%%, or 1x/2.5x the newest (1x)",
+    ),
     ("--min-keep", "N", "the free-space rule never leaves fewer valid checkpoints (1)"),
     (
         "--keep-every",
@@ -38,7 +47,7 @@ _POLICY = (
     ("--keep-hourly", "N", "also keep the newest of each of the last N hours with one (0)"),
     ("--keep-daily", "N", "also keep the newest of each of the last N days with one (0)"),
     ("--keep-weekly", "N", "also keep the newest of each of the last N ISO weeks with one (0)"),
-    ("--max-size", "SIZE", "the checkpoints may take at most SIZE: 200GB, 1.5TiB (off)"),
+    ("--max-size", "SIZE", "the checkpoints may take at most SIZE: 200G, 200GB, 1.5TiB (off)"),
     ("--preset", "NAME", f"checkpoint layout: {', '.join(PRESETS)} (keras)"),
     (
         "--pattern",
@@ -69,26 +78,59 @@ _POLICY = (
 _REPEATABLE = frozenset({"--keep-every"})
 
 
+COMMANDS = (
+    "demo",
+    "audit",
+    "prune",
+    "run",
+    "status",
+    "history",
+    "check-config",
+    "service",
+    "completion",
+    "man",
+)
+SIZES = "sizes: 20G or 20GiB (powers of 1024, as df -h shows), 20GB (powers of 1000), 4096B"
+EXIT_CODES = (
+    "exit codes: 0 done; 1 some deletions failed; 2 bad usage or configuration (one line, "
+    "naming the option); 3 (audit, prune) the free-space target cannot be met"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     shared = _policy_parser()
     parser = _Parser(
-        prog="ckptguard", description="Keeps training checkpoints from filling the disk."
+        prog="ckptguard",
+        description="Keeps training checkpoints from filling the disk. "
+        "New here? `ckptguard demo` shows it at work.",
+        epilog=f"{SIZES}. {EXIT_CODES}.",
     )
     parser.add_argument("--version", action="version", version=f"ckptguard {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    audit = commands.add_parser(
-        "audit", parents=[shared], help="explain every decision; delete nothing"
+    _demo_options(
+        commands.add_parser("demo", help="watch the guard keep a simulated training run alive")
     )
-    audit.add_argument("--json", action="store_true", help="print one JSON document")
-    prune = commands.add_parser("prune", parents=[shared], help="preview, or delete with --execute")
-    prune.add_argument("--execute", action="store_true", help="really delete")
-    prune.add_argument("--json", action="store_true", help="print one JSON document")
+    _one_shot_commands(commands, shared)
     _daemon_options(
         commands.add_parser("run", parents=[shared], help="guard directories continuously")
     )
     commands.add_parser(
-        "check-config", parents=[shared], help="validate a config file (and flags) and exit"
+        "check-config",
+        parents=[shared],
+        help="validate the config (and flags), check the directories, and exit",
     )
+    _observe_commands(commands, shared)
+    _service_options(
+        commands.add_parser("service", help="print or install the systemd units and config")
+    )
+    completion = commands.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
+    commands.add_parser("man", help="print the manual page (roff): ckptguard man | man -l -")
+    return parser
+
+
+def _observe_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
+    """status and history: what the guards see and did (docs/observability.md)."""
     status = commands.add_parser(
         "status", parents=[shared], help="what the guard sees: space, saves, predictions"
     )
@@ -99,7 +141,66 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--state-dir", metavar="DIR", help="where the history is kept")
     history.add_argument("--since", metavar="DURATION", help="only the last DURATION: 2h, 7d")
     history.add_argument("--json", action="store_true", help="print one JSON document")
-    return parser
+
+
+def _one_shot_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
+    """audit and prune: one look, a report, exit codes 0 to 3."""
+    audit = commands.add_parser(
+        "audit",
+        parents=[shared],
+        help="explain every decision; delete nothing",
+        epilog=f"{SIZES}. {EXIT_CODES}.",
+    )
+    audit.add_argument("--json", action="store_true", help="print one JSON document")
+    prune = commands.add_parser(
+        "prune",
+        parents=[shared],
+        help="preview, or delete with --execute",
+        epilog=f"{SIZES}. {EXIT_CODES}.",
+    )
+    prune.add_argument("--execute", action="store_true", help="really delete")
+    prune.add_argument("--json", action="store_true", help="print one JSON document")
+    _verbosity(prune)
+
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument("--saves", metavar="N", type=int, default=20, help="saves to make (20)")
+    demo.add_argument(
+        "--pace", metavar="SECONDS", type=float, default=1.0, help="seconds between saves (1)"
+    )
+    demo.add_argument(
+        "--plain", action="store_true", help="plain lines even on a terminal (no live view)"
+    )
+
+
+def _service_options(service: argparse.ArgumentParser) -> None:
+    actions = service.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    shown = actions.add_parser("print", help="print a unit or the example config")
+    shown.add_argument(
+        "name",
+        nargs="?",
+        default="ckptguard.service",
+        choices=("ckptguard.service", "ckptguard@.service", "ckptguard.toml"),
+        help="what to print (ckptguard.service)",
+    )
+    install = actions.add_parser(
+        "install", help="write both units, and the example config beside the config"
+    )
+    install.add_argument(
+        "--unit-dir", metavar="DIR", default="/etc/systemd/system", help="(/etc/systemd/system)"
+    )
+    install.add_argument(
+        "--config-dir", metavar="DIR", default="/etc/ckptguard", help="(/etc/ckptguard)"
+    )
+    install.add_argument("--force", action="store_true", help="replace units that differ")
+
+
+def _verbosity(command: argparse.ArgumentParser) -> None:
+    chosen = command.add_mutually_exclusive_group()
+    chosen.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
+    chosen.add_argument(
+        "-v", "--verbose", action="store_true", help="log every field of every event"
+    )
 
 
 def _policy_parser() -> _Parser:
@@ -132,7 +233,11 @@ def _daemon_options(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--rescan-interval", metavar="SECONDS", help="full rescan period (60)")
     run.add_argument("--free-check-interval", metavar="SECONDS", help="free-space check period (5)")
-    run.add_argument("--log-format", metavar="FORMAT", help="auto, json or console (auto)")
+    run.add_argument(
+        "--log-format",
+        metavar="FORMAT",
+        help="auto (console lines on a terminal, JSON lines otherwise), json or console",
+    )
     run.add_argument(
         "--wait-lock",
         action="store_true",
@@ -140,6 +245,7 @@ def _daemon_options(run: argparse.ArgumentParser) -> None:
     )
     for flag, metavar, text in _OBSERVE:
         run.add_argument(flag, metavar=metavar, help=text)
+    _verbosity(run)
 
 
 # What the daemon tells beyond its log (docs/observability.md): (flag, metavar, help).

@@ -14,8 +14,9 @@ from ckptguard.core.rhythm import Rhythm, observe, stale
 from ckptguard.core.status import Observed, directory_status
 from ckptguard.engine.cycle import survey
 from ckptguard.face.cli import EXIT_OK
-from ckptguard.face.commands import check_paths, settings_of
+from ckptguard.face.commands import settings_of
 from ckptguard.face.config import ConfigError
+from ckptguard.face.paths import Need, check_directories
 from ckptguard.face.status_view import to_text
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.status import (
@@ -33,7 +34,7 @@ def command(args: argparse.Namespace) -> int:
     now = time.time()
     if args.dir or args.config:
         settings = settings_of(args)
-        check_paths(settings, must_exist=True)
+        check_directories(settings, Need.READ)
         reports = [report(spec, settings, now) for spec in settings.guards]
     else:
         reports = running_reports()

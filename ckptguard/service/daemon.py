@@ -27,6 +27,7 @@ from ckptguard.service.context import Context
 from ckptguard.service.events import CODES, Words, get_logger
 from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
+from ckptguard.service.reports import ready_facts
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
 from ckptguard.service.telemetry import Telemetry
@@ -147,6 +148,8 @@ class Daemon:
             guard.open(self.context, at_start=True)
         self._cycle_all()
         self.telemetry.after_pass(self.guards)
+        facts = [ready_facts(g.spec.path, g.last_plan, g.is_open) for g in self.guards.values()]
+        self._log.info("ready", directories=facts)
         self._notifier.ready(self._status_line())
         self.ready.set()
 

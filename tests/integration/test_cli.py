@@ -405,11 +405,14 @@ def test_settle_and_pattern_come_from_the_config_and_yield_to_flags(
 def test_check_config_accepts_a_valid_file(
     cli_main: Cli, two_dirs: tuple[Path, Path, Path]
 ) -> None:
-    """`check-config --config F` validates the file and reports its directory count."""
-    config, _, _ = two_dirs
+    """`check-config --config F` validates the file and reports each directory's policy."""
+    config, first, second = two_dirs
     run = cli_main("check-config", "--config", str(config))
     assert run.code == 0, run.err
-    assert run.out == f"{config}: OK, 2 directories\n"
+    lines = run.out.splitlines()
+    assert lines[0] == f"{config}: OK, 2 directories:"
+    assert lines[1].startswith(f"  {first}: checkpoint_step_{{step}}.keras (keras): keep the ")
+    assert lines[2].startswith(f"  {second}: ")
 
 
 def test_relative_directory_in_config_is_relative_to_the_config_file(

@@ -11,6 +11,7 @@ Each module owns one thing:
     observing  free ports, HTTP gets, Prometheus text; a filesystem filled at a known rate
     plans      plans made through a real directory's descriptor; reasons in words
     waiting    polling with a deadline
+    terminal   a command on a real terminal (tmux), its screen read back
 
 Checkpoint names and archives, and `ckptguard run` as a real process, are shared with the
 benchmarks (bench/checkpoint_files.py, bench/guard_process.py); the fixtures that start
@@ -48,6 +49,7 @@ from support.mounts import (
 from support.observing import Filler, ServerProcess, free_port, http_get, sample_value
 from support.plans import NO_SPACE_RULE, UNREACHABLE, directory_fd, plan_for, text
 from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail, train
+from support.terminal import Terminal, needs_tmux
 from support.waiting import wait_for
 
 __all__ = [
@@ -69,6 +71,7 @@ __all__ = [
     "Mounts",
     "NotifyListener",
     "ServerProcess",
+    "Terminal",
     "can_mount_tmpfs",
     "daemon_threads",
     "directory_fd",
@@ -84,6 +87,7 @@ __all__ = [
     "keras_bytes",
     "name_of",
     "needs_root",
+    "needs_tmux",
     "plan_for",
     "run_cli",
     "sample_value",
