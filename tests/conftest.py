@@ -21,6 +21,17 @@ def state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture(autouse=True)
+def runtime_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The default runtime directory (systemd's $RUNTIME_DIRECTORY), one per test: status
+    files never go to the real /run/ckptguard."""
+    directory = tmp_path_factory.mktemp("run")
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(directory))
+    return directory
+
+
+@pytest.fixture(autouse=True)
 def no_system_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the machine's /etc/ckptguard: an empty $CKPTGUARD_CONFIG means no
     default configuration (tests of the defaults set it to a file of their own)."""

@@ -81,6 +81,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return install_command(args)
     from ckptguard.face.commands import check_config, guard, one_shot
 
+    if args.command in ("status", "history"):
+        from ckptguard.face import history, status
+
+        return status.command(args) if args.command == "status" else history.command(args)
     if args.command == "check-config":
         return check_config(args)
     if args.command == "run":

@@ -20,6 +20,7 @@ from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
 from ckptguard.face.cli import EXIT_FAILURE, EXIT_OK, EXIT_TARGET_MISSED, EXIT_USAGE, complain
 from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, parse_flags
 from ckptguard.face.describe import policy_words
+from ckptguard.face.observe_options import metrics_problem
 from ckptguard.face.paths import Need, check_directories
 from ckptguard.face.render import to_json, to_table
 from ckptguard.face.settings import build_settings
@@ -51,6 +52,14 @@ def settings_of(args: argparse.Namespace) -> Settings:
     )
 
 
+def check_metrics(settings: Settings, *, starting: bool) -> None:
+    """Metrics options need prometheus_client (an extra) and, to start, the textfile's
+    directory."""
+    problem = metrics_problem(settings.metrics_textfile, settings.metrics_listen, starting=starting)
+    if problem is not None:
+        raise ConfigError([problem])
+
+
 def check_config(args: argparse.Namespace) -> int:
     """The config and flags as `run` would take them, and every directory usable."""
     from ckptguard.face.sources import DEFAULT_CONFIG, ENVIRONMENT, config_files
@@ -61,6 +70,7 @@ def check_config(args: argparse.Namespace) -> int:
         raise ConfigError([f"no config to check: {where}; give --config FILE"])
     settings = settings_of(args)
     check_directories(settings, Need.CHECK)
+    check_metrics(settings, starting=False)
     count = len(settings.guards)
     where = " + ".join(files) if files else "flags"
     print(f"{where}: OK, {count} director{'y' if count == 1 else 'ies'}:")
@@ -79,6 +89,7 @@ def guard(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     check_directories(settings, Need.GUARD, dry_run=args.dry_run)
+    check_metrics(settings, starting=True)
     configure(
         settings.log_format,
         verbosity=verbosity(args),

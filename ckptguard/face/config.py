@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
 from ckptguard.core.units import parse_duration, parse_min_free, parse_size, parse_tier
+from ckptguard.face.observe_options import ObserveOptions
 from ckptguard.face.problems import describe
 from ckptguard.service.settings import LogFormat, SettingsError
 from ckptguard.store.remote.location import is_remote
@@ -164,9 +165,7 @@ class DirectoryOptions(PolicyOptions):
     path: str = Field(min_length=1)
 
 
-class DaemonOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DaemonOptions(ObserveOptions):
     # Floors keep a typo from turning the daemon into a busy loop.
     rescan_interval: float | None = Field(default=None, ge=1, allow_inf_nan=False)
     free_check_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
@@ -244,7 +243,7 @@ def _anchored(options: FileOptions, base: str) -> FileOptions:
         for entry in options.directory
     ]
     update: dict[str, Any] = {"directory": directories}
-    for key in ("state_dir", "lease", "alive_file"):
+    for key in ("state_dir", "lease", "alive_file", "metrics_textfile"):
         update[key] = anchor(getattr(options, key))
     return options.model_copy(update=update)
 

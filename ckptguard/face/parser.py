@@ -90,7 +90,18 @@ _POLICY = (
 _REPEATABLE = frozenset({"--keep-every"})
 
 
-COMMANDS = ("demo", "audit", "prune", "run", "check-config", "service", "completion", "man")
+COMMANDS = (
+    "demo",
+    "audit",
+    "prune",
+    "run",
+    "status",
+    "history",
+    "check-config",
+    "service",
+    "completion",
+    "man",
+)
 SIZES = "sizes: 20G or 20GiB (powers of 1024, as df -h shows), 20GB (powers of 1000), 4096B"
 EXIT_CODES = (
     "exit codes: 0 done; 1 some deletions failed; 2 bad usage or configuration (one line, "
@@ -120,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[shared],
         help="validate the config (and flags), check the directories, and exit",
     )
+    _observe_commands(commands, shared)
     _service_options(
         commands.add_parser("service", help="print or install the systemd units and config")
     )
@@ -127,6 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
     commands.add_parser("man", help="print the manual page (roff): ckptguard man | man -l -")
     return parser
+
+
+def _observe_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
+    """status and history: what the guards see and did (docs/observability.md)."""
+    status = commands.add_parser(
+        "status", parents=[shared], help="what the guard sees: space, saves, predictions"
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+    history = commands.add_parser("history", help="deletions, shortfalls and warnings kept")
+    history.add_argument("--dir", action="append", default=[], metavar="DIR", help="only DIR")
+    history.add_argument("--config", metavar="FILE", help="TOML config file (its state_dir)")
+    history.add_argument("--state-dir", metavar="DIR", help="where the history is kept")
+    history.add_argument("--since", metavar="DURATION", help="only the last DURATION: 2h, 7d")
+    history.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def _one_shot_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
@@ -243,7 +269,32 @@ def _daemon_options(run: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for another guard of the directory instead of exiting",
     )
+    for flag, metavar, text in _OBSERVE:
+        run.add_argument(flag, metavar=metavar, help=text)
     _verbosity(run)
+
+
+# What the daemon tells beyond its log (docs/observability.md): (flag, metavar, help).
+_OBSERVE = (
+    ("--warn-before", "DURATION", "warn when the free-space target fails within DURATION (1h)"),
+    (
+        "--stale-after",
+        "DURATION",
+        "warn after DURATION without a new checkpoint (3 median save intervals, >= 10m)",
+    ),
+    ("--on-warning", "CMD", "run CMD (sh -c) with each new warning as JSON on stdin"),
+    ("--on-warning-timeout", "SECONDS", "kill the --on-warning command after SECONDS (30)"),
+    (
+        "--metrics-textfile",
+        "PATH",
+        "write Prometheus metrics to PATH (*.prom) for node_exporter (needs ckptguard[metrics])",
+    ),
+    (
+        "--metrics-listen",
+        "HOST:PORT",
+        "serve Prometheus metrics on HOST:PORT (off; needs ckptguard[metrics])",
+    ),
+)
 
 
 def attach_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

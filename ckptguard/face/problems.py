@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ckptguard.face.hints import key_hint
+from ckptguard.face.observe_options import FLAGS as OBSERVE_FLAGS
 
 # The flag each config key corresponds to, for messages that name what the user typed.
 FLAGS = {
@@ -39,6 +40,7 @@ FLAGS = {
     "poll_interval": "--poll-interval",
     "lease_time": "--lease-time",
     "alive_file": "--alive-file",
+    **OBSERVE_FLAGS,
 }
 
 

@@ -22,6 +22,7 @@ from ckptguard.face.config import (
     PolicyOptions,
     TierOptions,
 )
+from ckptguard.face.observe_options import observe_settings
 from ckptguard.face.stores import Layers, for_store, lease_of, trash_for
 from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
@@ -59,6 +60,7 @@ def build_settings(
     if alive_file is not None:
         alive_file = os.path.abspath(alive_file)
         _check_outside(alive_file, "alive_file", guards)
+    observe = observe_settings(pick, [g.path for g in guards if not is_remote(g.path)])
     return Settings(
         guards=tuple(guards),
         rescan_interval=pick("rescan_interval", 60.0),
@@ -69,6 +71,7 @@ def build_settings(
         poll_interval=pick("poll_interval", 30.0),
         lease_time=pick("lease_time", 60.0),
         alive_file=alive_file,
+        **observe,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from ckptguard.core.decisions import Notice, Plan, Reason, ReasonCode
 from ckptguard.core.planner.yields import GIVE_WAY, kind_of_reason
 from ckptguard.core.units import format_age, format_duration, format_size
+from ckptguard.face.observe_words import NOTICES as OBSERVE_NOTICES
 from ckptguard.service.settings import GuardSpec
 
 FROM_FILE = "file"
@@ -240,6 +241,7 @@ def _listed(names: tuple[str, ...], shown: int = 3) -> str:
 
 
 _NOTICES: Mapping[str, Callable[[Notice, Spelling], str]] = {
+    **OBSERVE_NOTICES,
     "shortfall": _shortfall,
     "over_budget": _over,
     "check_suspect": _suspect,

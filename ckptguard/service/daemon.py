@@ -30,7 +30,8 @@ from ckptguard.service.remote_guard import RemoteGuard
 from ckptguard.service.reports import ready_facts
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
-from ckptguard.service.status import status_line
+from ckptguard.service.status_line import status_line
+from ckptguard.service.telemetry import Telemetry
 from ckptguard.service.watcher import install_overflow_detector
 from ckptguard.store.local.openfiles import hidden_processes
 from ckptguard.store.remote.location import is_remote
@@ -66,6 +67,9 @@ class Daemon:
         self.requests = Requests()
         self.guards: dict[str, Guard | RemoteGuard] = {}
         self.observers: dict[str, BaseObserver] = {}
+        self.telemetry = Telemetry(
+            settings, log=self._log, words=words, dry_run=not self.executor.deletes, clock=clock
+        )
         self.context = Context(
             settings=settings,
             log=self._log,
@@ -77,6 +81,7 @@ class Daemon:
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
             shared=self._shared,
+            observed=self.telemetry.cycled,
         )
         self._status = ""
         self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
@@ -129,6 +134,7 @@ class Daemon:
             directories=[g.path for g in self.settings.guards],
             dry_run=not self.executor.deletes,
         )
+        self.telemetry.start()
         hidden = hidden_processes()
         if hidden:
             self._log.warning(
@@ -142,6 +148,7 @@ class Daemon:
         for guard in self.guards.values():
             guard.open(self.context, at_start=True)
         self._cycle_all()
+        self.telemetry.after_pass(self.guards)
         facts = [ready_facts(g.spec.path, g.last_plan, g.is_open) for g in self.guards.values()]
         self._log.info("ready", directories=facts)
         self._notifier.ready(self._status_line())
@@ -168,6 +175,7 @@ class Daemon:
                 next_free_check = now + self.settings.free_check_interval
                 self._free_check(exclude=set(self.guards) if full else set(asked.changed))
             self._ping_if_due()
+            self.telemetry.after_pass(self.guards)
             self._update_status()
             self.passes += 1
 
@@ -180,6 +188,7 @@ class Daemon:
         self.observers.clear()
         for guard in self.guards.values():
             guard.close()
+        self.telemetry.close()
         self._notifier.close()
         self._log.info("stopped")
 
@@ -264,6 +273,7 @@ class Daemon:
         }
         for guard in old.values():
             guard.close()
+        self.telemetry.reloaded(new, set(self.guards))
         self.settings = self.context.settings = new
         self._log.info("reloaded", directories=list(self.guards))
         self._notifier.ready(self._status_line())
@@ -279,7 +289,9 @@ class Daemon:
         return shared_budget(spec, [(g.spec, g.last_inventory) for g in self.guards.values()])
 
     def _status_line(self) -> str:
-        return status_line(self.guards.values(), deletes=self.executor.deletes)
+        text = status_line(self.guards.values(), deletes=self.executor.deletes)
+        warned = self.telemetry.words()
+        return f"{text}; warning: {warned}" if warned else text
 
     def _update_status(self) -> None:
         status = self._status_line()

@@ -205,6 +205,7 @@ class Guard:
         self.problems.solved("scan_failed", "cycle_failed")
         previous, self.last_plan = self.last_plan, done.plan
         self.reports.cycle(done.plan, done.outcome.results, previous)
+        context.observed(self.spec, done)
         if done.outcome.with_status(Status.SKIPPED):
             context.wake(self.key, None)  # it changed under us: look again on the next pass
         return True

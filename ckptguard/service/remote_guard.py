@@ -59,6 +59,11 @@ class RemoteGuard:
         return self.store is not None
 
     @property
+    def real_path(self) -> str:
+        """What its status and history are kept under: the URL (no path to resolve)."""
+        return self.spec.path
+
+    @property
     def settle_at(self) -> float | None:
         """When the daemon loop should next give this guard a turn: its next poll, or
         sooner when the lease needs renewing or may be taken over."""
@@ -126,6 +131,7 @@ class RemoteGuard:
         self._poll_at = time.monotonic() + context.settings.poll_interval
         previous, self.last_plan = self.last_plan, done.plan
         self.reports.cycle(done.plan, done.outcome.results, previous)
+        context.observed(self.spec, done)
         if done.outcome.with_status(Status.SKIPPED):
             self._poll_at = time.monotonic()  # changed under us: look again at once
         return True

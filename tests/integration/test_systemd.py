@@ -202,3 +202,34 @@ def test_template_validates_exactly_what_it_runs(
     with_dir = run_cli("check-config", "--dir", str(tmp_path))
     assert with_dir.returncode == 0, with_dir.stderr
     assert "keep the 6 newest valid (keep = 6)" in with_dir.stdout
+
+
+# The drop-in the units and docs/observability.md give for --metrics-listen.
+METRICS_DROP_IN = (
+    "\n[Service]\nPrivateNetwork=no\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n"
+    "IPAddressAllow=localhost\n"
+)
+
+
+@pytest.mark.parametrize("unit", ["ckptguard.service", "ckptguard@.service"])
+def test_units_keep_network_isolation_and_document_opening_it(unit: str) -> None:
+    """No network unless a drop-in opens it for --metrics-listen; status files in a
+    runtime directory of their own."""
+    text = (SYSTEMD_DIR / unit).read_text()
+    for line in ("PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"):
+        assert re.search(f"^{line}$", text, re.MULTILINE), line
+    for line in METRICS_DROP_IN.strip().splitlines():
+        assert f"#   {line}" in text, line
+    assert re.search(r"^RuntimeDirectory=ckptguard(/%i)?$", text, re.MULTILINE)
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize("unit", ["ckptguard.service", INSTANCE])
+def test_metrics_drop_in_verifies(tmp_path: Path, unit: str) -> None:
+    """The documented drop-in for --metrics-listen is a unit systemd accepts."""
+    path = unit_copies(tmp_path, extra=METRICS_DROP_IN)[unit]
+    result = analyze("verify", "--man=no", str(path))
+    complaints = [
+        line for line in (result.stdout + result.stderr).splitlines() if "ckptguard" in line
+    ]
+    assert result.returncode == 0 and complaints == [], result.stdout + result.stderr

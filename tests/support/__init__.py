@@ -10,6 +10,7 @@ Each module owns one thing:
     processes  the CLI as a subprocess, and reading what processes print
     daemons    a Daemon in a thread of the test process: settings, start, cycles
     mounts     real tmpfs and bind mounts, filled up; files made immutable
+    observing  free ports, HTTP gets, Prometheus text; a filesystem filled at a known rate
     plans      plans made through a real directory's descriptor; reasons in words
     waiting    polling with a deadline
     terminal   a command on a real terminal (tmux), its screen read back
@@ -51,8 +52,9 @@ from support.mounts import (
     umount,
 )
 from support.objects import PRESET_NAMES, PRESET_OBJECTS, torch_bytes, upload
+from support.observing import Filler, ServerProcess, free_port, http_get, sample_value
 from support.plans import NO_SPACE_RULE, UNREACHABLE, directory_fd, plan_for, text
-from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail
+from support.processes import NOBODY, REPO, TRAINER, is_json, run_cli, tail, train
 from support.terminal import Terminal, needs_tmux
 from support.waiting import wait_for
 
@@ -72,11 +74,13 @@ __all__ = [
     "UNREACHABLE",
     "VAL_LOSSES",
     "CsvLoggerFile",
+    "Filler",
     "GuardProcess",
     "HandClock",
     "MotoServer",
     "Mounts",
     "NotifyListener",
+    "ServerProcess",
     "Terminal",
     "aws_environ",
     "can_mount_tmpfs",
@@ -86,6 +90,8 @@ __all__ = [
     "fill",
     "fill_inodes",
     "free_bytes",
+    "free_port",
+    "http_get",
     "immutable",
     "is_json",
     "keep_best_args",
@@ -97,6 +103,7 @@ __all__ = [
     "plan_for",
     "run_cli",
     "s3fs_client",
+    "sample_value",
     "settings_for",
     "six_epochs",
     "snapshot",
@@ -104,6 +111,7 @@ __all__ = [
     "tail",
     "text",
     "torch_bytes",
+    "train",
     "tree_snapshot",
     "umount",
     "upload",

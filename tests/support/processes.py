@@ -47,3 +47,27 @@ def is_json(line: str) -> bool:
 def tail(text: str, lines: int = 30) -> str:
     """The last `lines` lines of `text`: enough of a long log for a failure message."""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def train(directory: Path, saves: int, *, first_step: int = 100, size: int = 65536) -> None:
+    """A simulated training run (bench/trainer.py): `saves` checkpoints written the way
+    Keras writes them, a step of 100 apart, 50 ms of training between saves."""
+    subprocess.run(
+        [
+            sys.executable,
+            str(TRAINER),
+            "--dir",
+            str(directory),
+            "--saves",
+            str(saves),
+            "--size",
+            str(size),
+            "--train-pause",
+            "0.05",
+            "--first-step",
+            str(first_step),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
