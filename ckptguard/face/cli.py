@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     except OSError as error:
         # A runtime failure the checks above could not foresee (a directory that turned
         # unreadable, an I/O error): one line, exit 1.
@@ -57,6 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> NoReturn:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def _reader_went_away() -> int:
+    """`ckptguard audit | head`: the reader closed the pipe, as such readers do. Say
+    nothing; point stdout at /dev/null so that flushing it at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # killed by SIGPIPE, as a shell reports it
 
 
 def complain(message: str) -> None:
