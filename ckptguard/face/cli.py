@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     except RemoteTrouble as error:
         # An object store refused or could not be reached: one line; the user can fix a
         # missing bucket or refused credentials (2), not a server that is down (1).
@@ -64,6 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> NoReturn:
     """Console-script entry point."""
     sys.exit(main())
+
+
+def _reader_went_away() -> int:
+    """`ckptguard audit | head`: the reader closed the pipe, as such readers do. Say
+    nothing; point stdout at /dev/null so that flushing it at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # killed by SIGPIPE, as a shell reports it
 
 
 def complain(message: str) -> None:

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import structlog
 from support import run_cli, write_checkpoint
 
+from bench import harness
+from bench.checkpoint_files import name_of
 from ckptguard.face.logs import configure
 
 
@@ -146,3 +151,20 @@ def test_version_and_help_stay_light_and_document_exit_3() -> None:
     assert not loaded & {"rich", "argcomplete", "pydantic", "structlog", "watchdog"}
     help_text = " ".join(done.stdout.split())
     assert "3 (audit, prune) the free-space target cannot be met" in help_text
+
+
+def test_a_reader_that_stops_early_is_no_error(models: Path) -> None:
+    """`ckptguard audit | head -1`: the reader closes the pipe after one line; ckptguard
+    stops quietly as a shell tool does (status 141, nothing on stderr)."""
+    harness.write_files(models, (name_of(s) for s in range(1, 3001)), harness.TINY)
+    shell = f"{shlex.quote(sys.executable)} -m ckptguard audit --dir {shlex.quote(str(models))}"
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {shell} | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.startswith(str(models)), done.stdout
+    assert done.stderr == ""
+    assert done.returncode == 141
