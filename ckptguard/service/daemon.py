@@ -239,7 +239,9 @@ class Daemon:
         return self.requests.stopping
 
     def _ping_if_due(self) -> None:
-        """Keep systemd's watchdog fed during long work, not only between loop turns."""
+        """Keep systemd's watchdog fed and the status files fresh during long work, not
+        only between loop turns."""
+        self.telemetry.refresh(self.guards)
         interval = self._notifier.watchdog_interval
         if interval and time.monotonic() >= self._next_ping:
             self._notifier.watchdog()
