@@ -32,6 +32,12 @@ SYSTEM_RUNTIME_DIR = "/run/ckptguard"
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.alive:
+        from ckptguard.face.alive import command as probe
+
+        return probe(args, runtime_dirs())
+    if args.max_age is not None:
+        raise ConfigError(["--max-age: only with --alive"])
     now = time.time()
     if args.dir or args.config:
         settings = settings_of(args)
@@ -65,7 +71,7 @@ def running_reports() -> list[dict[str, Any]]:
         for directory in guarded_directories(runtime_dir):
             document, _ = read_status(runtime_dir, directory)
             if document and guard_alive(document.get("guard", {}).get("pid")):
-                found.append({"guard": _running(document), "status": document["status"]})
+                found.append(_running(document))
     if not found:
         raise ConfigError(
             [f"no guard is running here (no status in {runtime_dirs()[0]}): give --dir DIR"]
@@ -82,13 +88,24 @@ def report(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:
         if not document:
             continue
         if guard_alive(document.get("guard", {}).get("pid")):
-            return {"guard": _running(document), "status": document["status"]}
+            return _running(document)
         last = document.get("guard")
-    return {"guard": {"running": False, "last": last}, "status": computed(spec, settings, now)}
+    status = computed(spec, settings, now)
+    return {
+        "directory": status["directory"],
+        "guard": {"running": False, "last": last},
+        "status": status,
+    }
 
 
 def _running(document: dict[str, Any]) -> dict[str, Any]:
-    return {"running": True, **document.get("guard", {})}
+    """The report of a running guard's status file (`status` None before its first look)."""
+    status = document.get("status")
+    return {
+        "directory": document.get("directory") if status is None else status["directory"],
+        "guard": {"running": True, **document.get("guard", {})},
+        "status": status,
+    }
 
 
 def computed(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:
