@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from ckptguard.core.rhythm import Rhythm, observe, stale
@@ -40,9 +41,7 @@ def command(args: argparse.Namespace) -> int:
         raise ConfigError(["--max-age: only with --alive"])
     now = time.time()
     if args.dir or args.config:
-        settings = settings_of(args)
-        check_directories(settings, Need.READ)
-        reports = [report(spec, settings, now) for spec in settings.guards]
+        reports = asked_reports(settings_of(args), now)
     else:
         reports = running_reports()
     if args.json:
@@ -79,8 +78,21 @@ def running_reports() -> list[dict[str, Any]]:
     return found
 
 
-def report(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:
-    """The running guard's status of `spec`, else one computed from the directory now."""
+def asked_reports(settings: Settings, now: float) -> list[dict[str, Any]]:
+    """Each directory's running guard's status, else one computed from the directory now
+    (only those are checked first: a guard may be waiting for its directory)."""
+    found = [(spec, *guard_report(spec)) for spec in settings.guards]
+    unguarded = tuple(spec for spec, running, _ in found if running is None)
+    check_directories(replace(settings, guards=unguarded), Need.READ)
+    return [
+        running if running is not None else computed_report(spec, settings, now, last)
+        for spec, running, last in found
+    ]
+
+
+def guard_report(spec: GuardSpec) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The running guard's report of `spec` (None: none runs), and else what the last
+    guard said of itself (None: no status file)."""
     real = place(spec.path)
     last: dict[str, Any] | None = None
     for runtime_dir in runtime_dirs():
@@ -88,8 +100,14 @@ def report(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:
         if not document:
             continue
         if guard_alive(document.get("guard", {}).get("pid")):
-            return _running(document)
+            return _running(document), None
         last = document.get("guard")
+    return None, last
+
+
+def computed_report(
+    spec: GuardSpec, settings: Settings, now: float, last: dict[str, Any] | None
+) -> dict[str, Any]:
     status = computed(spec, settings, now)
     return {
         "directory": status["directory"],
