@@ -9,6 +9,7 @@ from ckptguard.core.decisions import notice
 from ckptguard.core.units import format_age, format_duration, format_size
 from ckptguard.face.observe_words import in_time, rate_text
 from ckptguard.face.words import notice_text
+from ckptguard.store.remote.location import is_remote
 
 _LABEL = 14
 
@@ -27,13 +28,15 @@ def to_text(report: dict[str, Any], now: float) -> str:
 
 
 def status_lines(status: dict[str, Any], now: float, *, running: bool) -> list[tuple[str, str]]:
+    # An object store has no free space: no target to keep, and none to fail.
+    disk = not is_remote(status["directory"])
     return [
         ("checkpoints", checkpoints_line(status["checkpoints"])),
-        ("free space", space_line(status)),
+        ("free space", space_line(status) if disk else "object storage, no free-space target"),
         ("saves", saves_line(status["saves"], running)),
         ("newest", newest_line(status["newest"], now)),
         ("last deletion", deletion_line(status["last_deletion"], now)),
-        ("target fails", prediction_line(status["prediction"], running)),
+        *([("target fails", prediction_line(status["prediction"], running))] if disk else []),
         *(("warning", warning_line(w)) for w in status["warnings"]),
     ]
 

@@ -61,6 +61,7 @@ def test_standby_names_the_holder_then_takes_over(
     assert standby["lease_time"] == 3.0 and isinstance(standby["expires"], float)
     text = status(bucket.url(), runs[1]).stdout
     assert f"{me['host']} pid {first.pid} holds it" in text and "stands by" in text
+    assert "object storage, no free-space target" in text and "target fails" not in text
     assert "held by this guard" in status(bucket.url(), runs[0]).stdout
     first.stop(signal.SIGKILL)
     taken = wait_for(
