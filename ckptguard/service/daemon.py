@@ -77,7 +77,7 @@ class Daemon:
             clock=clock,
             wake=self.wake,
             observer=self._observer,
-            progress=self._ping_if_due,
+            progress=self._progress,
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
             shared=self._shared,
@@ -235,13 +235,16 @@ class Daemon:
 
     def _between_deletions(self) -> bool:
         """Asked before each deletion: a long batch keeps the watchdog fed and stops on request."""
-        self._ping_if_due()
+        self._progress()
         return self.requests.stopping
 
-    def _ping_if_due(self) -> None:
-        """Keep systemd's watchdog fed and the status files fresh during long work, not
-        only between loop turns."""
+    def _progress(self) -> None:
+        """During long work: feed the watchdog, and keep the status files fresh."""
+        self._ping_if_due()
         self.telemetry.refresh(self.guards)
+
+    def _ping_if_due(self) -> None:
+        """Keep systemd's watchdog fed during long work, not only between loop turns."""
         interval = self._notifier.watchdog_interval
         if interval and time.monotonic() >= self._next_ping:
             self._notifier.watchdog()
