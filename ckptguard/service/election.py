@@ -94,7 +94,7 @@ class Election:
         self._log = log
         self._clock = clock
         self._wall = wall
-        self.since: float | None = None  # when we took it (wall clock), while we hold it
+        self.since: float | None = None  # when we last took it (wall clock)
         self.known = Seen()
         self.version: str | None = None  # the version we wrote, while we hold it
         self.valid_until = 0.0  # we may delete until then (our clock)
