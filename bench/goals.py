@@ -282,8 +282,13 @@ def _storm(results: dict[str, Any]) -> list[Goal]:
     part = _part(results, "storm")
     if isinstance(part, str):
         return _unmeasured([name], part)
-    if not (part["no_crash"] and part["final_state_ok"]):
-        why = "**missed**: a run crashed or left a wrong state"
+    wrong = [r for r in part["runs"] if not r["final_state_ok"]]
+    if not part["no_crash"]:
+        why = "**missed**: a daemon died, exited non-zero or logged a traceback"
+    elif wrong:
+        why = f"**missed**: {len(wrong)} of {len(part['runs'])} runs did not settle" + "".join(
+            f"; {r['why_not'] or 'other files lost'}" for r in wrong
+        )
     elif part["files"] != BURST_FILES:
         why = f"not measured: this run wrote {part['files']:,}"
     else:

@@ -208,11 +208,17 @@ def storm(results: dict[str, Any]) -> list[str]:
                 spread_text(part["burst_s"], unit="s"),
                 spread_text(part["settle_after_burst_s"], unit="s"),
                 f"{sum(1 for r in each if r['alive'] and r['exit_code'] == 0)}/{len(each)}",
-                "newest 3 + all others left"
-                if part["final_state_ok"]
-                else "**wrong in "
-                + f"{sum(1 for r in each if not r['final_state_ok'])}/{len(each)}**",
+                "newest 3 + all others left" if part["final_state_ok"] else _wrong(each),
                 ", ".join(str(x) for x in lost) + " (events_lost → full rescan)",
             ]
         ],
     )
+
+
+def _wrong(each: list[dict[str, Any]]) -> str:
+    """Which runs did not settle, and what they left."""
+    wrong = [r for r in each if not r["final_state_ok"]]
+    left = "; ".join(
+        f"{r['why_not']}, left {', '.join(map(str, r.get('left_over', [])))}" for r in wrong
+    )
+    return f"**wrong in {len(wrong)}/{len(each)}** ({left})"
