@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.text import DASH, multiple_text, multiples_spread, num, ratio, runs, spread_text
+from bench.text import DASH, TIMES, multiple_text, multiples_spread, num, ratio, runs, spread_text
 
 PHYSICAL_LIMIT = 2.0  # checkpoint sizes, saves one at a time
 LATENCY_OTHERS = 10_000
@@ -30,6 +30,9 @@ def verdict(measured: float | None, goal: float, unit: str, digits: int = 2) -> 
         return "not measured"
     if measured < goal:
         return "met"
+    if unit == "x":  # a ratio goal: how many times the goal it took
+        times = f"{measured / goal:.1f} times the goal"
+        return f"**missed**: {num(measured, 0)}{TIMES} for {goal:g}{TIMES} ({times})"
     over = measured - goal
     return f"**missed** by {num(over, digits)} {unit} ({over / goal * 100:.0f}% over)"
 

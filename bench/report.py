@@ -206,9 +206,9 @@ def _detail_rows(
         )
         if late:
             notes.append(
-                "the guard's deletion came "
+                "the guard's first deletion after the previous save began came "
                 + ", ".join(f"{x:+.1f}" for x in late)
-                + " ms after the failing save began"
+                + " ms from the failing save's start"
             )
         problems = sum(1 for t in peer["trials"] if t.get("daemon_problem"))
         if problems:
