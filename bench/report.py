@@ -63,6 +63,14 @@ def _intro(results: dict[str, Any]) -> list[str]:
         f", at the end {end}; fs.inotify.max_queued_events"
         f" {box.get('inotify_max_queued_events', 'n/a')}."
     )
+    compiled = meta.get("bytecode")
+    if compiled and compiled["without_bytecode_before"]:
+        out.append(
+            f"The checkout's byte-code was missing for {compiled['without_bytecode_before']}"
+            f" of {compiled['modules']} modules (PYTHONDONTWRITEBYTECODE"
+            f" {'set' if box.get('pythondontwritebytecode') else 'not set'}); it was compiled"
+            " before measuring, as installing ckptguard does."
+        )
     changed = box.get("git_at_end")
     if changed and changed != box["git"]:
         out += [

@@ -141,6 +141,7 @@ def _guarded(name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
     config = QUICK if args.quick else FULL
     python, version = harness.ckptguard_python()
+    bytecode = harness.bytecode(python)
     started_at = datetime.datetime.now(datetime.timezone.utc)
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -152,6 +153,7 @@ def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
             "parts": args.only,
             "started": started_at.isoformat(timespec="seconds"),
             "machine": harness.machine(version, python),
+            "bytecode": bytecode,
             "config": {k: v for k, v in config.items() if k != "latency_plan"}
             | {"latency_plan": {k: list(v) for k, v in config["latency_plan"].items()}},
         }

@@ -3,8 +3,9 @@ a bare `python -c pass` of the same interpreter, in the same run; and the peak R
 importing the daemon's dependencies costs before any of ckptguard runs (the import floor).
 
 The commands run in turns (bare, --version, --help, audit, bare, ...), after one round
-that is not counted (it fills the page cache and writes no byte-code: the checkout's is
-compiled already), so that a busy moment of the machine falls on all of them alike. Wall
+that is not counted (it fills the page cache; run.py has compiled the package's byte-code
+before any part, as an install would), so that a busy moment of the machine falls on all
+of them alike. Wall
 time from spawn to exit, output to /dev/null. `ckptguard` is the console script beside
 the interpreter, as a user runs it. The audit's directory holds 250 tiny valid
 checkpoints (each opened as a zip), and its state directory is empty: an audit writes
