@@ -81,7 +81,7 @@ def _intro(results: dict[str, Any]) -> list[str]:
     out += [
         "",
         "Reproduce from a checkout, as root (the survival part mounts tmpfs; without root it"
-        " is skipped and says so). The full run takes ~15 minutes on 2 cores; `--quick` is a"
+        " is skipped and says so). The full run takes ~11 minutes on 2 cores; `--quick` is a"
         " one-minute smoke run:",
         "",
         "```sh",
@@ -191,7 +191,7 @@ def _label_smallest(pattern: dict[str, Any], key: str, alloc: int, page: int) ->
         text += f"; {peer['never_completed']} run(s) never completed"
     lost = sum(t["lost_while_written"] for t in peer["trials"] if t["outcome"] == "ok")
     if lost:
-        text += f" ({lost} saves deleted while written)"
+        text += f" ({lost} save{'s' if lost > 1 else ''} deleted while written)"
     return text
 
 

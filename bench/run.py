@@ -1,6 +1,6 @@
 """ckptguard's benchmark suite: ckptguard against what a user would pick instead.
 
-    python -m bench            # the full suite, ~15 minutes on 2 cores (root: tmpfs mounts)
+    python -m bench            # the full suite, ~11 minutes on 2 cores (root: tmpfs mounts)
     python -m bench --quick    # a smoke run, under a minute
     python bench/run.py ...    # the same
     python -m bench --render bench/results/FILE.json   # the tables of a saved run again
