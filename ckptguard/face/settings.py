@@ -23,8 +23,8 @@ from ckptguard.face.config import (
     TierOptions,
 )
 from ckptguard.face.observe_options import observe_settings
+from ckptguard.face.spelling import FROM_FILE, Spelling
 from ckptguard.face.stores import Layers, for_store, lease_of, trash_for
-from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
 from ckptguard.store.remote.location import is_remote, redacted
