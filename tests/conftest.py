@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GuardProcess, Mounts, daemon_threads, directory_fd, needs_root
+from support import GuardProcess, Mounts, Terminal, daemon_threads, directory_fd, needs_root
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +18,24 @@ def state_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     directory = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("STATE_DIRECTORY", str(directory))
     return directory
+
+
+@pytest.fixture(autouse=True)
+def runtime_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The default runtime directory (systemd's $RUNTIME_DIRECTORY), one per test: status
+    files never go to the real /run/ckptguard."""
+    directory = tmp_path_factory.mktemp("run")
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(directory))
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def no_system_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the machine's /etc/ckptguard: an empty $CKPTGUARD_CONFIG means no
+    default configuration (tests of the defaults set it to a file of their own)."""
+    monkeypatch.setenv("CKPTGUARD_CONFIG", "")
 
 
 @pytest.fixture
@@ -78,11 +96,12 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., GuardProcess]]:
 @pytest.fixture
 def guard_running(spawn: Callable[..., GuardProcess]) -> Callable[..., Any]:
     """`with guard_running(*ARGS) as guard`: a `ckptguard run` process that said READY=1,
-    stopped with SIGTERM on leaving the block; its exit code and log stay readable."""
+    stopped with SIGTERM on leaving the block; its exit code and log stay readable.
+    Other keywords (`env`, `log_path`...) are `spawn`'s."""
 
     @contextlib.contextmanager
-    def running(*args: str, ready_timeout: float = 60) -> Iterator[GuardProcess]:
-        guard = spawn(*args)
+    def running(*args: str, ready_timeout: float = 60, **options: Any) -> Iterator[GuardProcess]:
+        guard = spawn(*args, **options)
         try:
             guard.expect_ready(ready_timeout)
             yield guard
@@ -106,3 +125,17 @@ def mounts() -> Iterator[Mounts]:
     made = Mounts()
     yield made
     made.close()
+
+
+@pytest.fixture
+def terminal() -> Iterator[Callable[..., Terminal]]:
+    """Start commands on real terminals (tmux sessions); every one is closed afterwards."""
+    opened: list[Terminal] = []
+
+    def start(*argv: str, **options: Any) -> Terminal:
+        opened.append(Terminal(list(argv), **options))
+        return opened[-1]
+
+    yield start
+    for session in opened:
+        session.close()

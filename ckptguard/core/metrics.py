@@ -79,6 +79,17 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def finite_json_number(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (bools, NaN, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def row_for(checkpoint: Checkpoint, table: MetricsTable) -> dict[str, float]:
     """The values `table` holds for `checkpoint`, joined by step, else by epoch."""
     found = dict(table.by_step.get(checkpoint.step, {}))

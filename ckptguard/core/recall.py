@@ -18,12 +18,11 @@ For the metric a policy ranks by:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ckptguard.core.metrics import MetricsTable, row_for
+from ckptguard.core.metrics import MetricsTable, finite_json_number, row_for
 from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory, MetricSource
 
 Key = tuple[str, FileIdentity]
@@ -173,21 +172,11 @@ def from_document(entries: Any) -> MetricMemory:
         key = _key_of(entry)
         if key is None:
             continue
-        numbers = {str(k): _finite(v) for k, v in entry["values"].items()}
+        numbers = {str(k): finite_json_number(v) for k, v in entry["values"].items()}
         finite = {k: n for k, n in numbers.items() if n is not None}
         if finite:
             values[key] = finite
     return MetricMemory(values)
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _key_of(entry: Any) -> Key | None:

@@ -7,22 +7,26 @@ from decimal import Decimal
 
 from ckptguard.core.model import MinFree, MinFreeUnit, Tier
 
+# One convention, the one `df -h`, `du -h` and `ls -h` print: a single letter (K, M, G, T)
+# is a power of 1024, as is KiB...TiB; kB...TB (what `df -H` and disk vendors print)
+# are powers of 1000. A bare number is refused (is `10` ten bytes or ten gigabytes?),
+# except 0; `B` says bytes.
 _UNITS = {
-    "": 1,
     "b": 1,
-    "k": 10**3,
+    "k": 2**10,
     "kb": 10**3,
     "kib": 2**10,
-    "m": 10**6,
+    "m": 2**20,
     "mb": 10**6,
     "mib": 2**20,
-    "g": 10**9,
+    "g": 2**30,
     "gb": 10**9,
     "gib": 2**30,
-    "t": 10**12,
+    "t": 2**40,
     "tb": 10**12,
     "tib": 2**40,
 }
+SIZE_EXAMPLES = "20G (GiB, as df -h shows), 20GB, 512MiB, 4096B"
 _NUMBER = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _SIZE = re.compile(_NUMBER + r"\s*([a-zA-Z]*)")
 _PERCENT = re.compile(_NUMBER + r"\s*%")
@@ -30,12 +34,18 @@ _MULTIPLE = re.compile(_NUMBER + r"\s*[xX]")
 
 
 def parse_size(text: str) -> int:
-    """Bytes from `512MiB`, `20GB`, `1.5G` or `4096`; ValueError on anything else."""
+    """Bytes from `512MiB`, `20GB`, `1.5G` (GiB) or `4096B`; ValueError on anything else."""
     found = _SIZE.fullmatch(text.strip())
-    if found is None or found.group(2).lower() not in _UNITS:
-        raise ValueError("not a size (examples: 20GB, 512MiB, 4096)")
+    unit = "" if found is None else found.group(2).lower()
+    if found is None or (unit and unit not in _UNITS):
+        raise ValueError(f"not a size (examples: {SIZE_EXAMPLES})")
     # Decimal, not float: `2.01GB` is 2_010_000_000 bytes, not 2_009_999_999.
-    return int(Decimal(found.group(1)) * _UNITS[found.group(2).lower()])
+    number = Decimal(found.group(1))
+    if not unit:
+        if number == 0:
+            return 0
+        raise ValueError(f"needs a unit (examples: {SIZE_EXAMPLES})")
+    return int(number * _UNITS[unit])
 
 
 def parse_min_free(text: str) -> MinFree:
@@ -48,11 +58,14 @@ def parse_min_free(text: str) -> MinFree:
         return MinFree(MinFreeUnit.PERCENT, percent)
     if found := _MULTIPLE.fullmatch(stripped):
         return MinFree(MinFreeUnit.MULTIPLE, float(found.group(1)))
+    bare = _SIZE.fullmatch(stripped)
+    if bare is not None and not bare.group(2) and Decimal(bare.group(1)) != 0:
+        raise ValueError("needs a unit (examples: 20G (GiB, as df -h shows), 20GB, 10%, 1x, 4096B)")
     try:
         return MinFree(MinFreeUnit.BYTES, float(parse_size(stripped)))
     except ValueError:
         raise ValueError(
-            "not a free-space amount (examples: 20GB, 512MiB, 10%, 1x, 2.5x)"
+            "not a free-space amount (examples: 20G, 20GB, 512MiB, 10%, 1x, 2.5x)"
         ) from None
 
 

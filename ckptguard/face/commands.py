@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckptguard.core.decisions import Outcome
 from ckptguard.core.model import Inventory
@@ -17,21 +17,32 @@ from ckptguard.core.planner import SharedBudget
 from ckptguard.core.recall import MetricMemory
 from ckptguard.engine.cycle import KnownMetrics, Look, cycle, memory_after
 from ckptguard.engine.executors import AuditExecutor, Deleter, Executor
-from ckptguard.face.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, complain
-from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, load_file, parse_flags
-from ckptguard.face.render import to_json, to_table
+from ckptguard.face.cli import EXIT_FAILURE, EXIT_OK, EXIT_TARGET_MISSED, EXIT_USAGE, complain
+from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, parse_flags
+from ckptguard.face.describe import policy_words
+from ckptguard.face.observe_options import metrics_problem
+from ckptguard.face.paths import Need, check_directories
+from ckptguard.face.render import to_json
 from ckptguard.face.settings import build_settings
+from ckptguard.face.table import to_table
 from ckptguard.face.words import words_for
 from ckptguard.service.settings import GuardSpec, Settings, shared_budget
 from ckptguard.service.state import load_memory, load_verdicts, save_memory, save_verdicts
 from ckptguard.store.local.directory import LocalStore
 from ckptguard.store.local.metrics import MetricsError
 from ckptguard.store.local.metrics import load as load_metrics
+from ckptguard.store.remote.location import RemoteError, is_remote
+from ckptguard.store.remote.trouble import remote_trouble
+
+if TYPE_CHECKING:
+    from ckptguard.store.remote.store import RemoteStore
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
+    from ckptguard.face.sources import load_config
+
     values = vars(args)
-    file = load_file(args.config) if args.config else None
+    file, _ = load_config(args.config)
     flag_policy = parse_flags({k: values.get(k) for k in PolicyOptions.model_fields}, PolicyOptions)
     flag_daemon = parse_flags({k: values.get(k) for k in DaemonOptions.model_fields}, DaemonOptions)
     return build_settings(
@@ -42,25 +53,30 @@ def settings_of(args: argparse.Namespace) -> Settings:
     )
 
 
-def check_paths(settings: Settings, *, must_exist: bool) -> None:
-    problems = []
-    for guard in settings.guards:
-        if os.path.isdir(guard.path):
-            continue
-        if os.path.lexists(guard.path):
-            problems.append(f"--dir {guard.path}: not a directory")
-        elif must_exist:
-            problems.append(f"--dir {guard.path}: no such directory")
-    if problems:
-        raise ConfigError(problems)
+def check_metrics(settings: Settings, *, starting: bool) -> None:
+    """Metrics options need prometheus_client (an extra) and, to start, the textfile's
+    directory."""
+    problem = metrics_problem(settings.metrics_textfile, settings.metrics_listen, starting=starting)
+    if problem is not None:
+        raise ConfigError([problem])
 
 
 def check_config(args: argparse.Namespace) -> int:
-    if not args.config:
-        raise ConfigError(["check-config needs --config FILE"])
+    """The config and flags as `run` would take them, and every directory usable."""
+    from ckptguard.face.sources import DEFAULT_CONFIG, ENVIRONMENT, config_files
+
+    files = config_files(args.config)
+    if not files and not args.dir:
+        where = f"none at {DEFAULT_CONFIG} (or ${ENVIRONMENT})"
+        raise ConfigError([f"no config to check: {where}; give --config FILE"])
     settings = settings_of(args)
-    check_paths(settings, must_exist=False)
-    print(f"{args.config}: OK, {len(settings.guards)} directories")
+    check_directories(settings, Need.CHECK)
+    check_metrics(settings, starting=False)
+    count = len(settings.guards)
+    where = " + ".join(files) if files else "flags"
+    print(f"{where}: OK, {count} director{'y' if count == 1 else 'ies'}:")
+    for spec in settings.guards:
+        print(f"  {spec.path}: {policy_words(spec)}")
     return EXIT_OK
 
 
@@ -70,10 +86,16 @@ def guard(args: argparse.Namespace) -> int:
     from ckptguard.face.logs import configure
     from ckptguard.service.daemon import Daemon  # imported late: watchdog is not needed above
     from ckptguard.service.locking import StartupError
+    from ckptguard.service.notify import Notifier
 
     settings = settings_of(args)
-    check_paths(settings, must_exist=False)
-    configure(settings.log_format)
+    check_directories(settings, Need.GUARD, dry_run=args.dry_run)
+    check_metrics(settings, starting=True)
+    configure(
+        settings.log_format,
+        verbosity=verbosity(args),
+        summary={spec.path: policy_words(spec) for spec in settings.guards},
+    )
     executor: Executor = AuditExecutor() if args.dry_run else Deleter()
     daemon = Daemon(
         settings,
@@ -81,6 +103,7 @@ def guard(args: argparse.Namespace) -> int:
         words=words_for,
         load_settings=lambda: settings_of(args),
         wait_lock=args.wait_lock,
+        notifier=Notifier(alive_file=settings.alive_file),
     )
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -102,11 +125,13 @@ def guard(args: argparse.Namespace) -> int:
 def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
     """audit, prune and prune --execute; only the last writes anything (its state too)."""
     settings = settings_of(args)
-    check_paths(settings, must_exist=True)
+    check_directories(settings, Need.DELETE if execute else Need.READ)
+    console = False
     if execute:
-        from ckptguard.face.logs import configure  # structlog only where there is logging
+        from ckptguard.face.logs import configure, renders_console  # structlog only here
 
-        configure(settings.log_format)
+        console = renders_console(settings.log_format)
+        configure(settings.log_format, verbosity=verbosity(args))
     executor: Executor = Deleter() if execute else AuditExecutor()
     now = time.time()
     peers = _peer_surveys(settings)
@@ -117,14 +142,25 @@ def one_shot(args: argparse.Namespace, *, execute: bool) -> int:
             executor,
             now=now,
             shared=shared_budget(spec, [(g, peers.get(g.path)) for g in settings.guards]),
+            # On a terminal the table reports each deletion: the log would say it twice.
+            log_results=not console,
         )
         for spec in settings.guards
     ]
     _render(outcomes, [words_for(spec) for spec in settings.guards], now, as_json=args.json)
+    if args.command == "prune" and not execute and not args.json:
+        print("\npreview only, nothing deleted: add --execute to delete")
     if any(o.failed for o in outcomes):
         complain("some deletions failed; see the report above")
         return EXIT_FAILURE
+    if any(o.plan.shortfall for o in outcomes):
+        return EXIT_TARGET_MISSED  # the report says why; cron and monitoring see the code
     return EXIT_OK
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """-1 quiet, 0 normal, 1 verbose."""
+    return -1 if getattr(args, "quiet", False) else int(bool(getattr(args, "verbose", False)))
 
 
 def _peer_surveys(settings: Settings) -> dict[str, Inventory]:
@@ -132,19 +168,13 @@ def _peer_surveys(settings: Settings) -> dict[str, Inventory]:
     found = {}
     for spec in settings.guards:
         if spec.shared_budget is not None:
-            store = _open(spec)
+            store = open_store(spec)
             try:
-                found[spec.path] = store.survey(spec.layout)
+                with remote_trouble(spec):
+                    found[spec.path] = store.survey(spec.layout)
             finally:
                 store.close()
     return found
-
-
-def _open(spec: GuardSpec) -> LocalStore:
-    try:
-        return LocalStore.open(spec.path)
-    except OSError as error:
-        raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
 
 
 def _one_directory(
@@ -154,34 +184,54 @@ def _one_directory(
     *,
     now: float,
     shared: SharedBudget | None = None,
+    log_results: bool = True,
 ) -> Outcome:
-    store = _open(spec)
-    real = os.path.realpath(spec.path)
-    load_verdicts(settings.state_dir, real, store.cache)  # only saves time, if at all
+    store = open_store(spec)
+    remote = is_remote(spec.path)
+    real = store.location if remote else os.path.realpath(spec.path)
+    verdicts_in = None if remote else settings.state_dir  # an object's last for one run
+    load_verdicts(verdicts_in, real, store.cache)  # only saves time, if at all
     try:
         known = _known_metrics(spec, settings.state_dir, real)
         look = Look(holders=True)  # no watcher saw saves being written: ask /proc
-        done = cycle(
-            store,
-            spec.layout,
-            spec.policy,
-            executor,
-            now=now,
-            metrics=known,
-            look=look,
-            shared=shared,
-        )
+        with remote_trouble(spec):
+            done = cycle(
+                store,
+                spec.layout,
+                spec.policy,
+                executor,
+                now=now,
+                metrics=known,
+                look=look,
+                shared=shared,
+            )
     finally:
         store.close()
     if executor.deletes:  # an audit writes nothing anywhere; the verdicts it read stay as they were
-        save_verdicts(settings.state_dir, real, store.cache)
+        save_verdicts(verdicts_in, real, store.cache)
         from ckptguard.service.events import log_outcome
 
-        log_outcome(done.outcome, words=words_for(spec))
+        if log_results:
+            log_outcome(done.outcome, words=words_for(spec))
         if known is not None and settings.state_dir is not None:
             remembered = memory_after(done.assessment, done.outcome)
             _save_memory(settings.state_dir, real, known, remembered)
     return done.outcome
+
+
+def open_store(spec: GuardSpec) -> LocalStore | RemoteStore:
+    """The store of `spec`: a directory opened, or an object store's prefix."""
+    if is_remote(spec.path):
+        from ckptguard.store.remote.store import RemoteStore
+
+        try:
+            return RemoteStore.open(spec.path, trash_for=spec.trash_for)
+        except RemoteError as error:
+            raise ConfigError([f"--dir {error}"]) from None
+    try:
+        return LocalStore.open(spec.path)
+    except OSError as error:
+        raise ConfigError([f"--dir {spec.path}: {error.strerror}"]) from None
 
 
 def _known_metrics(guard: GuardSpec, state_dir: str | None, real: str) -> KnownMetrics | None:

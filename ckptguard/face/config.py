@@ -1,8 +1,9 @@
 """Configuration: a TOML file, then command-line flags, validated into frozen values.
 
 Precedence, lowest first: built-in defaults, the file's top-level keys, the file's
-`[[directory]]` entry, command-line flags. Pydantic stays in this module; the rest of
-ckptguard sees only `Settings`, `GuardSpec` and `Policy`.
+`[[directory]]` entry, command-line flags. Pydantic stays in this module (and in
+`problems`, which words its errors); the rest of ckptguard sees only `Settings`,
+`GuardSpec` and `Policy`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,39 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ckptguard.core.layouts import PRESETS
 from ckptguard.core.naming import Template
 from ckptguard.core.units import parse_duration, parse_min_free, parse_size, parse_tier
+from ckptguard.face.observe_options import ObserveOptions
+from ckptguard.face.problems import describe
 from ckptguard.service.settings import LogFormat, SettingsError
+from ckptguard.store.remote.location import is_remote
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
-
-
-# The flag each config key corresponds to, for messages that name what the user typed.
-FLAGS = {
-    "keep": "--keep",
-    "min_free": "--min-free",
-    "min_keep": "--min-keep",
-    "keep_every": "--keep-every",
-    "pattern": "--pattern",
-    "settle": "--settle",
-    "rescan_interval": "--rescan-interval",
-    "free_check_interval": "--free-check-interval",
-    "log_format": "--log-format",
-    "poll": "--poll",
-    "path": "--dir",
-    "keep_best": "--keep-best",
-    "metric": "--metric",
-    "mode": "--mode",
-    "metrics_file": "--metrics-file",
-    "preset": "--preset",
-    "state_dir": "--state-dir",
-    "keep_within": "--keep-within",
-    "keep_hourly": "--keep-hourly",
-    "keep_daily": "--keep-daily",
-    "keep_weekly": "--keep-weekly",
-    "max_size": "--max-size",
-}
 
 
 class ConfigError(SettingsError):
@@ -121,6 +98,10 @@ class PolicyOptions(BaseModel):
     mode: Literal["min", "max"] | None = None
     metrics_file: str | None = Field(default=None, min_length=1)
     preset: str | None = None
+    # Object storage: how long deleted checkpoints stay in the trash (e.g. "7d").
+    trash_for: str | None = None
+    # A shared directory's lease directory, for guards on several hosts.
+    lease: str | None = Field(default=None, min_length=1)
 
     _reject_bools = field_validator(
         "keep",
@@ -144,9 +125,9 @@ class PolicyOptions(BaseModel):
             raise ValueError("must be at least 0 (0: off)")
         return value
 
-    @field_validator("keep_within")
+    @field_validator("keep_within", "trash_for")
     @classmethod
-    def _check_keep_within(cls, value: str | None) -> str | None:
+    def _check_duration(cls, value: str | None) -> str | None:
         if value is not None:
             parse_duration(value)
         return value
@@ -184,9 +165,7 @@ class DirectoryOptions(PolicyOptions):
     path: str = Field(min_length=1)
 
 
-class DaemonOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DaemonOptions(ObserveOptions):
     # Floors keep a typo from turning the daemon into a busy loop.
     rescan_interval: float | None = Field(default=None, ge=1, allow_inf_nan=False)
     free_check_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
@@ -194,10 +173,15 @@ class DaemonOptions(BaseModel):
     poll: bool | None = None
     # Where remembered metric values live; never inside a guarded directory.
     state_dir: str | None = Field(default=None, min_length=1)
+    # Object storage: how often to list, and the deleter's lease (renewed every third).
+    poll_interval: float | None = Field(default=None, ge=0.1, allow_inf_nan=False)
+    lease_time: float | None = Field(default=None, ge=1, allow_inf_nan=False)
+    # A file touched while the loop runs (a Kubernetes liveness probe reads its age).
+    alive_file: str | None = Field(default=None, min_length=1)
 
-    _reject_bools = field_validator("rescan_interval", "free_check_interval", mode="before")(
-        _no_bool
-    )
+    _reject_bools = field_validator(
+        "rescan_interval", "free_check_interval", "poll_interval", "lease_time", mode="before"
+    )(_no_bool)
 
 
 class FileOptions(PolicyOptions, DaemonOptions):
@@ -241,17 +225,26 @@ def load_file(path: str) -> FileOptions:
     try:
         options = FileOptions.model_validate(data, strict=False)
     except ValidationError as error:
-        raise ConfigError(describe(error, prefix=f"{where}: ", as_flags=False)) from None
-    # A relative `path` means relative to the config file, not to wherever we were started
-    # (systemd starts services in /).
-    base = os.path.dirname(os.path.abspath(path))
+        raise ConfigError(
+            describe(error, prefix=f"{where}: ", as_flags=False, known=_known_keys)
+        ) from None
+    return _anchored(options, os.path.dirname(os.path.abspath(path)))
+
+
+def _anchored(options: FileOptions, base: str) -> FileOptions:
+    """Relative paths taken from the config file's directory, not from wherever we were
+    started (systemd starts services in /); URLs as they are."""
+
+    def anchor(value: str | None) -> str | None:
+        return value if value is None or is_remote(value) else os.path.join(base, value)
+
     directories = [
-        entry.model_copy(update={"path": os.path.join(base, entry.path)})
+        entry.model_copy(update={"path": anchor(entry.path), "lease": anchor(entry.lease)})
         for entry in options.directory
     ]
     update: dict[str, Any] = {"directory": directories}
-    if options.state_dir is not None:
-        update["state_dir"] = os.path.join(base, options.state_dir)
+    for key in ("state_dir", "lease", "alive_file", "metrics_textfile"):
+        update[key] = anchor(getattr(options, key))
     return options.model_copy(update=update)
 
 
@@ -261,32 +254,9 @@ def parse_flags(values: Mapping[str, Any], model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(given)
     except ValidationError as error:
-        raise ConfigError(describe(error, prefix="", as_flags=True)) from None
+        raise ConfigError(describe(error, prefix="", as_flags=True, known=_known_keys)) from None
 
 
-def describe(error: ValidationError, *, prefix: str, as_flags: bool) -> list[str]:
-    """One line per problem, naming the key (or flag) and the offending value."""
-    lines = []
-    for problem in error.errors(include_url=False):
-        location = [str(part) for part in problem["loc"]]
-        key = ".".join(location)
-        if as_flags and location:
-            key = FLAGS.get(location[-1], location[-1])
-        elif len(location) >= 2 and location[0] == "directory":
-            key = f"directory[{location[1]}]" + "".join(f".{p}" for p in location[2:])
-        message = _message(problem)
-        value = problem.get("input")
-        shown = "" if problem["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
-        lines.append(f"{prefix}{key}: {message}{shown}")
-    return lines
-
-
-def _message(problem: Mapping[str, Any]) -> str:
-    kind = problem["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "is required"
-    message = str(problem["msg"])
-    message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
+def _known_keys(top: str) -> Iterable[str]:
+    """The keys a file may hold where a problem's location starts with `top`."""
+    return (DirectoryOptions if top == "directory" else FileOptions).model_fields

@@ -1,13 +1,17 @@
-"""structlog set-up: JSON lines for journald and log shippers, readable lines on a TTY."""
+"""structlog set-up: JSON lines for journald and log shippers (the default off a
+terminal, and with `--log-format json`), short lines for people on a terminal."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 import structlog
+
+from ckptguard.face.terminal import TerminalRenderer, wants_colour
 
 
 class SafeStream:
@@ -33,25 +37,41 @@ class SafeStream:
         return self._stream.isatty()
 
 
-def configure(
-    log_format: str = "auto", *, level: int = logging.INFO, stream: TextIO | None = None
-) -> None:
-    """Route structlog events to `stream` (stderr) as JSON or console lines."""
-    stream = stream or sys.stderr
+def renders_console(log_format: str, stream: TextIO | None = None) -> bool:
+    """Whether `log_format` means lines for people: `console`, or `auto` on a terminal."""
     if log_format == "auto":
-        log_format = "console" if stream.isatty() else "json"
+        return (stream or sys.stderr).isatty()
+    return log_format == "console"
+
+
+def configure(
+    log_format: str = "auto",
+    *,
+    level: int | None = None,
+    stream: TextIO | None = None,
+    verbosity: int = 0,
+    summary: Mapping[str, str] | None = None,
+) -> None:
+    """Route structlog events to `stream` (stderr) as JSON or console lines.
+
+    `verbosity` -1 logs warnings and errors only; 1 adds every field to console lines.
+    `summary` is each directory's policy in words, for the start-up summary.
+    """
+    stream = stream or sys.stderr
+    console = renders_console(log_format, stream)
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        TerminalRenderer(colour=wants_colour(stream), verbose=verbosity > 0, summary=summary)
+        if console
+        else structlog.processors.JSONRenderer()
     )
+    if level is None:
+        level = logging.WARNING if verbosity < 0 else logging.INFO
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # JSON needs tracebacks as text; the console renderer formats them itself.
-            *([structlog.processors.format_exc_info] if log_format == "json" else []),
+            structlog.processors.format_exc_info,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

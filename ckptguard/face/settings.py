@@ -22,13 +22,14 @@ from ckptguard.face.config import (
     PolicyOptions,
     TierOptions,
 )
-from ckptguard.face.words import FROM_FILE, Spelling
+from ckptguard.face.observe_options import observe_settings
+from ckptguard.face.spelling import FROM_FILE, Spelling
+from ckptguard.face.stores import Layers, for_store, lease_of, trash_for
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
+from ckptguard.store.remote.location import is_remote, redacted
 
 FROM_FLAG = "flag"
-# An option's layers, lowest first: where each was given ("file" or "flag"), and what.
-Layers = list[tuple[str, PolicyOptions]]
 
 
 def build_settings(
@@ -55,6 +56,8 @@ def build_settings(
 
     state_dir = os.path.abspath(pick("state_dir", None) or default_state_dir())
     _check_state_dir(state_dir, guards)
+    alive_file = _alive_file(pick("alive_file", None), guards)
+    observe = observe_settings(pick, [g.path for g in guards if not is_remote(g.path)])
     return Settings(
         guards=tuple(guards),
         rescan_interval=pick("rescan_interval", 60.0),
@@ -62,6 +65,10 @@ def build_settings(
         log_format=pick("log_format", "auto"),
         poll=pick("poll", False),
         state_dir=state_dir,
+        poll_interval=pick("poll_interval", 30.0),
+        lease_time=pick("lease_time", 60.0),
+        alive_file=alive_file,
+        **observe,
     )
 
 
@@ -71,7 +78,7 @@ def _entries(
     flags = (FROM_FLAG, flag_policy)
     if flag_dirs:
         # --dir selects directories; a config entry for the same directory lends its policy.
-        by_real = {os.path.realpath(entry.path): entry for entry in file.directory}
+        by_real = {_place(entry.path): entry for entry in file.directory}
         return [(path, [(FROM_FILE, file), *_matching(by_real, path), flags]) for path in flag_dirs]
     entries = [
         (entry.path, [(FROM_FILE, file), (FROM_FILE, entry), flags]) for entry in file.directory
@@ -90,8 +97,8 @@ def _guards(entries: list[tuple[str, Layers]], budgets: dict[str, int]) -> list[
             # os.path.abspath("") is the working directory: `--dir "$UNSET"` must not prune it.
             problems.append("--dir '': empty path")
             continue
-        absolute = os.path.abspath(path)
-        real = os.path.realpath(absolute)
+        absolute = path.rstrip("/") if is_remote(path) else os.path.abspath(path)
+        real = _place(absolute)
         if real in seen:
             problems.append(f"--dir {path}: guarded twice (also as {seen[real]})")
             continue
@@ -99,17 +106,19 @@ def _guards(entries: list[tuple[str, Layers]], budgets: dict[str, int]) -> list[
         try:
             guards.append(_guard(absolute, layers, budgets))
         except ConfigError as error:
-            problems.extend(f"{path}: {p}" for p in error.problems)
+            problems.extend(f"{redacted(path)}: {p}" for p in error.problems)
     if problems:
         raise ConfigError(problems)
     return guards
 
 
 def _guard(absolute: str, layers: Layers, budgets: dict[str, int]) -> GuardSpec:
-    merged, given = _merge(layers)
+    merged, given = for_store(absolute, *_merge(layers), layers)
     layout, policy, metrics_file = _resolve_policy(merged, Spelling(given))
     if metrics_file is not None:
-        metrics_file = os.path.join(absolute, metrics_file)
+        # A remote directory's metrics file is a local one: relative to where we run.
+        base = os.getcwd() if is_remote(absolute) else absolute
+        metrics_file = os.path.join(base, metrics_file)
     spelled = tuple((option, *where_text) for option, where_text in sorted(given.items()))
     shared = None
     if "budget" in merged:
@@ -117,7 +126,16 @@ def _guard(absolute: str, layers: Layers, budgets: dict[str, int]) -> GuardSpec:
         if name not in budgets:
             raise ConfigError([f"budget = {name!r}: no such budget in [budgets]"])
         shared = (name, budgets[name])
-    return GuardSpec(absolute, layout, policy, metrics_file, spelled, shared)
+    return GuardSpec(
+        absolute,
+        layout,
+        policy,
+        metrics_file,
+        spelled,
+        shared_budget=shared,
+        trash_for=trash_for(merged),
+        lease=lease_of(absolute, merged, given, layers),
+    )
 
 
 def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
@@ -135,17 +153,36 @@ def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
 
 def _check_state_dir(state_dir: str, guards: list[GuardSpec]) -> None:
     """The guard writes nothing into a directory it guards: its state lives elsewhere."""
-    real = os.path.realpath(state_dir)
+    _check_outside(state_dir, "state_dir", guards)
+
+
+def _alive_file(path: str | None, guards: list[GuardSpec]) -> str | None:
+    """The liveness probe's file, absolute, and outside every guarded directory."""
+    if path is None:
+        return None
+    absolute = os.path.abspath(path)
+    _check_outside(absolute, "alive_file", guards)
+    return absolute
+
+
+def _check_outside(path: str, option: str, guards: list[GuardSpec]) -> None:
+    real = os.path.realpath(path)
     for guard in guards:
+        if is_remote(guard.path):
+            continue
         guarded = os.path.realpath(guard.path)
         if os.path.commonpath([real, guarded]) == guarded:
-            raise ConfigError(
-                [f"--state-dir {state_dir}: inside the guarded directory {guard.path}"]
-            )
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError([f"{flag} {path}: inside the guarded directory {guard.path}"])
+
+
+def _place(path: str) -> str:
+    """What names a directory uniquely: its real path, or an object store's URL."""
+    return path.rstrip("/") if is_remote(path) else os.path.realpath(path)
 
 
 def _matching(by_real: dict[str, DirectoryOptions], path: str) -> list[tuple[str, PolicyOptions]]:
-    entry = by_real.get(os.path.realpath(path))
+    entry = by_real.get(_place(path))
     return [(FROM_FILE, entry)] if entry is not None else []
 
 

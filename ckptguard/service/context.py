@@ -9,6 +9,7 @@ from typing import Any
 from watchdog.observers.api import BaseObserver
 
 from ckptguard.core.planner import SharedBudget
+from ckptguard.engine.cycle import Cycle
 from ckptguard.engine.executors import Executor
 from ckptguard.service.settings import GuardSpec, Settings
 
@@ -32,3 +33,5 @@ class Context:
     wait_lock: bool = False
     # The budget a guarded directory shares with others, with their last inventories.
     shared: Callable[[GuardSpec], SharedBudget | None] = lambda spec: None
+    # Told of each completed cycle, after its deletions.
+    observed: Callable[[GuardSpec, Cycle], None] = lambda spec, done: None

@@ -10,28 +10,29 @@ settle window ends.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
 
 from ckptguard import __version__
 from ckptguard.core.planner import SharedBudget
-from ckptguard.core.units import format_size
 from ckptguard.engine.executors import Deleter, Executor
 from ckptguard.service.context import Context
 from ckptguard.service.events import CODES, Words, get_logger
 from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
+from ckptguard.service.reload import carried_over
+from ckptguard.service.remote_guard import RemoteGuard
+from ckptguard.service.reports import ready_facts
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
-from ckptguard.service.watcher import install_overflow_detector
-from ckptguard.store.local.cache import IntegrityCache
+from ckptguard.service.status_line import status_line
+from ckptguard.service.telemetry import Telemetry
+from ckptguard.service.watcher import install_overflow_detector, started_observer
 from ckptguard.store.local.openfiles import hidden_processes
+from ckptguard.store.remote.location import is_remote
 
 EXIT_OK = 0
 
@@ -62,10 +63,23 @@ class Daemon:
         self._notifier = notifier if notifier is not None else Notifier()
         self._log = get_logger()
         self.requests = Requests()
-        self.guards: dict[str, Guard] = {}
+        self.guards: dict[str, Guard | RemoteGuard] = {}
         self.observers: dict[str, BaseObserver] = {}
-        self.context = Context(
-            settings=settings,
+        self.telemetry = Telemetry(
+            settings, log=self._log, words=words, dry_run=not self.executor.deletes, clock=clock
+        )
+        self.context = self._new_context(clock=clock, wait_lock=wait_lock)
+        self._status = ""
+        self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
+        self.cycles = 0  # completed directory cycles
+        self.passes = 0  # turns of the loop
+        self.ready = threading.Event()  # set once the first look at every directory is done
+
+    def _new_context(self, *, clock: Callable[[], float], wait_lock: bool) -> Context:
+        """What every guard shares with this daemon: settings, log, executor and clock, and
+        the daemon's own answers (wake-ups, watchers, watchdog pings, stop requests)."""
+        return Context(
+            settings=self.settings,
             log=self._log,
             executor=self.executor,
             clock=clock,
@@ -75,12 +89,8 @@ class Daemon:
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
             shared=self._shared,
+            observed=self.telemetry.cycled,
         )
-        self._status = ""
-        self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
-        self.cycles = 0  # completed directory cycles
-        self.passes = 0  # turns of the loop
-        self.ready = threading.Event()  # set once the first look at every directory is done
 
     # -- asked from other threads and signal handlers -------------------------------------
 
@@ -127,6 +137,7 @@ class Daemon:
             directories=[g.path for g in self.settings.guards],
             dry_run=not self.executor.deletes,
         )
+        self.telemetry.start()
         hidden = hidden_processes()
         if hidden:
             self._log.warning(
@@ -136,10 +147,13 @@ class Daemon:
                 hint="run as root with CAP_SYS_PTRACE, or as the user running the training",
             )
         for spec in self.settings.guards:
-            self.guards[spec.path] = Guard(spec, self._words(spec), self._log)
+            self.guards[spec.path] = self._new_guard(spec)
         for guard in self.guards.values():
             guard.open(self.context, at_start=True)
         self._cycle_all()
+        self.telemetry.after_pass(self.guards)
+        facts = [ready_facts(g.spec.path, g.last_plan, g.is_open) for g in self.guards.values()]
+        self._log.info("ready", directories=facts)
         self._notifier.ready(self._status_line())
         self.ready.set()
 
@@ -164,6 +178,7 @@ class Daemon:
                 next_free_check = now + self.settings.free_check_interval
                 self._free_check(exclude=set(self.guards) if full else set(asked.changed))
             self._ping_if_due()
+            self.telemetry.after_pass(self.guards)
             self._update_status()
             self.passes += 1
 
@@ -176,6 +191,7 @@ class Daemon:
         self.observers.clear()
         for guard in self.guards.values():
             guard.close()
+        self.telemetry.close()
         self._notifier.close()
         self._log.info("stopped")
 
@@ -195,7 +211,12 @@ class Daemon:
             if named is not None:
                 self._cycle(named, names)
 
-    def _cycle(self, guard: Guard, changed: set[str] | None = None) -> None:
+    def _new_guard(self, spec: GuardSpec) -> Guard | RemoteGuard:
+        """A directory's guard, or an object-store prefix's (polled; see remote_guard)."""
+        kind = RemoteGuard if is_remote(spec.path) else Guard
+        return kind(spec, self._words(spec), self._log)
+
+    def _cycle(self, guard: Guard | RemoteGuard, changed: set[str] | None = None) -> None:
         if guard.cycle(self.context, changed):
             self.cycles += 1
 
@@ -211,6 +232,7 @@ class Daemon:
                 self._cycle(guard)
 
     def _next_settle(self) -> float:
+        # A remote guard's settle_at is its next poll (or lease renewal).
         times = [g.settle_at for g in self.guards.values() if g.settle_at is not None]
         return min(times, default=float("inf"))
 
@@ -228,10 +250,7 @@ class Daemon:
 
     def _observer(self, kind: str) -> BaseObserver:
         if kind not in self.observers:
-            observer: BaseObserver = PollingObserver(timeout=1.0) if kind == "poll" else Observer()
-            observer.daemon = True
-            observer.start()
-            self.observers[kind] = observer
+            self.observers[kind] = started_observer(kind)
         return self.observers[kind]
 
     # -- reload and status ------------------------------------------------------------------
@@ -254,50 +273,25 @@ class Daemon:
         }
         for guard in old.values():
             guard.close()
+        self.telemetry.reloaded(new, set(self.guards))
         self.settings = self.context.settings = new
         self._log.info("reloaded", directories=list(self.guards))
         self._notifier.ready(self._status_line())
 
-    def _carry_over(self, guard: Guard | None, spec: GuardSpec, new: Settings) -> Guard:
+    def _carry_over(
+        self, guard: Guard | RemoteGuard | None, spec: GuardSpec, new: Settings
+    ) -> Guard | RemoteGuard:
         """The guard of `spec` after a reload: kept where nothing it depends on changed."""
-        if guard is None:
-            return Guard(spec, self._words(spec), self._log)
-        layout_changed = spec.layout != guard.spec.layout
-        if layout_changed:
-            # What was learnt about entries under the old layout means nothing now.
-            guard.cache = IntegrityCache()
-            guard.last_inventory = None
-        moved = os.path.realpath(spec.path) != guard.real_path
-        if layout_changed or new.poll != self.settings.poll or moved:
-            # Its watch filters on the old layout, or the path leads elsewhere now (a
-            # retargeted symlink): a reload is how the new place is accepted.
-            guard.close()
-        guard.spec = spec
-        guard.last_plan = None  # made under the old settings: plan afresh
-        guard.reports.words = self._words(spec)
-        guard.real_path = None if not guard.is_open else guard.real_path
-        guard.problems.forget()
-        guard.next_retry = 0.0
-        guard.memory.saved = None  # the state directory may have changed: write it anew
-        return guard
+        kept = carried_over(guard, spec, self._words(spec), repoll=new.poll != self.settings.poll)
+        return kept if kept is not None else self._new_guard(spec)
 
     def _shared(self, spec: GuardSpec) -> SharedBudget | None:
         return shared_budget(spec, [(g.spec, g.last_inventory) for g in self.guards.values()])
 
     def _status_line(self) -> str:
-        plans = [g.last_plan for g in self.guards.values() if g.last_plan is not None]
-        kept = sum(len(p.kept) for p in plans)
-        waiting = sum(1 for g in self.guards.values() if not g.is_open)
-        free = ", ".join(
-            f"{os.path.basename(p.directory) or p.directory} {format_size(p.free_after)} free"
-            + (f" ({p.disk.quota.kind} quota)" if p.disk.bound_by_quota and p.disk.quota else "")
-            for p in plans
-        )
-        mode = "" if self.executor.deletes else "dry run: "
-        text = f"{mode}guarding {len(self.guards)} directories, {kept} checkpoints kept"
-        if waiting:
-            text += f", {waiting} waiting"
-        return f"{text}; {free}" if free else text
+        text = status_line(self.guards.values(), deletes=self.executor.deletes)
+        warned = self.telemetry.words()
+        return f"{text}; warning: {warned}" if warned else text
 
     def _update_status(self) -> None:
         status = self._status_line()

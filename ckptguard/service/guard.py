@@ -9,6 +9,7 @@ the directory is waited for, looked at again, or left to another guard.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from typing import Any
@@ -16,20 +17,26 @@ from typing import Any
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ckptguard.core.decisions import Plan, Status
-from ckptguard.core.model import Inventory, Unit
+from ckptguard.core.model import Inventory
 from ckptguard.engine.cycle import Cycle, Look, cycle, memory_after
 from ckptguard.service import locking
 from ckptguard.service.context import Context
+from ckptguard.service.election import (
+    Election,
+    directory_election,
+    executor_for,
+    stop_unless_holding,
+)
 from ckptguard.service.events import Words
 from ckptguard.service.memory import GuardMemory
 from ckptguard.service.reports import Problems, Reports
 from ckptguard.service.saves import Observations, Writes
 from ckptguard.service.settings import GuardSpec
-from ckptguard.service.state import load_verdicts, save_verdicts
-from ckptguard.service.watcher import WATCHED_EVENTS, WRITE_EVENTS, WakeHandler
+from ckptguard.service.verdicts import KeptVerdicts
+from ckptguard.service.watcher import watch_directory
 from ckptguard.store.local.cache import IntegrityCache
 from ckptguard.store.local.directory import LocalStore
-from ckptguard.store.local.mounts import polling_reason
+from ckptguard.store.local.mounts import read_only
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -57,7 +64,9 @@ class Guard:
         self.settle_at: float | None = None
         # Whether saves may be in progress that the watcher has not seen written.
         self.writers_unknown = True
-        self.verdicts_loaded = False
+        # Guards on several hosts sharing the directory elect one deleter (--lease).
+        self.election: Election | None = None
+        self.verdicts = KeptVerdicts(self.problems)
 
     @property
     def key(self) -> str:
@@ -92,14 +101,9 @@ class Guard:
             os.close(fd)
             return False
         self._opened(fd, real, lock_fd)
-        self._watch(context, real)
-        if not self.verdicts_loaded:
-            self.verdicts_loaded = True
-            problem = load_verdicts(context.settings.state_dir, real, self.cache)
-            if problem is not None:
-                self.problems.report(
-                    "verdicts_unread", error=problem, consequence="content checks are read afresh"
-                )
+        watched = watch_directory(context, self.key, real, self.spec.layout, self.writes)
+        self.watch, self.observer = watched if watched is not None else (None, None)
+        self.verdicts.load(context.settings.state_dir, real, self.cache)
         return True
 
     def _open_directory(self, real: str) -> int | None:
@@ -124,40 +128,13 @@ class Guard:
         self.store = LocalStore(fd, self.spec.path, self.cache)
         self.dir_id, self.lock_fd, self.real_path = (st.st_dev, st.st_ino), lock_fd, real
         self.problems.forget()
-        if _read_only(fd):
+        if read_only(fd):
             # The lock works there too: say so now, not at the first deletion that fails.
             self.problems.report(
                 "directory_read_only",
                 consequence="deletions there fail",
                 hint="under systemd, is the directory in ReadWritePaths=?",
             )
-
-    def _watch(self, context: Context, real: str) -> None:
-        reason = "--poll" if context.settings.poll else polling_reason(real)
-        kind = "poll" if reason else "inotify"
-        observer = context.observer(kind)
-        layout = self.spec.layout
-        writes = None if reason else self.writes  # polling sees no closes
-        handler = WakeHandler(self.key, real, layout, context.wake, writes)
-        try:
-            # A directory checkpoint is complete when a file inside it appears: watch inside.
-            self.watch = observer.schedule(
-                handler,
-                real,
-                recursive=layout.unit is Unit.DIRECTORY,
-                event_filter=WATCHED_EVENTS if reason else WRITE_EVENTS,
-            )
-            self.observer = observer
-        except OSError as error:
-            context.log.warning(
-                "watch_failed",
-                path=self.spec.path,
-                error=error.strerror,
-                action="relying on periodic rescans",
-            )
-            return
-        extra = {"reason": reason} if reason else {}
-        context.log.info("watching", path=self.spec.path, mode=kind, **extra)
 
     def still_there(self, log: Any) -> bool:
         """Whether the path still names the directory held; closes the guard if not."""
@@ -201,6 +178,9 @@ class Guard:
         self.last_plan = self.last_inventory = None
         self.reports.forget()
         self.writers_unknown = True  # unwatched from now until reopened
+        if self.election is not None:
+            self.election.release()
+            self.election = None
 
     # -- cycles ------------------------------------------------------------------------------
 
@@ -225,6 +205,7 @@ class Guard:
         self.problems.solved("scan_failed", "cycle_failed")
         previous, self.last_plan = self.last_plan, done.plan
         self.reports.cycle(done.plan, done.outcome.results, previous)
+        context.observed(self.spec, done)
         if done.outcome.with_status(Status.SKIPPED):
             context.wake(self.key, None)  # it changed under us: look again on the next pass
         return True
@@ -255,23 +236,26 @@ class Guard:
             prepare=self._observe,
             progress=context.progress,
         )
+        self._elect(context)
         done = cycle(
             self.store,
             spec.layout,
             spec.policy,
-            context.executor,
+            executor_for(self.election, context.executor),
             now=context.clock(),
             metrics=known,
             look=look,
-            should_stop=context.should_stop,
+            should_stop=stop_unless_holding(self.election, context.should_stop),
             shared=context.shared(spec),
         )
         self.last_inventory = done.inventory
         self.settle_at = Observations.next_settle(
             done.plan, spec.policy.settle_seconds, time.monotonic(), self.writes
         )
+        if self.election is not None:  # renew, or watch for a takeover, in time
+            self.settle_at = min(self.settle_at or math.inf, self.election.next_due())
         if changed is None:
-            self._keep_verdicts(state_dir)
+            self.verdicts.keep(state_dir, self._real(), self.cache)
         if known is not None:
             # After the deletions: a state write of ours must never delay one.
             self.memory.memory = memory_after(done.assessment, done.outcome)
@@ -279,33 +263,21 @@ class Guard:
             self.memory.save(state_dir, self._real())
         return done
 
-    def _keep_verdicts(self, state_dir: str | None) -> None:
-        """After a full look (never on the hot path of an event), keep what was read."""
-        problem = save_verdicts(state_dir, self._real(), self.cache)
-        if problem is not None:
-            self.problems.report(
-                "verdicts_write_failed",
-                error=problem,
-                consequence="content checks are read afresh after a restart",
-            )
+    def _elect(self, context: Context) -> None:
+        """A shared directory's turn in its election (`--lease`); a dry run never takes it."""
+        if self.election is None and context.executor.deletes:
+            self.election = directory_election(self.spec, context.settings.lease_time, context.log)
+        if self.election is not None:
+            self.election.step()
 
     def _observe(self, inventory: Inventory) -> Inventory:
         """What the guard itself saw: writes not yet closed, and how long each is quiet."""
         if self.writers_unknown and self.store is not None:
-            self.writes.doubt()
-            self._learn_writers(self.store.holders(inventory))
+            self.writes.doubt()  # closes may have been lost: what /proc shows is confirmed
+            self.writers_unknown = False
+            self.writes.learn(self.store.holders(inventory))
         settle = self.spec.policy.settle_seconds
         return self.observations.stamp(inventory, time.monotonic(), self.writes, settle=settle)
-
-    def _learn_writers(self, inventory: Inventory) -> None:
-        """Saves already being written when the watch began (or after lost events): the
-        watcher saw none of their writes, /proc may show their writers. Each is then
-        known as written until the watcher sees it closed."""
-        self.writers_unknown = False
-        for checkpoint in inventory.checkpoints:
-            if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
-                for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
-                    self.writes.written(checkpoint.name, name)
 
     def _real(self) -> str:
         return self.real_path or os.path.realpath(self.spec.path)
@@ -324,10 +296,3 @@ class Guard:
         short = last is None or free + last.in_flight_credit < last.target_free
         unchanged = last is not None and last.shortfall > 0 and free == last.disk.free
         return short and not unchanged
-
-
-def _read_only(fd: int) -> bool:
-    try:
-        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False

@@ -2,22 +2,35 @@
 
 Messages are datagrams on the AF_UNIX socket named by $NOTIFY_SOCKET; a leading `@`
 names the abstract namespace. Without the variable every call does nothing.
+
+Where there is no systemd (a container under Kubernetes), an *alive file* is the
+equivalent a probe can check: it is touched at READY=1 and at every watchdog ping, which
+then comes every ALIVE_INTERVAL seconds, so its age says whether the loop still turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 from collections.abc import Mapping
 
+# Seconds between touches of the alive file when systemd asks for no watchdog.
+ALIVE_INTERVAL = 10.0
+
 
 class Notifier:
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, *, alive_file: str | None = None
+    ) -> None:
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET", "")
         self._address = "\0" + address[1:] if address.startswith("@") else address
         self.watchdog_interval = _watchdog_interval(env)
+        self.alive_file = alive_file
+        if alive_file is not None:
+            self.watchdog_interval = min(self.watchdog_interval or ALIVE_INTERVAL, ALIVE_INTERVAL)
         self._socket: socket.socket | None = None
 
     @property
@@ -41,15 +54,33 @@ class Notifier:
         return True
 
     def ready(self, status: str) -> bool:
+        self._touch()
         return self.send("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
 
     def status(self, status: str) -> bool:
         return self.send(f"STATUS={status}")
 
     def watchdog(self) -> bool:
+        self._touch()
         return self.send("WATCHDOG=1")
 
+    def _touch(self) -> None:
+        """Touch the alive file (created if need be); a failure only makes it go stale."""
+        if self.alive_file is None:
+            return
+        try:
+            fd = os.open(self.alive_file, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.utime(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
     def stopping(self) -> bool:
+        if self.alive_file is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.alive_file)
         return self.send("STOPPING=1")
 
     def reloading(self) -> bool:

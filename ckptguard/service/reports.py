@@ -65,3 +65,19 @@ class Reports:
                 self._problems.report(code, message=self.words.notice(found))
             else:
                 self._problems.solved(code)
+
+
+def ready_facts(path: str, plan: Plan | None, is_open: bool) -> dict[str, Any]:
+    """What the `ready` event says of a directory after the first look at it."""
+    if plan is None or not is_open:
+        return {"path": path, "waiting": True}
+    if plan.disk.total == 0 and plan.target_free == 0:  # an object store: no free space
+        return {"path": path, "checkpoints": len(plan.decisions), "kept": len(plan.kept)}
+    return {
+        "path": path,
+        "checkpoints": len(plan.decisions),
+        "kept": len(plan.kept),
+        "free": plan.free_after,
+        "target": plan.target_free,
+        "shortfall": plan.shortfall,
+    }

@@ -14,7 +14,7 @@ import threading
 from dataclasses import replace
 
 from ckptguard.core.decisions import Plan, State
-from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory
+from ckptguard.core.model import Checkpoint, FileIdentity, Integrity, Inventory, Unit
 
 # A close the watcher missed must not keep a checkpoint "being written" for ever: after
 # this long unchanged, the flag is dropped. After events were lost, a flag no new write
@@ -66,6 +66,15 @@ class Writes:
     def keys(self) -> frozenset[str]:
         with self._lock:
             return frozenset(self._open)
+
+    def learn(self, inventory: Inventory) -> None:
+        """Saves already being written when the watch began (or after lost events): the
+        watcher saw none of their writes, /proc may show their writers. Each is then
+        known as written until the watcher sees it closed."""
+        for checkpoint in inventory.checkpoints:
+            if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
+                for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
+                    self.written(checkpoint.name, name)
 
 
 def _settled(checkpoint: Checkpoint) -> bool:

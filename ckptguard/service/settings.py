@@ -37,6 +37,11 @@ class GuardSpec:
     given: tuple[tuple[str, str, str], ...] = ()
     # A size budget shared with other directories: its name and limit in bytes.
     shared_budget: tuple[str, int] | None = None
+    # Object storage: seconds a deleted checkpoint stays in the trash (None: no trash).
+    trash_for: float | None = None
+    # A directory on the shared filesystem where guards on several hosts elect one
+    # deleter (None: the directory lock alone decides).
+    lease: str | None = None
 
     @property
     def template(self) -> Template:
@@ -52,6 +57,23 @@ class Settings:
     poll: bool = False
     # None: nothing is kept between runs (metric values are remembered in memory only).
     state_dir: str | None = None
+    # Object storage: seconds between listings, and the deleter's lease.
+    poll_interval: float = 30.0
+    lease_time: float = 60.0
+    # Touched while the loop runs, for a liveness probe (None: none).
+    alive_file: str | None = None
+    # Where the status files for `ckptguard status` go; None: none are written.
+    runtime_dir: str | None = None
+    # Warnings: time_to_full below `warn_before` seconds; stale_checkpoints after
+    # `stale_after` seconds without a new save (None: from the save rhythm).
+    warn_before: float = 3600.0
+    stale_after: float | None = None
+    # A shell command run with each new warning as JSON on its standard input.
+    on_warning: str | None = None
+    on_warning_timeout: float = 30.0
+    # Prometheus metrics: a textfile for node_exporter, an address to serve them on.
+    metrics_textfile: str | None = None
+    metrics_listen: tuple[str, int] | None = None
 
 
 def shared_budget(

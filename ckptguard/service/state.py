@@ -20,6 +20,7 @@ from typing import Any
 
 from ckptguard.core.recall import MetricMemory, from_document, to_document
 from ckptguard.store.local.cache import IntegrityCache
+from ckptguard.store.remote.location import is_remote
 
 APP = "ckptguard"
 VERSION = 1
@@ -39,6 +40,12 @@ def default_state_dir(environ: Mapping[str, str] | None = None, euid: int | None
     # The XDG spec says relative paths are to be ignored.
     base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, APP)
+
+
+def place(path: str) -> str:
+    """What a guarded place's state, status and history are kept under: a directory's
+    real path, an object store's URL (it has no path to resolve)."""
+    return path if is_remote(path) else os.path.realpath(path)
 
 
 def state_path(state_dir: str, directory: str, kind: str = "dir") -> str:

@@ -15,6 +15,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 from watchdog.events import (
@@ -29,10 +30,19 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
 
 from ckptguard.core.layouts import POINTER_FILES, Layout
+from ckptguard.core.model import Unit
 from ckptguard.core.naming import PIN_SUFFIX
 from ckptguard.service.saves import Writes
+from ckptguard.store.local.mounts import polling_reason
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver, ObservedWatch
+
+    from ckptguard.service.context import Context
 
 WATCHED_EVENTS = [
     DirCreatedEvent,
@@ -109,6 +119,42 @@ class WakeHandler(FileSystemEventHandler):
         key = self._layout.key_of(entry)
         if key is not None and self._writes.written(key, relative):
             self._wake(self._key, entry)
+
+
+def started_observer(kind: str) -> BaseObserver:
+    """A running watchdog observer of a kind ("inotify" or "poll"), shared by the guards."""
+    observer: BaseObserver = PollingObserver(timeout=1.0) if kind == "poll" else Observer()
+    observer.daemon = True  # its thread never keeps the process from exiting
+    observer.start()
+    return observer
+
+
+def watch_directory(
+    context: Context, key: str, real: str, layout: Layout, writes: Writes
+) -> tuple[ObservedWatch, BaseObserver] | None:
+    """Watch directory `real` (inotify, or polling where inotify sees nothing or `--poll`
+    says so) for the guard of `key`; None, said once, when it cannot be watched."""
+    reason = "--poll" if context.settings.poll else polling_reason(real)
+    kind = "poll" if reason else "inotify"
+    observer = context.observer(kind)
+    # Polling sees no closes: it cannot tell a save in progress by its writes.
+    handler = WakeHandler(key, real, layout, context.wake, None if reason else writes)
+    try:
+        # A directory checkpoint is complete when a file inside it appears: watch inside.
+        watch = observer.schedule(
+            handler,
+            real,
+            recursive=layout.unit is Unit.DIRECTORY,
+            event_filter=WATCHED_EVENTS if reason else WRITE_EVENTS,
+        )
+    except OSError as error:
+        context.log.warning(
+            "watch_failed", path=key, error=error.strerror, action="relying on periodic rescans"
+        )
+        return None
+    extra = {"reason": reason} if reason else {}
+    context.log.info("watching", path=key, mode=kind, **extra)
+    return watch, observer
 
 
 class WatchdogLogBridge(logging.Handler):

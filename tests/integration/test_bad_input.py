@@ -90,6 +90,29 @@ CASES = [
         config(GOOD_DIR + GOOD_DIR), ["TMP/models", "guarded twice"], id="config-dir-twice"
     ),
     pytest.param(args("audit"), ["--dir", "[[directory]]"], id="no-directory-at-all"),
+    pytest.param(
+        args("run", "--dir", "TMP/nonexistent/models"),
+        ["--dir", "TMP/nonexistent/models", "nor its parent TMP/nonexistent", "typo"],
+        id="run-dir-parent-missing",
+    ),
+    pytest.param(
+        args("run", "--dir", CHECKPOINT),
+        ["--dir", CHECKPOINT, "not a directory"],
+        id="run-dir-file",
+    ),
+    pytest.param(
+        args("check-config", "--dir", "TMP/later"),
+        ["--dir", "TMP/later", "no such directory", "226/NAMESPACE", "create it first"],
+        id="check-config-dir-missing",
+    ),
+    pytest.param(
+        config('[[directory]]\npath = "nope/models"\n', command="check-config"),
+        ["TMP/nope/models", "nor its parent"],
+        id="check-config-dir-parent-missing",
+    ),
+    pytest.param(
+        args("check-config"), ["no config to check", "/etc/ckptguard"], id="check-config-nothing"
+    ),
     # --keep / --min-keep
     pytest.param(args("audit", "MODELS", "--keep", "0"), ["--keep", "'0'"], id="keep-0"),
     pytest.param(args("audit", "MODELS", "--keep", "-1"), ["--keep", "'-1'"], id="keep-negative"),
@@ -135,6 +158,21 @@ CASES = [
     ),
     pytest.param(
         args("audit", "MODELS", "--min-free", "GB"), ["--min-free", "'GB'"], id="min-free-no-number"
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--min-free", "10"),
+        ["--min-free", "needs a unit", "20G (GiB, as df -h shows)", "'10'"],
+        id="min-free-bare-number",
+    ),
+    pytest.param(
+        args("run", "MODELS", "--max-size", "500"),
+        ["--max-size", "needs a unit", "'500'"],
+        id="max-size-bare-number",
+    ),
+    pytest.param(
+        config('min_free = "1500000000000"\n' + GOOD_DIR),
+        ["TMP/bad.toml", "min_free", "needs a unit", "'1500000000000'"],
+        id="config-min-free-bare-number",
     ),
     # --settle / --keep-every
     pytest.param(
@@ -224,6 +262,21 @@ CASES = [
         id="config-unknown-key",
     ),
     pytest.param(
+        config("kep = 3\n" + GOOD_DIR),
+        ["TMP/bad.toml", "kep: unknown key (did you mean keep?)"],
+        id="config-key-typo",
+    ),
+    pytest.param(
+        config(GOOD_DIR + "min_fre = '5G'\n"),
+        ["TMP/bad.toml", "directory[0].min_fre: unknown key (did you mean min_free?)"],
+        id="config-directory-key-typo",
+    ),
+    pytest.param(
+        config("keep_last = 3\n" + GOOD_DIR),
+        ["TMP/bad.toml", "keep_last: unknown key (did you mean keep?)"],
+        id="config-restic-key",
+    ),
+    pytest.param(
         config(GOOD_DIR + "frob = 2\n"),
         ["TMP/bad.toml", "directory[0].frob", "unknown key"],
         id="config-unknown-directory-key",
@@ -292,13 +345,39 @@ CASES = [
     # the command line itself
     pytest.param(args(), ["choose a command"], id="no-command"),
     pytest.param(args("frob"), ["'frob'", "audit"], id="unknown-subcommand"),
+    pytest.param(args("purne"), ["'purne'", "did you mean prune?"], id="subcommand-typo"),
     pytest.param(args("audit", "MODELS", "--frob"), ["--frob"], id="unknown-flag"),
-    pytest.param(args("audit", "MODELS", "--execute"), ["--execute"], id="execute-on-audit"),
+    pytest.param(
+        args("audit", "MODELS", "--kep", "3"), ["--kep", "did you mean --keep?"], id="flag-typo"
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--mni-free=5G"),
+        ["--mni-free", "did you mean --min-free?"],
+        id="flag-typo-with-equals",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--execute"),
+        ["--execute", "audit never deletes", "prune --execute"],
+        id="execute-on-audit",
+    ),
+    pytest.param(
+        args("prune", "MODELS", "--dry-run"),
+        ["--dry-run", "prune previews by default", "add --execute"],
+        id="dry-run-on-prune",
+    ),
+    pytest.param(
+        args("prune", "MODELS", "--keep-last", "3"),
+        ["--keep-last", "--keep N keeps the N newest"],
+        id="restic-keep-last",
+    ),
     pytest.param(args("audit", "MODELS", "extra"), ["extra"], id="stray-argument"),
 ]
 
 SUBPROCESS_IDS = {
     "dir-missing",
+    "run-dir-parent-missing",
+    "min-free-bare-number",
+    "dry-run-on-prune",
     "keep-abc",
     "min-free-negative",
     "toml-malformed",
@@ -411,6 +490,27 @@ def test_unreadable_config_is_a_usage_error(
     )
 
 
+def test_a_default_config_this_user_cannot_read_is_never_skipped(
+    tmp: Path,
+    unprivileged: Callable[..., subprocess.CompletedProcess[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default config (here named by $CKPTGUARD_CONFIG), unreadable: exit 2, one line
+    naming it and how to read none; a service must not guard with another policy."""
+    path = tmp / "ckptguard.toml"
+    path.write_text("keep = 3\n")
+    path.chmod(0o000)
+    monkeypatch.setenv("CKPTGUARD_CONFIG", str(path))
+    done = unprivileged("audit", "--dir", str(tmp / "models"))
+    assert_one_error_line(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        [str(path), "permission denied", "CKPTGUARD_CONFIG= with nothing after it"],
+        tmp,
+    )
+
+
 def test_unreadable_directory_is_a_usage_error(
     tmp: Path, unprivileged: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
@@ -424,3 +524,36 @@ def test_unreadable_directory_is_a_usage_error(
     assert_one_error_line(
         done.returncode, done.stdout, done.stderr, ["--dir", str(models), "ermission denied"], tmp
     )
+
+
+def test_run_on_a_directory_it_cannot_read_is_a_usage_error(
+    tmp: Path, unprivileged: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """`run` on a directory the user may not list: exit 2 at once, one line, no waiting."""
+    models = tmp / "models"
+    models.chmod(0o311)  # traversable and writable, not listable
+    try:
+        done = unprivileged("run", "--dir", str(models))
+    finally:
+        models.chmod(0o755)
+    assert_one_error_line(
+        done.returncode, done.stdout, done.stderr, ["--dir", str(models), "cannot read it"], tmp
+    )
+
+
+def test_run_on_a_directory_it_cannot_write_is_a_usage_error(
+    tmp: Path, unprivileged: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """`run` (and `prune --execute`) where the user may not delete: exit 2, one line;
+    `run --dry-run` and `audit` need only to read, and start."""
+    models = tmp / "models"
+    models.chmod(0o555)
+    try:
+        for argv in (("run", "--dir", str(models)), ("prune", "--execute", "--dir", str(models))):
+            done = unprivileged(*argv)
+            assert_one_error_line(
+                done.returncode, done.stdout, done.stderr, [str(models), "cannot delete"], tmp
+            )
+        assert unprivileged("audit", "--dir", str(models)).returncode == 0
+    finally:
+        models.chmod(0o755)

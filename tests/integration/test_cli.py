@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -312,6 +314,21 @@ def test_version_flag_prints_the_version_and_exits_0(cli: Cli) -> None:
     assert run.out == f"ckptguard {__version__}\n"
 
 
+def test_version_loads_no_heavy_library() -> None:
+    """`ckptguard --version` imports only the parser: no logging, validation or watching
+    library, and no object store's SDK (the remote store's errors load none)."""
+    code = (
+        "import sys; from ckptguard.face.cli import main; main(['--version']); "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(done.stdout.splitlines()[-1].split())
+    heavy = {"structlog", "pydantic", "watchdog", "psutil", "fsspec", "s3fs", "botocore", "rich"}
+    assert "ckptguard" in loaded and not loaded & heavy
+
+
 def test_help_exits_0(cli_main: Cli) -> None:
     """`ckptguard audit --help` prints usage naming the policy options and exits 0."""
     run = cli_main("audit", "--help")
@@ -405,11 +422,14 @@ def test_settle_and_pattern_come_from_the_config_and_yield_to_flags(
 def test_check_config_accepts_a_valid_file(
     cli_main: Cli, two_dirs: tuple[Path, Path, Path]
 ) -> None:
-    """`check-config --config F` validates the file and reports its directory count."""
-    config, _, _ = two_dirs
+    """`check-config --config F` validates the file and reports each directory's policy."""
+    config, first, second = two_dirs
     run = cli_main("check-config", "--config", str(config))
     assert run.code == 0, run.err
-    assert run.out == f"{config}: OK, 2 directories\n"
+    lines = run.out.splitlines()
+    assert lines[0] == f"{config}: OK, 2 directories:"
+    assert lines[1].startswith(f"  {first}: checkpoint_step_{{step}}.keras (keras): keep the ")
+    assert lines[2].startswith(f"  {second}: ")
 
 
 def test_relative_directory_in_config_is_relative_to_the_config_file(

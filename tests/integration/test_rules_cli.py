@@ -201,7 +201,7 @@ def test_max_size_keeps_the_directory_under_it(
 ) -> None:
     """--max-size: the oldest go until what is kept fits, the kept ones naming their rule."""
     size = (steps / "checkpoint_step_100.keras").stat().st_size
-    document = audit(capsys, "--dir", str(steps), "--keep", "10", "--max-size", str(size * 4))
+    document = audit(capsys, "--dir", str(steps), "--keep", "10", "--max-size", f"{size * 4}B")
     assert kept(document) == [2700, 2800, 2900, 3000]
     (summary,) = document["summary"]["directories"]
     (budget,) = summary["budgets"]
@@ -222,7 +222,7 @@ def test_a_shared_budget_takes_the_oldest_across_directories(
     size = (first / "checkpoint_step_100.keras").stat().st_size
     config = tmp_path / "shared.toml"
     config.write_text(
-        f'keep = 5\nbudget = "both"\n[budgets]\nboth = "{size * 5}"\n'
+        f'keep = 5\nbudget = "both"\n[budgets]\nboth = "{size * 5}B"\n'
         f'[[directory]]\npath = "{first}"\n[[directory]]\npath = "{second}"\n'
     )
     document = audit(capsys, "--config", str(config))

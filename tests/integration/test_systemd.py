@@ -1,4 +1,5 @@
-"""The systemd units in systemd/: they verify, they are tightly sandboxed, their config checks.
+"""The systemd units in ckptguard/systemd/: they verify, they are tightly sandboxed, their
+config checks.
 
 `systemd-analyze verify` insists that every ExecStart= binary exists, so the tests verify
 copies whose /usr/local/bin/ckptguard points at the ckptguard installed with this
@@ -19,14 +20,14 @@ from support import run_cli
 
 from ckptguard.face.config import FileOptions, load_file
 
-SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"
+SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "ckptguard" / "systemd"
 EXAMPLE = SYSTEMD_DIR / "ckptguard.toml.example"
 SHIPPED_BINARY = "/usr/local/bin/ckptguard"
 KILL = "/bin/kill"
 INSTANCE = "ckptguard@srv-models.service"  # systemd-escape --path /srv/models
 MAX_EXPOSURE = 1.5
 
-# The least-privilege drop-in documented in the units and README-service.md.
+# The least-privilege drop-in documented in the units and docs/service.md.
 USER_DROP_IN = "\n[Service]\nUser=alice\nGroup=alice\nCapabilityBoundingSet=\n"
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -127,7 +128,7 @@ def test_user_drop_in_lowers_exposure(tmp_path: Path, unit: str) -> None:
 def test_template_guards_the_instance_path() -> None:
     """The template guards %f, the unescaped instance path, mounted and writable."""
     text = (SYSTEMD_DIR / "ckptguard@.service").read_text()
-    assert re.search(r"^ExecStart=\S+ run --config \S+ --dir %f ", text, re.MULTILINE)
+    assert re.search(r"^ExecStart=\S+ run --dir %f ", text, re.MULTILINE)
     assert re.search(r"^ReadWritePaths=%f$", text, re.MULTILINE)
     assert re.search(r"^RequiresMountsFor=%f$", text, re.MULTILINE)
     assert "%I" not in text
@@ -140,11 +141,19 @@ def test_units_leave_proc_locks_visible(unit: str) -> None:
     assert not re.search(r"^ProcSubset=", text, re.MULTILINE)
 
 
-def test_example_config_is_accepted() -> None:
-    """`ckptguard check-config` accepts the shipped example config."""
-    result = run_cli("check-config", "--config", str(EXAMPLE))
+def test_example_config_is_accepted(tmp_path: Path) -> None:
+    """`ckptguard check-config` accepts the shipped example config, its directories made."""
+    text = EXAMPLE.read_text()
+    for path in ("/srv/models", "/data/checkpoints/llm"):
+        assert f'path = "{path}"' in text
+        (tmp_path / path.lstrip("/")).mkdir(parents=True)
+        text = text.replace(f'path = "{path}"', f'path = "{tmp_path}{path}"')
+    text = text.replace('state_dir = "/var/lib/ckptguard"', f'state_dir = "{tmp_path}/state"')
+    (tmp_path / "ckptguard.toml").write_text(text)
+    result = run_cli("check-config", "--config", str(tmp_path / "ckptguard.toml"))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+    assert "OK, 2 directories" in result.stdout
 
 
 def test_example_config_covers_every_key() -> None:
@@ -176,13 +185,51 @@ def test_broken_config_is_rejected(tmp_path: Path, content: str, fragment: str) 
     assert fragment in lines[0]
 
 
-def test_template_validates_exactly_what_it_runs(tmp_path: Path) -> None:
-    """The template checks `--config F --dir %f`, which needs no [[directory]] entry in F."""
+def test_template_validates_exactly_what_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template checks `--dir %f` against the default config, which then needs no
+    [[directory]] entry; a drop-in in conf.d/ is read too."""
     text = (SYSTEMD_DIR / "ckptguard@.service").read_text()
-    assert re.search(r"^ExecStartPre=\S+ check-config --config \S+ --dir %f$", text, re.MULTILINE)
+    assert re.search(r"^ExecStartPre=\S+ check-config --dir %f$", text, re.MULTILINE)
     config = tmp_path / "ckptguard.toml"
     config.write_text('keep = 4\nmin_free = "10%"\n')
-    without_dir = run_cli("check-config", "--config", str(config))
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "50-keep.toml").write_text("keep = 6\n")
+    monkeypatch.setenv("CKPTGUARD_CONFIG", str(config))  # stands for /etc/ckptguard/...
+    without_dir = run_cli("check-config")
     assert without_dir.returncode == 2
-    with_dir = run_cli("check-config", "--config", str(config), "--dir", str(tmp_path))
+    with_dir = run_cli("check-config", "--dir", str(tmp_path))
     assert with_dir.returncode == 0, with_dir.stderr
+    assert "keep the 6 newest valid (keep = 6)" in with_dir.stdout
+
+
+# The drop-in the units and docs/observability.md give for --metrics-listen.
+METRICS_DROP_IN = (
+    "\n[Service]\nPrivateNetwork=no\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n"
+    "IPAddressAllow=localhost\n"
+)
+
+
+@pytest.mark.parametrize("unit", ["ckptguard.service", "ckptguard@.service"])
+def test_units_keep_network_isolation_and_document_opening_it(unit: str) -> None:
+    """No network unless a drop-in opens it for --metrics-listen; status files in a
+    runtime directory of their own."""
+    text = (SYSTEMD_DIR / unit).read_text()
+    for line in ("PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"):
+        assert re.search(f"^{line}$", text, re.MULTILINE), line
+    for line in METRICS_DROP_IN.strip().splitlines():
+        assert f"#   {line}" in text, line
+    assert re.search(r"^RuntimeDirectory=ckptguard(/%i)?$", text, re.MULTILINE)
+
+
+@needs_systemd_analyze
+@pytest.mark.parametrize("unit", ["ckptguard.service", INSTANCE])
+def test_metrics_drop_in_verifies(tmp_path: Path, unit: str) -> None:
+    """The documented drop-in for --metrics-listen is a unit systemd accepts."""
+    path = unit_copies(tmp_path, extra=METRICS_DROP_IN)[unit]
+    result = analyze("verify", "--man=no", str(path))
+    complaints = [
+        line for line in (result.stdout + result.stderr).splitlines() if "ckptguard" in line
+    ]
+    assert result.returncode == 0 and complaints == [], result.stdout + result.stderr

@@ -11,28 +11,30 @@ from ckptguard.core.units import format_age, format_size, parse_min_free, parse_
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("4096", 4096, id="plain-bytes"),
-        pytest.param("0", 0, id="zero"),
+        pytest.param("4096B", 4096, id="bytes"),
+        pytest.param("0", 0, id="zero-needs-no-unit"),
         pytest.param("1b", 1, id="b-suffix"),
         pytest.param("1B", 1, id="B-suffix"),
         pytest.param("20GB", 20 * 10**9, id="GB-decimal"),
         pytest.param("20gb", 20 * 10**9, id="gb-case-insensitive"),
-        pytest.param("20G", 20 * 10**9, id="G-short"),
-        pytest.param("1.5G", 1_500_000_000, id="fractional-G"),
+        pytest.param("20G", 20 * 2**30, id="G-is-GiB-as-df-h-prints"),
+        pytest.param("1.5G", 3 * 2**29, id="fractional-G"),
+        pytest.param("84M", 84 * 2**20, id="M-is-MiB"),
         pytest.param("512MiB", 512 * 2**20, id="MiB-binary"),
         pytest.param("4KiB", 4096, id="KiB-binary"),
         pytest.param("2TiB", 2 * 2**40, id="TiB-binary"),
         pytest.param("1tb", 10**12, id="tb"),
-        pytest.param("10k", 10_000, id="k-short"),
+        pytest.param("10k", 10 * 1024, id="k-is-KiB"),
+        pytest.param("10kB", 10_000, id="kB-decimal"),
         pytest.param("10 MB", 10 * 10**6, id="space-before-unit"),
         pytest.param("  84MB\n", 84 * 10**6, id="surrounding-whitespace"),
-        pytest.param(".5k", 500, id="leading-dot"),
-        pytest.param("5.", 5, id="trailing-dot"),
-        pytest.param("1.5", 1, id="fractional-bytes-truncate"),
+        pytest.param(".5kB", 500, id="leading-dot"),
+        pytest.param("5.B", 5, id="trailing-dot"),
+        pytest.param("1.5B", 1, id="fractional-bytes-truncate"),
         pytest.param("2.01GB", 2_010_000_000, id="decimal-fraction-exact-GB"),
         pytest.param("2.01kB", 2010, id="decimal-fraction-exact-kB"),
         pytest.param("4.35kB", 4350, id="decimal-fraction-exact-kB-2"),
-        pytest.param("18446744073709551617", 2**64 + 1, id="huge-integer-exact"),
+        pytest.param("18446744073709551617B", 2**64 + 1, id="huge-integer-exact"),
     ],
 )
 def test_parse_size_accepts(text: str, expected: int) -> None:
@@ -68,6 +70,14 @@ def test_parse_size_rejects(text: str) -> None:
         parse_size(text)
 
 
+@pytest.mark.parametrize("text", ["10", "1.5", "4096", " 84 "])
+def test_parse_size_wants_a_unit(text: str) -> None:
+    """A bare number other than 0 is refused: ten bytes or ten gigabytes? The message says
+    which units there are."""
+    with pytest.raises(ValueError, match=r"needs a unit .*20G \(GiB, as df -h shows\)"):
+        parse_size(text)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -82,7 +92,9 @@ def test_parse_size_rejects(text: str) -> None:
         pytest.param("0x", MinFree(MinFreeUnit.MULTIPLE, 0.0), id="multiple-zero"),
         pytest.param("20GB", MinFree(MinFreeUnit.BYTES, 20e9), id="bytes-GB"),
         pytest.param("512MiB", MinFree(MinFreeUnit.BYTES, float(512 * 2**20)), id="bytes-MiB"),
-        pytest.param("4096", MinFree(MinFreeUnit.BYTES, 4096.0), id="bytes-plain"),
+        pytest.param("4096B", MinFree(MinFreeUnit.BYTES, 4096.0), id="bytes"),
+        pytest.param("10G", MinFree(MinFreeUnit.BYTES, float(10 * 2**30)), id="G-is-GiB"),
+        pytest.param("0", MinFree(MinFreeUnit.BYTES, 0.0), id="zero-needs-no-unit"),
     ],
 )
 def test_parse_min_free_accepts(text: str, expected: MinFree) -> None:
@@ -104,6 +116,8 @@ def test_parse_min_free_accepts(text: str, expected: MinFree) -> None:
         pytest.param("1.5qq", "not a free-space amount", id="unknown-unit"),
         pytest.param("10%%", "not a free-space amount", id="double-percent"),
         pytest.param("2xx", "not a free-space amount", id="double-x"),
+        pytest.param("10", "needs a unit", id="bare-number"),
+        pytest.param("1500000000000", "needs a unit", id="bare-big-number"),
     ],
 )
 def test_parse_min_free_rejects(text: str, message: str) -> None:

@@ -9,7 +9,6 @@ write to the guarded directory can write these files.
 from __future__ import annotations
 
 import json
-import math
 import re
 import struct
 import zipfile
@@ -17,6 +16,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from ckptguard.core.layouts import Content
+from ckptguard.core.metrics import finite_json_number
 from ckptguard.core.model import Integrity
 
 # Members every Keras 3 `.keras` archive holds; a zip without them is not a model.
@@ -155,7 +155,7 @@ def trainer_state_metrics(data: bytes, step: int) -> tuple[tuple[str, float], ..
     for row in history:
         if isinstance(row, Mapping) and row.get("step") == step:
             for key, value in row.items():
-                number = _finite(value)
+                number = finite_json_number(value)
                 if key != "step" and number is not None:
                     values[str(key)] = number
     return tuple(sorted(values.items()))
@@ -165,14 +165,3 @@ def global_step_in_head(head: bytes) -> int | None:
     """The `global_step` a trainer_state.json's first bytes state, if they state one."""
     found = _GLOBAL_STEP.search(head)
     return int(found.group(1)) if found else None
-
-
-def _finite(value: Any) -> float | None:
-    """A JSON number as a finite float; None for anything else (bools, NaN, 10**400)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None

@@ -1,4 +1,5 @@
-"""Which filesystem holds a directory, and whether inotify can be trusted there.
+"""Which filesystem holds a directory, whether inotify can be trusted there, and whether
+it is mounted read-only.
 
 inotify sees only changes made through this kernel: on NFS, CIFS, Lustre or FUSE
 another host (or the FUSE daemon) can change files silently, so we poll there.
@@ -88,3 +89,11 @@ def mount_of(fd: int) -> Mount | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def read_only(fd: int) -> bool:
+    """Whether the filesystem of the open directory `fd` is mounted read-only."""
+    try:
+        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

@@ -92,20 +92,24 @@ def read_pointers(dir_fd: int) -> Pointers:
         if pointer == "last.ckpt" or not stat.S_ISREG(st.st_mode):
             continue  # Lightning's regular last.ckpt is a copy: it names nothing
         data = read_small(dir_fd, pointer, MAX_POINTER_BYTES)
-        if data is None:
-            continue
-        text = data.decode("utf-8", "replace")
-        if pointer == "latest_checkpointed_iteration.txt":
-            if text.strip().isascii() and text.strip().isdigit():
-                steps.setdefault(int(text.strip()), pointer)
-        elif pointer == "checkpoint":
-            for line in text.splitlines():
-                key, _, value = line.partition(":")
-                if key.strip() == "model_checkpoint_path":
-                    names.setdefault(_last_component(value.strip().strip('"')), pointer)
-        elif text.strip():
-            names.setdefault(_last_component(text.strip()), pointer)
+        if data is not None:
+            parse_pointer(pointer, data, names, steps)
     return Pointers(names, steps, written)
+
+
+def parse_pointer(pointer: str, data: bytes, names: dict[str, str], steps: dict[int, str]) -> None:
+    """Add what the pointer file `pointer`, holding `data`, names (a file or object alike)."""
+    text = data.decode("utf-8", "replace")
+    if pointer == "latest_checkpointed_iteration.txt":
+        if text.strip().isascii() and text.strip().isdigit():
+            steps.setdefault(int(text.strip()), pointer)
+    elif pointer == "checkpoint":
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model_checkpoint_path":
+                names.setdefault(_last_component(value.strip().strip('"')), pointer)
+    elif text.strip():
+        names.setdefault(_last_component(text.strip()), pointer)
 
 
 def _last_component(target: str) -> str:
