@@ -112,7 +112,7 @@ class Daemon:
     def on_events_lost(self) -> None:
         self._log.warning("events_lost", action="full rescan")
         for guard in list(self.guards.values()):
-            guard.writers_unknown = True  # closes and writes may be among the lost
+            guard.closes_lost = True  # closes and writes may be among the lost
         self.request_rescan()
 
     # -- the lifecycle ----------------------------------------------------------------------
