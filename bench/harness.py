@@ -8,6 +8,7 @@ Everything started or mounted here is registered, and `cleanup()` (called from a
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import platform
@@ -206,9 +207,29 @@ def ckptguard_python() -> tuple[str, str]:
     )
 
 
+def bytecode(python: str) -> dict[str, Any]:
+    """Compile the checkout's package to byte-code, as installing it or a first run would.
+
+    Where PYTHONDONTWRITEBYTECODE is set nothing else writes it, and every start of the
+    CLI or the daemon would compile ckptguard from source again (a fifth of an audit of
+    250 checkpoints). Writes `__pycache__/` beside the sources (gitignored)."""
+    package = REPO / "ckptguard"
+    sources = list(package.rglob("*.py"))
+    missing = sum(1 for p in sources if not Path(importlib.util.cache_from_source(str(p))).exists())
+    subprocess.run([python, "-m", "compileall", "-q", str(package)], check=True)
+    return {"modules": len(sources), "without_bytecode_before": missing}
+
+
+def ckptguard_command(python: str) -> list[str]:
+    """How a user starts the CLI: the `ckptguard` script beside `python`, else `-m`."""
+    script = Path(python).parent / "ckptguard"
+    return [str(script)] if script.exists() else [python, "-m", "ckptguard"]
+
+
 class Daemon(GuardProcess):
     """`python -m MODULE run --dir D [extra]` from the checkout, ended by `cleanup()` if
-    still running.
+    still running. Its state directory is `log_path` with `.state` for a suffix (beside
+    the log, in the bench's scratch space) unless `extra` names one.
 
     `start()` waits for READY=1 and raises without it; `launch()` and `is_ready()` let a
     caller (the chaos soak) watch for it, or kill the daemon before it comes.
@@ -223,8 +244,11 @@ class Daemon(GuardProcess):
         *,
         module: str = "ckptguard",
     ) -> None:
+        state = (
+            () if "--state-dir" in extra else ("--state-dir", str(log_path.with_suffix(".state")))
+        )
         super().__init__(
-            ("--dir", str(directory), *extra),
+            ("--dir", str(directory), *extra, *state),
             log_path=log_path,
             python=python,
             entry=("-m", module),
@@ -278,6 +302,30 @@ def status_kib(pid: int, key: str) -> int:
 
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def thread_cpu_ns(pid: int) -> tuple[int, frozenset[int]]:
+    """Nanoseconds on a CPU summed over the live threads of `pid` (the first field of
+    /proc/PID/task/TID/schedstat, exact where 10 ms ticks are not), and their ids. A
+    thread that ended no longer counts: compare the ids of two readings."""
+    total, tids = 0, set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
+                total += int(handle.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        tids.add(int(tid))
+    return total, frozenset(tids)
+
+
+def sysctl(name: str) -> int | None:
+    """An integer kernel setting from /proc/sys (`fs.inotify.max_queued_events`)."""
+    try:
+        with open("/proc/sys/" + name.replace(".", "/")) as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # -- statistics -----------------------------------------------------------------------------
@@ -347,6 +395,7 @@ def machine(ckptguard_version: str, python: str) -> dict[str, Any]:
         "git": commit,
         "root": tmpfs_unavailable() is None,
         "load_average_at_start": list(os.getloadavg()),
+        "inotify_max_queued_events": sysctl("fs.inotify.max_queued_events"),
         "pythondontwritebytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
     }
 

@@ -10,6 +10,10 @@
   (period = 12 x the save interval);
 - ckptguard: `ckptguard run --dir D` with default options, started before the trainer
   and awaited until it sends READY=1 over a real sd_notify socket.
+
+For the reaction latency only, two floors (bench/floor_reader.py): a process that, on
+the close of checkpoint k, deletes checkpoint k-3 and does nothing else, hearing the
+close through a raw inotify read loop or through a bare watchdog observer.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ CRON_SCENARIOS = (("cron-5min", 300.0), ("cron-5s", 5.0))
 @dataclass(frozen=True)
 class Peer:
     key: str
-    kind: str  # none | in-process | cron | ckptguard
+    kind: str  # none | in-process | cron | ckptguard | floor
     label: str
     cron_period: float | None = None  # seconds, in benchmark time
     cron_ratio: float | None = None  # cron period / save interval
     real_world: str | None = None
+    via: str | None = None  # floors: inotify | watchdog
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -46,6 +51,7 @@ class Peer:
             "cron_period_s": self.cron_period,
             "cron_ratio": self.cron_ratio,
             "real_world": self.real_world,
+            "via": self.via,
         }
 
 
@@ -76,6 +82,14 @@ def make_peers(save_interval: float) -> list[Peer]:
     return peers
 
 
+def make_floors() -> list[Peer]:
+    """The latency floors: a tiny reader deleting k-3 on the close of k, nothing else."""
+    return [
+        Peer("floor-inotify", "floor", "floor: raw inotify read loop", via="inotify"),
+        Peer("floor-watchdog", "floor", "floor: bare watchdog observer", via="watchdog"),
+    ]
+
+
 @dataclass
 class Running:
     """A peer at work on one directory."""
@@ -83,15 +97,26 @@ class Running:
     peer: Peer
     trainer_args: list[str] = field(default_factory=list)
     daemon: harness.Daemon | None = None
-    cron: subprocess.Popen[str] | None = None
+    helper: subprocess.Popen[str] | None = None  # the cron loop or a floor reader
     exit_code: int | None = None
 
     def alive(self) -> bool:
         if self.daemon is not None:
             return self.daemon.alive()
-        if self.cron is not None:
-            return self.cron.poll() is None
+        if self.helper is not None:
+            return self.helper.poll() is None
         return True
+
+
+def _helper(args: list[str]) -> subprocess.Popen[str]:
+    """A peer's own process, once it has said `ready`."""
+    proc = harness.spawn(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        harness.reap(proc, timeout=1)
+        proc.stdout.close()
+        raise RuntimeError(f"the peer {args[1]} did not start")
+    return proc
 
 
 @contextlib.contextmanager
@@ -103,7 +128,7 @@ def guarding(peer: Peer, directory: Path, python: str, log_path: Path) -> Iterat
     try:
         if peer.kind == "cron":
             assert peer.cron_period is not None
-            running.cron = harness.spawn(
+            running.helper = _helper(
                 [
                     sys.executable,
                     str(harness.CRON),
@@ -113,22 +138,22 @@ def guarding(peer: Peer, directory: Path, python: str, log_path: Path) -> Iterat
                     f"{peer.cron_period:.6f}",
                     "--keep",
                     "3",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
+                ]
             )
-            assert running.cron.stdout is not None
-            if running.cron.stdout.readline().strip() != "ready":
-                raise RuntimeError("the cron peer did not start")
+        elif peer.kind == "floor":
+            assert peer.via is not None
+            reader = str(harness.BENCH / "floor_reader.py")
+            running.helper = _helper(
+                [python, reader, "--dir", str(directory), "--via", peer.via, "--keep", "3"]
+            )
         elif peer.kind == "ckptguard":
             running.daemon = harness.Daemon(python, directory, log_path).start()
         yield running
     finally:
-        if running.cron is not None:
-            running.cron.terminate()
-            running.exit_code = harness.reap(running.cron)
-            if running.cron.stdout is not None:
-                running.cron.stdout.close()
+        if running.helper is not None:
+            running.helper.terminate()
+            running.exit_code = harness.reap(running.helper)
+            if running.helper.stdout is not None:
+                running.helper.stdout.close()
         if running.daemon is not None:
             running.exit_code = running.daemon.stop()

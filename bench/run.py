@@ -1,13 +1,13 @@
 """ckptguard's benchmark suite: ckptguard against what a user would pick instead.
 
-    python -m bench            # the full suite, ~10 minutes on 2 cores (root: tmpfs mounts)
+    python -m bench            # the full suite, ~11 minutes on 2 cores (root: tmpfs mounts)
     python -m bench --quick    # a smoke run, under a minute
     python bench/run.py ...    # the same
     python -m bench --render bench/results/FILE.json   # the tables of a saved run again
 
 Prints Markdown tables on stdout (progress goes to stderr) and writes the results, with
 the machine they were measured on, to bench/results/ as JSON (and the tables as .md).
-See bench/README-perf.md for what is measured and how.
+See bench/README.md for what is measured and how.
 """
 
 from __future__ import annotations
@@ -31,22 +31,42 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` importable
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
     sys.path.insert(0, str(_here.parent))
 
-from bench import harness, idle, latency, peers, report, scale, storm, survival
+from bench import (
+    goals,
+    harness,
+    idle,
+    latency,
+    peers,
+    report,
+    scale,
+    startup,
+    storm,
+    survival,
+    survival_trial,
+)
 
-PARTS = ("survival", "latency", "idle", "scale", "storm")
+PARTS = ("survival", "latency", "startup", "idle", "scale", "storm")
 
 FULL: dict[str, Any] = {
-    "survival_repetitions": 3,
+    # Runs per peer kind and save pattern: ckptguard races the trainer, so three; the
+    # others are one run each (the in-process deletion and "none" are deterministic).
+    "survival_repetitions": {"ckptguard": 3, "default": 1},
     "ladder": survival.LADDER,
-    # peer key -> (saves per run, runs). One run of the peers, three of ckptguard; the
-    # slow cron takes ~0.7 s per save, so it gets fewer saves.
+    "survival_patterns": tuple(p.key for p in survival.PATTERNS),
+    "survival_peers": None,
+    "survival_saves": survival_trial.SAVES,
+    # peer key -> (saves per run, runs). One run of the peers and floors, three of
+    # ckptguard; the slow cron takes ~0.7 s per save, so it gets fewer saves.
     "latency_plan": {
         "in-process": (200, 1),
         "cron-5min": (200, 1),
         "cron-5s": (15, 1),
+        "floor-inotify": (200, 1),
+        "floor-watchdog": (200, 1),
         "ckptguard": (200, 3),
     },
     "latency_counts": latency.COUNTS,
+    "startup_repetitions": startup.REPETITIONS,
     "idle_window": 65.0,
     "audit_sizes": scale.AUDIT_SIZES,
     "audit_repetitions": 3,
@@ -56,10 +76,20 @@ FULL: dict[str, Any] = {
     "storm_repetitions": 3,
 }
 QUICK: dict[str, Any] = {
-    "survival_repetitions": 1,
+    "survival_repetitions": {"default": 1},
     "ladder": (2.0, 4.0, 21.0),
-    "latency_plan": {"in-process": (20, 1), "cron-5min": (20, 1), "ckptguard": (30, 1)},
+    "survival_patterns": tuple(p.key for p in survival.PATTERNS),
+    "survival_peers": ("in-process", "cron-5min", "ckptguard"),
+    "survival_saves": 10,
+    "latency_plan": {
+        "in-process": (20, 1),
+        "cron-5min": (20, 1),
+        "floor-inotify": (20, 1),
+        "floor-watchdog": (20, 1),
+        "ckptguard": (30, 1),
+    },
     "latency_counts": (10, 10_000),
+    "startup_repetitions": 3,
     "idle_window": 5.0,
     "audit_sizes": (5_000,),
     "audit_repetitions": 1,
@@ -72,7 +102,7 @@ QUICK: dict[str, Any] = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="ckptguard's benchmark suite (see bench/README-perf.md)"
+        prog="python -m bench", description="ckptguard's benchmark suite (see bench/README.md)"
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run (< 1 minute)")
     parser.add_argument(
@@ -111,6 +141,7 @@ def _guarded(name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
     config = QUICK if args.quick else FULL
     python, version = harness.ckptguard_python()
+    bytecode = harness.bytecode(python)
     started_at = datetime.datetime.now(datetime.timezone.utc)
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -122,6 +153,7 @@ def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
             "parts": args.only,
             "started": started_at.isoformat(timespec="seconds"),
             "machine": harness.machine(version, python),
+            "bytecode": bytecode,
             "config": {k: v for k, v in config.items() if k != "latency_plan"}
             | {"latency_plan": {k: list(v) for k, v in config["latency_plan"].items()}},
         }
@@ -131,17 +163,19 @@ def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
         calibration = survival.measure_save_interval(workdir)
         results["calibration"] = calibration
         harness.log(f"trainer saves every {calibration['save_interval_s'] * 1000:.1f} ms")
-        all_peers = peers.make_peers(calibration["save_interval_s"])
+        all_peers = peers.make_peers(calibration["save_interval_s"]) + peers.make_floors()
         results["peers"] = [p.describe() for p in all_peers]
         if "survival" in args.only:
             results["survival"] = _guarded(
                 "survival",
                 lambda: survival.run(
-                    all_peers,
                     python=python,
                     workdir=workdir,
                     repetitions=config["survival_repetitions"],
                     ladder=config["ladder"],
+                    patterns=config["survival_patterns"],
+                    peers=config["survival_peers"],
+                    saves=config["survival_saves"],
                 ),
             )
         if "latency" in args.only:
@@ -153,6 +187,13 @@ def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
                     workdir=workdir,
                     plan=config["latency_plan"],
                     counts=config["latency_counts"],
+                ),
+            )
+        if "startup" in args.only:
+            results["startup"] = _guarded(
+                "startup",
+                lambda: startup.run(
+                    python=python, workdir=workdir, repetitions=config["startup_repetitions"]
                 ),
             )
         if "idle" in args.only:
@@ -198,7 +239,7 @@ def measure(args: argparse.Namespace, command: str) -> dict[str, Any]:
     results["meta"]["machine"]["load_average_at_end"] = list(os.getloadavg())
     # Another checkout user may change ckptguard/ while the suite runs: say so if it did.
     results["meta"]["machine"]["git_at_end"] = harness.git_describe()
-    results["goals"] = report.goals(results)
+    results["goals"] = goals.goals(results)
     return results
 
 

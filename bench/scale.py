@@ -1,10 +1,16 @@
-"""4. Scale: `ckptguard audit` on 10,000 and 100,000 checkpoints, and the daemon's catch-up.
+"""4. Scale: `ckptguard audit` on 10,000 and 100,000 checkpoints, cold and warm, and the
+daemon's catch-up.
 
 Audit: the directory holds N tiny but valid `.keras` zips (400 bytes each, state
-`complete`), so the audit opens every one as a zip, as it would real checkpoints. Its
+`complete`), so a cold audit opens every one as a zip, as it would real checkpoints. Its
 wall time (output to /dev/null) is compared with the floor, a plain listing:
-`find DIR -name 'checkpoint_step_*' | sort`, also to /dev/null. `ckptguard --version` is
-timed too: the interpreter start and imports that every CLI call pays.
+`find DIR -name 'checkpoint_step_*' | sort`, also to /dev/null, in the same run.
+- cold: `audit --dir D --state-dir S` with S empty (an audit writes nothing, so it stays
+  empty): no verdict is known;
+- warm: verdicts known. `prune --execute --keep 1000000 --dir D --state-dir W` runs once
+  first (it deletes nothing and saves the verdict cache into W; timed too), then
+  `audit --dir D --state-dir W`.
+Cold, warm and the floor run in turns, so that a busy moment falls on all of them alike.
 
 Catch-up: `ckptguard run --dir D` (defaults) runs on an empty D; 10,000 tiny valid
 checkpoints made beforehand in a sibling directory on the same tmpfs are renamed into D
@@ -28,15 +34,18 @@ AUDIT_SIZES = (10_000, 100_000)
 CATCH_UP = 10_000
 
 
-def _timed(args: list[str], **kwargs: Any) -> tuple[float, int]:
+def _timed(args: list[str]) -> tuple[float, int]:
     started = time.perf_counter()
     done = subprocess.run(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, **kwargs
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, cwd=harness.REPO
     )
     return time.perf_counter() - started, done.returncode
 
 
-def audit(*, python: str, workdir: Path, sizes: tuple[int, ...], repetitions: int) -> dict:
+def audit(
+    *, python: str, workdir: Path, sizes: tuple[int, ...], repetitions: int
+) -> dict[str, Any]:
+    cli = harness.ckptguard_command(python)
     rows = []
     for count in sizes:
         # Generous: tmpfs only takes the pages it uses (one per tiny zip).
@@ -44,40 +53,58 @@ def audit(*, python: str, workdir: Path, sizes: tuple[int, ...], repetitions: in
             started = time.perf_counter()
             harness.write_files(directory, (name_of(s) for s in range(1, count + 1)), harness.TINY)
             created = time.perf_counter() - started
-            audits, floors, startups, codes = [], [], [], set()
+            cold, warm = workdir / f"audit-cold-{count}", workdir / f"audit-warm-{count}"
+            cold.mkdir()
+            fill = [*cli, "prune", "--execute", "--keep", "1000000", "--dir", str(directory)]
+            prune_s, prune_code = _timed([*fill, "--state-dir", str(warm)])
+            left = len(harness.checkpoint_steps(directory))
             floor_cmd = f"find {shlex.quote(str(directory))} -name 'checkpoint_step_*' | sort"
+            commands = {
+                "cold": [*cli, "audit", "--dir", str(directory), "--state-dir", str(cold)],
+                "warm": [*cli, "audit", "--dir", str(directory), "--state-dir", str(warm)],
+                "floor": ["bash", "-c", floor_cmd],
+            }
+            times: dict[str, list[float]] = {key: [] for key in commands}
+            codes: set[int] = set()
             for _ in range(repetitions):
-                seconds, code = _timed(
-                    [python, "-m", "ckptguard", "audit", "--dir", str(directory)], cwd=harness.REPO
-                )
-                audits.append(seconds)
-                codes.add(code)
-                floors.append(_timed(["bash", "-c", floor_cmd])[0])
-                startups.append(
-                    _timed([python, "-m", "ckptguard", "--version"], cwd=harness.REPO)[0]
-                )
-        audit_s, floor_s = harness.spread(audits), harness.spread(floors)
-        row = {
-            "checkpoints": count,
-            "files": "tiny valid .keras zips (state complete)",
+                for key, args in commands.items():
+                    seconds, code = _timed(args)
+                    times[key].append(seconds)
+                    if key != "floor":
+                        codes.add(code)
+        row = _audit_row(count, times)
+        row |= {
             "create_s": created,
-            "audit_s": audit_s,
-            "floor_s": floor_s,
-            "startup_s": harness.spread(startups),
-            "ratio": audit_s["median"] / floor_s["median"],
+            "fill_cache_s": prune_s,
+            "fill_cache_exit_code": prune_code,
+            "left_after_fill": left,
+            "verdict_files": sorted(p.name for p in warm.glob("verdicts-*")),
             "audit_exit_codes": sorted(codes),
-            "audit_raw_s": audits,
-            "floor_raw_s": floors,
         }
         rows.append(row)
         harness.log(
-            f"scale: audit of {count} checkpoints {audit_s['median']:.2f} s, "
-            f"find|sort {floor_s['median'] * 1000:.0f} ms, ratio {row['ratio']:.0f}x"
+            f"scale: audit of {count} checkpoints cold {row['cold_s']['median']:.2f} s"
+            f" ({row['cold_ratio']:.0f}x), warm {row['warm_s']['median']:.2f} s"
+            f" ({row['warm_ratio']:.0f}x), find|sort {row['floor_s']['median'] * 1000:.0f} ms"
         )
     return {
         "floor_command": "find DIR -name 'checkpoint_step_*' | sort",
+        "fill_command": "ckptguard prune --execute --keep 1000000 --dir DIR --state-dir W",
         "repetitions": repetitions,
         "rows": rows,
+    }
+
+
+def _audit_row(count: int, times: dict[str, list[float]]) -> dict[str, Any]:
+    spreads = {key: harness.spread(values) for key, values in times.items()}
+    floor = spreads["floor"]["median"]
+    return {
+        "checkpoints": count,
+        "files": "tiny valid .keras zips (state complete)",
+        **{f"{key}_s": spread for key, spread in spreads.items()},
+        "cold_ratio": spreads["cold"]["median"] / floor,
+        "warm_ratio": spreads["warm"]["median"] / floor,
+        "raw_s": times,
     }
 
 

@@ -20,6 +20,9 @@ from bench.checkpoint_files import name_of
 
 FILES = 10_000
 OTHERS = 100
+# Long past the goal (2 s) and the settle window (10 s) that ends a save whose close was
+# lost: a run not settled by then is recorded as such, with what was left over.
+SETTLE_TIMEOUT = 30.0
 
 
 def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
                 )
                 burst_end = time.perf_counter()
                 alive_after_burst = daemon.alive()
-                settled = harness.wait_settled(directory, count, daemon)
+                settled = harness.wait_settled(directory, count, daemon, timeout=SETTLE_TIMEOUT)
                 alive = daemon.alive()
             others_left = sum(1 for name in others if (directory / name).exists())
             run = {
@@ -48,6 +51,7 @@ def run(*, python: str, workdir: Path, count: int = FILES, repetitions: int) -> 
                 "alive_after_burst": alive_after_burst,
                 "alive": alive,
                 "final_checkpoints": harness.checkpoint_steps(directory)[-5:],
+                "left_over": harness.checkpoint_steps(directory)[:-3][:20],
                 "others_left": others_left,
                 "final_state_ok": settled["settled"] and others_left == OTHERS,
                 **daemon.outcome(),

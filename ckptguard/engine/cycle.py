@@ -105,10 +105,7 @@ def cycle(
         still = _still_holds(look.previous_plan, inventory, metrics)
         if still is not None and shared is None and policy.keep_within is None:
             return Cycle(Assessment(still), Outcome(still, ()), inventory)
-    if look.prepare is not None:
-        inventory = look.prepare(inventory)
-    if look.holders:
-        inventory = store.holders(inventory)
+    inventory = _seen(inventory, store, look)
     holders = None if look.holders else store.holders
     found = assess(
         inventory,
@@ -121,6 +118,16 @@ def cycle(
     )
     outcome = executor.apply(found.plan, store, should_stop=should_stop)
     return Cycle(found, outcome, without_deleted(inventory, outcome))
+
+
+def _seen(inventory: Inventory, store: Store, look: Look) -> Inventory:
+    """The surveyed inventory with what the looker knows beyond it: the saves the daemon
+    watched (`prepare`), or who holds checkpoints open (`holders`)."""
+    if look.prepare is not None:
+        inventory = look.prepare(inventory)
+    if look.holders:
+        inventory = store.holders(inventory)
+    return inventory
 
 
 def _still_holds(

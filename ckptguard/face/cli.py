@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ckptguard.face.parser import COMMANDS, UsageError, attach_dash_values, build_parser
+from ckptguard.face.dash_values import attach_dash_values
+from ckptguard.face.parser import COMMANDS, build_parser
+from ckptguard.face.usage import UsageError
 from ckptguard.service.settings import SettingsError
 from ckptguard.store.remote.trouble import RemoteTrouble
 

@@ -22,8 +22,9 @@ from ckptguard.face.config import ConfigError, DaemonOptions, PolicyOptions, par
 from ckptguard.face.describe import policy_words
 from ckptguard.face.observe_options import metrics_problem
 from ckptguard.face.paths import Need, check_directories
-from ckptguard.face.render import to_json, to_table
+from ckptguard.face.render import to_json
 from ckptguard.face.settings import build_settings
+from ckptguard.face.table import to_table
 from ckptguard.face.words import words_for
 from ckptguard.service.settings import GuardSpec, Settings, shared_budget
 from ckptguard.service.state import load_memory, load_verdicts, save_memory, save_verdicts

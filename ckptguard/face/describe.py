@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ckptguard.core.model import MinFreeUnit
 from ckptguard.core.units import format_duration, format_size
-from ckptguard.face.words import Spelling
+from ckptguard.face.spelling import Spelling
 from ckptguard.service.settings import GuardSpec
 from ckptguard.store.remote.location import is_remote
 

@@ -15,7 +15,7 @@ import shutil
 import sys
 from importlib import resources
 
-from ckptguard.face.parser import UsageError
+from ckptguard.face.usage import UsageError
 
 UNITS = ("ckptguard.service", "ckptguard@.service")
 EXAMPLE = "ckptguard.toml.example"

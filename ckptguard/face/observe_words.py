@@ -1,4 +1,4 @@
-"""The warnings of what the guard observes, in words (see `words` for the rest)."""
+"""The warnings of what the guard observes, in words (see `notice_words` for the rest)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ckptguard.core.decisions import Notice
 from ckptguard.core.units import format_age, format_duration, format_size
 
 if TYPE_CHECKING:
-    from ckptguard.face.words import Spelling
+    from ckptguard.face.spelling import Spelling
 
 
 def in_time(seconds: float | None) -> str:

@@ -23,8 +23,8 @@ from ckptguard.face.config import (
     TierOptions,
 )
 from ckptguard.face.observe_options import observe_settings
+from ckptguard.face.spelling import FROM_FILE, Spelling
 from ckptguard.face.stores import Layers, for_store, lease_of, trash_for
-from ckptguard.face.words import FROM_FILE, Spelling
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import default_state_dir
 from ckptguard.store.remote.location import is_remote, redacted
@@ -56,10 +56,7 @@ def build_settings(
 
     state_dir = os.path.abspath(pick("state_dir", None) or default_state_dir())
     _check_state_dir(state_dir, guards)
-    alive_file = pick("alive_file", None)
-    if alive_file is not None:
-        alive_file = os.path.abspath(alive_file)
-        _check_outside(alive_file, "alive_file", guards)
+    alive_file = _alive_file(pick("alive_file", None), guards)
     observe = observe_settings(pick, [g.path for g in guards if not is_remote(g.path)])
     return Settings(
         guards=tuple(guards),
@@ -157,6 +154,15 @@ def _merge(layers: Layers) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
 def _check_state_dir(state_dir: str, guards: list[GuardSpec]) -> None:
     """The guard writes nothing into a directory it guards: its state lives elsewhere."""
     _check_outside(state_dir, "state_dir", guards)
+
+
+def _alive_file(path: str | None, guards: list[GuardSpec]) -> str | None:
+    """The liveness probe's file, absolute, and outside every guarded directory."""
+    if path is None:
+        return None
+    absolute = os.path.abspath(path)
+    _check_outside(absolute, "alive_file", guards)
+    return absolute
 
 
 def _check_outside(path: str, option: str, guards: list[GuardSpec]) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from ckptguard.core.decisions import notice
 from ckptguard.core.units import format_age, format_duration, format_size
+from ckptguard.face.notice_words import notice_text
 from ckptguard.face.observe_words import in_time, rate_text
-from ckptguard.face.words import notice_text
 from ckptguard.store.remote.location import is_remote
 
 _LABEL = 14

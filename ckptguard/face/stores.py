@@ -12,7 +12,7 @@ from typing import Any
 
 from ckptguard.core.units import parse_duration
 from ckptguard.face.config import ConfigError, PolicyOptions
-from ckptguard.face.words import Spelling
+from ckptguard.face.spelling import Spelling
 from ckptguard.store.remote.location import RemoteError, is_remote
 from ckptguard.store.remote.location import parse as parse_url
 

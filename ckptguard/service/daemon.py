@@ -14,9 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
 
 from ckptguard import __version__
 from ckptguard.core.planner import SharedBudget
@@ -32,7 +30,7 @@ from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
 from ckptguard.service.status_line import status_line
 from ckptguard.service.telemetry import Telemetry
-from ckptguard.service.watcher import install_overflow_detector
+from ckptguard.service.watcher import install_overflow_detector, started_observer
 from ckptguard.store.local.openfiles import hidden_processes
 from ckptguard.store.remote.location import is_remote
 
@@ -70,8 +68,18 @@ class Daemon:
         self.telemetry = Telemetry(
             settings, log=self._log, words=words, dry_run=not self.executor.deletes, clock=clock
         )
-        self.context = Context(
-            settings=settings,
+        self.context = self._new_context(clock=clock, wait_lock=wait_lock)
+        self._status = ""
+        self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
+        self.cycles = 0  # completed directory cycles
+        self.passes = 0  # turns of the loop
+        self.ready = threading.Event()  # set once the first look at every directory is done
+
+    def _new_context(self, *, clock: Callable[[], float], wait_lock: bool) -> Context:
+        """What every guard shares with this daemon: settings, log, executor and clock, and
+        the daemon's own answers (wake-ups, watchers, watchdog pings, stop requests)."""
+        return Context(
+            settings=self.settings,
             log=self._log,
             executor=self.executor,
             clock=clock,
@@ -83,11 +91,6 @@ class Daemon:
             shared=self._shared,
             observed=self.telemetry.cycled,
         )
-        self._status = ""
-        self._next_ping = time.monotonic() if self._notifier.watchdog_interval else float("inf")
-        self.cycles = 0  # completed directory cycles
-        self.passes = 0  # turns of the loop
-        self.ready = threading.Event()  # set once the first look at every directory is done
 
     # -- asked from other threads and signal handlers -------------------------------------
 
@@ -109,7 +112,7 @@ class Daemon:
     def on_events_lost(self) -> None:
         self._log.warning("events_lost", action="full rescan")
         for guard in list(self.guards.values()):
-            guard.writers_unknown = True  # closes and writes may be among the lost
+            guard.closes_lost = True  # closes and writes may be among the lost
         self.request_rescan()
 
     # -- the lifecycle ----------------------------------------------------------------------
@@ -252,10 +255,7 @@ class Daemon:
 
     def _observer(self, kind: str) -> BaseObserver:
         if kind not in self.observers:
-            observer: BaseObserver = PollingObserver(timeout=1.0) if kind == "poll" else Observer()
-            observer.daemon = True
-            observer.start()
-            self.observers[kind] = observer
+            self.observers[kind] = started_observer(kind)
         return self.observers[kind]
 
     # -- reload and status ------------------------------------------------------------------

@@ -64,6 +64,7 @@ class Guard:
         self.settle_at: float | None = None
         # Whether saves may be in progress that the watcher has not seen written.
         self.writers_unknown = True
+        self.closes_lost = False  # events were lost: recorded writes may have closed
         # Guards on several hosts sharing the directory elect one deleter (--lease).
         self.election: Election | None = None
         self.verdicts = KeptVerdicts(self.problems)
@@ -272,9 +273,10 @@ class Guard:
 
     def _observe(self, inventory: Inventory) -> Inventory:
         """What the guard itself saw: writes not yet closed, and how long each is quiet."""
-        if self.writers_unknown and self.store is not None:
-            self.writes.doubt()  # closes may have been lost: what /proc shows is confirmed
-            self.writers_unknown = False
+        if (self.writers_unknown or self.closes_lost) and self.store is not None:
+            if self.closes_lost:  # what /proc shows is confirmed, the rest in doubt
+                self.writes.doubt(window=self.spec.policy.settle_seconds)
+            self.writers_unknown = self.closes_lost = False
             self.writes.learn(self.store.holders(inventory))
         settle = self.spec.policy.settle_seconds
         return self.observations.stamp(inventory, time.monotonic(), self.writes, settle=settle)

@@ -45,7 +45,7 @@ class RemoteGuard:
         self.election: Election | None = None
         self.last_plan: Plan | None = None
         self.last_inventory: Inventory | None = None
-        self.writers_unknown = False  # no watcher: nothing to lose
+        self.writers_unknown = self.closes_lost = False  # no watcher: nothing to lose
         self.failures = 0
         self._poll_at = 0.0  # monotonic: the next listing
         self._trash_at = 0.0

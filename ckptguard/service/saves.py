@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 from ckptguard.core.decisions import Plan, State
@@ -29,20 +30,30 @@ class Writes:
         self._lock = threading.Lock()
         self._open: dict[str, set[str]] = {}
         self._doubted: set[str] = set()
+        self._doubt_until = 0.0  # monotonic
 
-    def written(self, key: str, path: str) -> bool:
-        """Record a write to `path` of checkpoint `key`; True if `key` was not being written."""
+    def written(self, key: str, path: str, *, confirmed: bool = False) -> bool:
+        """Record a write to `path` of checkpoint `key`; True if `key` was not being written.
+
+        Soon after events were lost, the watcher may still be handing on writes read
+        before the loss, whose closes were lost: a write seen then is in doubt too,
+        unless `confirmed` (/proc shows the writer)."""
         with self._lock:
-            self._doubted.discard(key)
+            if confirmed or time.monotonic() >= self._doubt_until:
+                self._doubted.discard(key)
+            elif key not in self._open:
+                self._doubted.add(key)
             paths = self._open.setdefault(key, set())
             fresh = not paths
             paths.add(path)
             return fresh
 
-    def doubt(self) -> None:
-        """Events were lost: the closes of what is recorded may be among them."""
+    def doubt(self, window: float) -> None:
+        """Events were lost: the closes of what is recorded may be among them, and of
+        what is handed on within `window` seconds."""
         with self._lock:
             self._doubted = set(self._open)
+            self._doubt_until = time.monotonic() + window
 
     def doubted(self, key: str) -> bool:
         with self._lock:
@@ -74,7 +85,7 @@ class Writes:
         for checkpoint in inventory.checkpoints:
             if checkpoint.writing and checkpoint.unit is not Unit.DIRECTORY:
                 for name in [p.name for p in checkpoint.parts] or [checkpoint.name]:
-                    self.written(checkpoint.name, name)
+                    self.written(checkpoint.name, name, confirmed=True)
 
 
 def _settled(checkpoint: Checkpoint) -> bool:

@@ -30,6 +30,8 @@ from watchdog.events import (
     FileSystemEvent,
     FileSystemEventHandler,
 )
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
 
 from ckptguard.core.layouts import POINTER_FILES, Layout
 from ckptguard.core.model import Unit
@@ -117,6 +119,14 @@ class WakeHandler(FileSystemEventHandler):
         key = self._layout.key_of(entry)
         if key is not None and self._writes.written(key, relative):
             self._wake(self._key, entry)
+
+
+def started_observer(kind: str) -> BaseObserver:
+    """A running watchdog observer of a kind ("inotify" or "poll"), shared by the guards."""
+    observer: BaseObserver = PollingObserver(timeout=1.0) if kind == "poll" else Observer()
+    observer.daemon = True  # its thread never keeps the process from exiting
+    observer.start()
+    return observer
 
 
 def watch_directory(

@@ -508,7 +508,8 @@ def test_survey_under_pressure_does_not_count_a_held_file_as_freeable(
 
 def test_report_counts_what_was_deleted_not_what_was_planned(models: Path, dir_fd: int) -> None:
     """Deletions skipped at the last moment (pinned since) are kept in the summary, not freed."""
-    from ckptguard.face.render import summary, to_table
+    from ckptguard.face.render import summary
+    from ckptguard.face.table import to_table
 
     write_steps(models, [100, 200, 300, 400, 500])
     planned = plan_for(models, dir_fd, keep=2)

@@ -4,6 +4,7 @@ types them: what is shown with no guard running, and every bad value refused in 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -46,9 +47,11 @@ def test_status_without_a_guard_is_computed_from_the_directory(models: Path) -> 
     ), "status deletes nothing"
 
 
-def test_status_with_nothing_to_show_says_so_in_one_line() -> None:
-    """No --dir and no guard running: exit 2, naming what to give."""
-    one_error_line(run_cli("status"), "no guard is running")
+def test_status_with_nothing_to_show_says_so_in_one_line(tmp_path: Path) -> None:
+    """No --dir and no guard running: exit 2, naming what to give. (Its own runtime
+    directory: as root, /run/ckptguard may hold a real guard's status.)"""
+    runtime = {**os.environ, "RUNTIME_DIRECTORY": str(tmp_path)}
+    one_error_line(run_cli("status", env=runtime), "no guard is running")
 
 
 def test_alive_probe_without_a_guard_fails_in_one_line(models: Path) -> None:

@@ -44,6 +44,7 @@ def plan_for(directory: Path, dir_fd: int, *, layout: Layout = KERAS, **policy: 
 def text(item: Any) -> str:
     """A reason or notice in the words the face gives it (options named as flags)."""
     from ckptguard.core.decisions import Reason
-    from ckptguard.face.words import notice_text, reason_text
+    from ckptguard.face.notice_words import notice_text
+    from ckptguard.face.reason_words import reason_text
 
     return reason_text(item) if isinstance(item, Reason) else notice_text(item)

@@ -23,7 +23,7 @@ from ckptguard.core.model import (
     Policy,
 )
 from ckptguard.core.planner.time_rules import period_key, utc
-from ckptguard.face.words import period_label, reason_text
+from ckptguard.face.reason_words import period_label, reason_text
 
 NO_TARGET = MinFree(MinFreeUnit.BYTES, 0.0)
 

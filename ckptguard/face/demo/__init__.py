@@ -26,8 +26,8 @@ from ckptguard.core.units import format_size
 from ckptguard.face.config import DaemonOptions, PolicyOptions, parse_flags
 from ckptguard.face.demo.trainer import Trainer, archive
 from ckptguard.face.demo.view import Live, Plain
-from ckptguard.face.parser import UsageError
 from ckptguard.face.settings import build_settings
+from ckptguard.face.usage import UsageError
 from ckptguard.face.words import words_for
 from ckptguard.service.settings import Settings
 

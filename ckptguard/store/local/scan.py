@@ -38,6 +38,26 @@ def scan(
     """
     cache = cache if cache is not None else IntegrityCache()
     names = set(os.listdir(dir_fd))
+    entries, matches = _grouped(names, layout)
+    checkpoints = []
+    for key, members in entries.items():
+        pinned = pin_name(key) in names
+        checkpoint = look_at(
+            dir_fd, key, layout, cache, pinned=pinned, members=members, matched=matches.get(key)
+        )
+        if checkpoint is not None:
+            checkpoints.append(checkpoint)
+        if progress is not None:
+            progress()
+    cache.retain({(c.name, c.identity) for c in checkpoints})
+    return _inventory(directory, checkpoints, dir_fd, layout)
+
+
+def _grouped(
+    names: set[str], layout: Layout
+) -> tuple[dict[str, list[str]], dict[str, tuple[int, dict[str, float]]]]:
+    """The names that make each checkpoint, by its key, and what each single name matched
+    (matched once here, not again in `look_at`)."""
     prefix = layout.template.literal_ends[0]
     entries: dict[str, list[str]] = defaultdict(list)
     matches: dict[str, tuple[int, dict[str, float]]] = {}
@@ -51,19 +71,8 @@ def scan(
                 entries[key].append(name)
         elif (found := layout.template.match(name)) is not None:
             entries[name].append(name)
-            matches[name] = found  # matched once, not again in look_at
-    checkpoints = []
-    for key, members in entries.items():
-        pinned = pin_name(key) in names
-        checkpoint = look_at(
-            dir_fd, key, layout, cache, pinned=pinned, members=members, matched=matches.get(key)
-        )
-        if checkpoint is not None:
-            checkpoints.append(checkpoint)
-        if progress is not None:
-            progress()
-    cache.retain({(c.name, c.identity) for c in checkpoints})
-    return _inventory(directory, checkpoints, dir_fd, layout)
+            matches[name] = found
+    return entries, matches
 
 
 def refresh(
