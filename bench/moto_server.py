@@ -118,8 +118,9 @@ def new_bucket(fs: Any) -> str:
 def aws_environ(server: MotoServer) -> Iterator[None]:
     """This process's environment pointed at `server`, restored afterwards."""
     saved = dict(os.environ)
+    wanted = server.environ()  # read before clearing: it keeps what is not AWS_*
     os.environ.clear()
-    os.environ.update(server.environ())
+    os.environ.update(wanted)
     try:
         yield
     finally:

@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 from ckptguard.core.rhythm import Rhythm, observe, stale
@@ -32,11 +33,15 @@ SYSTEM_RUNTIME_DIR = "/run/ckptguard"
 
 
 def command(args: argparse.Namespace) -> int:
+    if args.alive:
+        from ckptguard.face.alive import command as probe
+
+        return probe(args, runtime_dirs())
+    if args.max_age is not None:
+        raise ConfigError(["--max-age: only with --alive"])
     now = time.time()
     if args.dir or args.config:
-        settings = settings_of(args)
-        check_directories(settings, Need.READ)
-        reports = [report(spec, settings, now) for spec in settings.guards]
+        reports = asked_reports(settings_of(args), now)
     else:
         reports = running_reports()
     if args.json:
@@ -65,7 +70,7 @@ def running_reports() -> list[dict[str, Any]]:
         for directory in guarded_directories(runtime_dir):
             document, _ = read_status(runtime_dir, directory)
             if document and guard_alive(document.get("guard", {}).get("pid")):
-                found.append({"guard": _running(document), "status": document["status"]})
+                found.append(_running(document))
     if not found:
         raise ConfigError(
             [f"no guard is running here (no status in {runtime_dirs()[0]}): give --dir DIR"]
@@ -73,8 +78,21 @@ def running_reports() -> list[dict[str, Any]]:
     return found
 
 
-def report(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:
-    """The running guard's status of `spec`, else one computed from the directory now."""
+def asked_reports(settings: Settings, now: float) -> list[dict[str, Any]]:
+    """Each directory's running guard's status, else one computed from the directory now
+    (only those are checked first: a guard may be waiting for its directory)."""
+    found = [(spec, *guard_report(spec)) for spec in settings.guards]
+    unguarded = tuple(spec for spec, running, _ in found if running is None)
+    check_directories(replace(settings, guards=unguarded), Need.READ)
+    return [
+        running if running is not None else computed_report(spec, settings, now, last)
+        for spec, running, last in found
+    ]
+
+
+def guard_report(spec: GuardSpec) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The running guard's report of `spec` (None: none runs), and else what the last
+    guard said of itself (None: no status file)."""
     real = place(spec.path)
     last: dict[str, Any] | None = None
     for runtime_dir in runtime_dirs():
@@ -82,13 +100,30 @@ def report(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:
         if not document:
             continue
         if guard_alive(document.get("guard", {}).get("pid")):
-            return {"guard": _running(document), "status": document["status"]}
+            return _running(document), None
         last = document.get("guard")
-    return {"guard": {"running": False, "last": last}, "status": computed(spec, settings, now)}
+    return None, last
+
+
+def computed_report(
+    spec: GuardSpec, settings: Settings, now: float, last: dict[str, Any] | None
+) -> dict[str, Any]:
+    status = computed(spec, settings, now)
+    return {
+        "directory": status["directory"],
+        "guard": {"running": False, "last": last},
+        "status": status,
+    }
 
 
 def _running(document: dict[str, Any]) -> dict[str, Any]:
-    return {"running": True, **document.get("guard", {})}
+    """The report of a running guard's status file (`status` None before its first look)."""
+    status = document.get("status")
+    return {
+        "directory": document.get("directory") if status is None else status["directory"],
+        "guard": {"running": True, **document.get("guard", {})},
+        "status": status,
+    }
 
 
 def computed(spec: GuardSpec, settings: Settings, now: float) -> dict[str, Any]:

@@ -9,24 +9,36 @@ from ckptguard.core.decisions import notice
 from ckptguard.core.units import format_age, format_duration, format_size
 from ckptguard.face.notice_words import notice_text
 from ckptguard.face.observe_words import in_time, rate_text
+from ckptguard.store.remote.location import is_remote
 
 _LABEL = 14
 
 
 def to_text(report: dict[str, Any], now: float) -> str:
-    status = report["status"]
-    lines = [
-        ("guard", guard_line(report["guard"])),
+    status, guard = report["status"], report["guard"]
+    lines = [("guard", guard_line(guard))]
+    if guard.get("lease") is not None:
+        lines.append(("lease", lease_line(guard["lease"], now)))
+    if status is None:
+        lines.append(("checkpoints", "not looked at yet (the guard's log says why)"))
+    else:
+        lines += status_lines(status, now, running=guard["running"])
+    body = "\n".join(f"  {label:<{_LABEL}}{text}" for label, text in lines)
+    return f"{report['directory']}:\n{body}"
+
+
+def status_lines(status: dict[str, Any], now: float, *, running: bool) -> list[tuple[str, str]]:
+    # An object store has no free space: no target to keep, and none to fail.
+    disk = not is_remote(status["directory"])
+    return [
         ("checkpoints", checkpoints_line(status["checkpoints"])),
-        ("free space", space_line(status)),
-        ("saves", saves_line(status["saves"], report["guard"]["running"])),
+        ("free space", space_line(status) if disk else "object storage, no free-space target"),
+        ("saves", saves_line(status["saves"], running)),
         ("newest", newest_line(status["newest"], now)),
         ("last deletion", deletion_line(status["last_deletion"], now)),
-        ("target fails", prediction_line(status["prediction"], report["guard"]["running"])),
+        *([("target fails", prediction_line(status["prediction"], running))] if disk else []),
         *(("warning", warning_line(w)) for w in status["warnings"]),
     ]
-    body = "\n".join(f"  {label:<{_LABEL}}{text}" for label, text in lines)
-    return f"{status['directory']}:\n{body}"
 
 
 def when(at: float) -> str:
@@ -39,8 +51,36 @@ def guard_line(guard: dict[str, Any]) -> str:
         last = guard.get("last")
         gone = f" (the last one, pid {last['pid']}, stopped)" if last else ""
         return f"no guard is running{gone}: computed from the directory now"
-    mode = "dry run, deletes nothing" if guard["dry_run"] else "deleting"
+    lease = guard.get("lease")
+    if guard["dry_run"]:
+        mode = "dry run, deletes nothing"
+    elif lease is None or lease["role"] == "holder":
+        mode = "deleting"
+    else:
+        mode = "deleting only while it holds the lease"
     return f"pid {guard['pid']} since {when(guard['since'])}, {mode}"
+
+
+def lease_line(lease: dict[str, Any], now: float) -> str:
+    """Who deletes, of the guards electing one through this lease, as this guard sees it."""
+    role = lease["role"]
+    if role == "unknown":
+        return f"not known yet: no look at {lease['lease']} has succeeded"
+    holder = holder_text(lease["holder"])
+    since = "" if lease["since"] is None else f" since {when(lease['since'])}"
+    left = lease["expires"] - now
+    runs = f"runs out in {format_age(left)}" if left >= 0 else f"ran out {format_age(-left)} ago"
+    if role == "holder":
+        return f"held by this guard ({holder}){since}, deleting; {runs} unless renewed"
+    if role == "lapsed":
+        return f"held by this guard ({holder}){since}, not renewed in time: deleting nothing"
+    return f"{holder} holds it{since}; this guard stands by, planning only; {runs} unless renewed"
+
+
+def holder_text(holder: dict[str, Any]) -> str:
+    if holder["host"] is None or holder["pid"] is None:
+        return f"{holder['name']!r}"
+    return f"{holder['host']} pid {holder['pid']}"
 
 
 def checkpoints_line(by_state: dict[str, dict[str, int]]) -> str:

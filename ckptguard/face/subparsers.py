@@ -102,6 +102,17 @@ def observe_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
         "status", parents=[shared], help="what the guard sees: space, saves, predictions"
     )
     status.add_argument("--json", action="store_true", help="print one JSON document")
+    status.add_argument(
+        "--alive",
+        action="store_true",
+        help="a liveness probe: exit 0 if a running guard of each --dir refreshed its "
+        "status within --max-age, else 1 (one line either way)",
+    )
+    status.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        help="with --alive: the oldest status that counts (3 of the guard's refresh periods)",
+    )
     history = commands.add_parser("history", help="deletions, shortfalls and warnings kept")
     history.add_argument("--dir", action="append", default=[], metavar="DIR", help="only DIR")
     history.add_argument("--config", metavar="FILE", help="TOML config file (its state_dir)")

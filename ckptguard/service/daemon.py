@@ -25,13 +25,12 @@ from ckptguard.service.guard import Guard
 from ckptguard.service.notify import Notifier
 from ckptguard.service.reload import carried_over
 from ckptguard.service.remote_guard import RemoteGuard
-from ckptguard.service.reports import ready_facts
+from ckptguard.service.reports import ready_facts, warn_if_blind_to_open_files
 from ckptguard.service.requests import Asked, Requests
 from ckptguard.service.settings import GuardSpec, Settings, SettingsError, shared_budget
 from ckptguard.service.status_line import status_line
 from ckptguard.service.telemetry import Telemetry
 from ckptguard.service.watcher import install_overflow_detector, started_observer
-from ckptguard.store.local.openfiles import hidden_processes
 from ckptguard.store.remote.location import is_remote
 
 EXIT_OK = 0
@@ -85,7 +84,7 @@ class Daemon:
             clock=clock,
             wake=self.wake,
             observer=self._observer,
-            progress=self._ping_if_due,
+            progress=self._progress,
             should_stop=self._between_deletions,
             wait_lock=wait_lock,
             shared=self._shared,
@@ -138,14 +137,7 @@ class Daemon:
             dry_run=not self.executor.deletes,
         )
         self.telemetry.start()
-        hidden = hidden_processes()
-        if hidden:
-            self._log.warning(
-                "open_file_detection_limited",
-                hidden_processes=hidden,
-                consequence="checkpoints those processes hold open count as freeable",
-                hint="run as root with CAP_SYS_PTRACE, or as the user running the training",
-            )
+        warn_if_blind_to_open_files(self._log)
         for spec in self.settings.guards:
             self.guards[spec.path] = self._new_guard(spec)
         for guard in self.guards.values():
@@ -238,8 +230,13 @@ class Daemon:
 
     def _between_deletions(self) -> bool:
         """Asked before each deletion: a long batch keeps the watchdog fed and stops on request."""
-        self._ping_if_due()
+        self._progress()
         return self.requests.stopping
+
+    def _progress(self) -> None:
+        """During long work: feed the watchdog, and keep the status files fresh."""
+        self._ping_if_due()
+        self.telemetry.refresh(self.guards)
 
     def _ping_if_due(self) -> None:
         """Keep systemd's watchdog fed during long work, not only between loop turns."""

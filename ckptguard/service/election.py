@@ -8,6 +8,9 @@ the lease has shown the same version for a whole lease time by the standby's own
 (it started counting after the holder's write), the holder is gone, and the standby takes
 it with a write conditional on that version: of several standbys exactly one wins.
 A holder stopping cleanly marks the lease released, for a standby to take at once.
+
+What a guard knows of the lease is also kept for its status (`status_facts`): who holds
+it as the lease records it, since when, and when it runs out by this guard's clock.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ckptguard.engine.executors import AuditExecutor, Executor
@@ -35,13 +39,42 @@ class Lease(Protocol):
     def read(self) -> LeaseRecord | None: ...
 
     def write(
-        self, holder: str, duration: float, *, released: bool, version: str | None
+        self,
+        holder: str,
+        duration: float,
+        *,
+        released: bool,
+        version: str | None,
+        since: float | None = None,
     ) -> str | None: ...
 
 
 def holder_name() -> str:
     """Who this guard is, for logs and the lease: host, pid and a random tag."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def identity(holder: str | None) -> dict[str, Any] | None:
+    """A holder's name as the lease records it (`host:pid:tag`), with its host and pid;
+    None for each part a name not of that form lacks."""
+    if holder is None:
+        return None
+    parts = holder.rsplit(":", 2)
+    host = parts[0] if len(parts) == 3 and parts[0] else None
+    pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+    return {"name": holder, "host": host, "pid": pid}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The lease as this guard last knew it: whose (None: not known yet), since when as
+    the lease records it, and when it runs out unless renewed, by this guard's clock
+    (wall-clock seconds, for people: decisions use the monotonic clock)."""
+
+    holder: str | None = None
+    since: float | None = None
+    expires: float | None = None
+    ours: bool = False
 
 
 class Election:
@@ -53,12 +86,16 @@ class Election:
         *,
         me: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.lease = lease
         self.duration = duration
         self.me = me or holder_name()
         self._log = log
         self._clock = clock
+        self._wall = wall
+        self.since: float | None = None  # when we last took it (wall clock)
+        self.known = Seen()
         self.version: str | None = None  # the version we wrote, while we hold it
         self.valid_until = 0.0  # we may delete until then (our clock)
         self.renew_at = 0.0
@@ -90,21 +127,47 @@ class Election:
             return
         self._look()
 
+    def status_facts(self) -> dict[str, Any]:
+        """This guard's part in the election, for its status: holder (deleting), lapsed
+        (holding a lease it could not renew in time: deleting nothing), standby, or
+        unknown (no look at the lease has succeeded yet)."""
+        known = self.known
+        if known.holder is None:
+            role = "unknown"
+        elif not known.ours:
+            role = "standby"
+        else:
+            role = "holder" if self.holding else "lapsed"
+        return {
+            "role": role,
+            "lease": self.lease.url,
+            "lease_time": self.duration,
+            "holder": identity(known.holder),
+            "since": known.since,
+            "expires": known.expires,
+        }
+
     def release(self) -> None:
         """Mark the lease released (if still ours), so a standby takes it at once."""
         if self.version is None:
             return
         try:
-            self.lease.write(self.me, self.duration, released=True, version=self.version)
+            self.lease.write(
+                self.me, self.duration, released=True, version=self.version, since=self.since
+            )
         except Exception as error:  # noqa: BLE001 - stopping anyway: it expires by itself
             self._log.warning("lease_release_failed", lease=self.lease.url, error=str(error))
         self.version = None
+        self.known = Seen()
 
     def _renew(self) -> None:
         sent = self._clock()
-        written = self.lease.write(self.me, self.duration, released=False, version=self.version)
+        written = self.lease.write(
+            self.me, self.duration, released=False, version=self.version, since=self.since
+        )
         if written is None:
             self.version = None
+            self.known = Seen()  # someone else's now: the next look says whose
             self._log.warning("lease_lost", lease=self.lease.url, action="standing by")
             return
         self._held(written, sent)
@@ -120,18 +183,23 @@ class Election:
             return
         if self.seen is None or self.seen[0] != record.version:
             self.seen = (record.version, now, self._lease_time(record))
+            expires = self._wall() + self.seen[2]
+            self.known = Seen(record.holder, record.since, expires)
             self._standby(record)
             return
         if now - self.seen[1] >= self.seen[2]:
             self._take(record, f"not renewed for {self.seen[2]:g}s")
 
     def _take(self, record: LeaseRecord | None, why: str) -> None:
-        sent = self._clock()
+        sent, since = self._clock(), self._wall()
         version = None if record is None else record.version
-        written = self.lease.write(self.me, self.duration, released=False, version=version)
+        written = self.lease.write(
+            self.me, self.duration, released=False, version=version, since=since
+        )
         if written is None:
             self.seen = None  # someone else wrote first: watch their lease
             return
+        self.since = since
         self._held(written, sent)
         previous = None if record is None else record.holder
         self._log.info(
@@ -145,6 +213,9 @@ class Election:
         margin = min(5.0, self.duration / 10)
         self.valid_until = sent + self.duration - margin
         self.renew_at = sent + self.duration / 3
+        # It runs out a lease time after we sent the write, unless renewed.
+        expires = self._wall() - (self._clock() - sent) + self.duration
+        self.known = Seen(self.me, self.since, expires, ours=True)
 
     def _standby(self, record: LeaseRecord) -> None:
         if record.holder != self.holder:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ckptguard.core.decisions import Plan, Result, Status
 from ckptguard.service.events import Words, log_new_run, log_result, log_shortfall
+from ckptguard.store.local.openfiles import hidden_processes
 
 
 class Problems:
@@ -81,3 +82,15 @@ def ready_facts(path: str, plan: Plan | None, is_open: bool) -> dict[str, Any]:
         "target": plan.target_free,
         "shortfall": plan.shortfall,
     }
+
+
+def warn_if_blind_to_open_files(log: Any) -> None:
+    """Said once at start: processes whose open files this guard cannot see."""
+    hidden = hidden_processes()
+    if hidden:
+        log.warning(
+            "open_file_detection_limited",
+            hidden_processes=hidden,
+            consequence="checkpoints those processes hold open count as freeable",
+            hint="run as root with CAP_SYS_PTRACE, or as the user running the training",
+        )

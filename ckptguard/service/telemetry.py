@@ -29,7 +29,7 @@ from ckptguard.service.outlook import Limits, Outlook
 from ckptguard.service.remote_guard import RemoteGuard
 from ckptguard.service.settings import GuardSpec, Settings
 from ckptguard.service.state import place
-from ckptguard.service.status import remove_status, write_status
+from ckptguard.service.status_files import StatusFiles, refresh_period
 
 # Free space is sampled between cycles at most this often (seconds).
 SAMPLE_EVERY = 1.0
@@ -58,7 +58,12 @@ class Telemetry:
         self._failing: dict[tuple[str, str], str] = {}
         self._exporter: Any = None
         self.hook: WarningHook | None = None
-        self._written: dict[str, str] = {}  # guarded path -> real path of its status file
+        self.files = StatusFiles(
+            settings.runtime_dir,
+            every=refresh_period(settings.free_check_interval, settings.rescan_interval),
+            dry_run=dry_run,
+            started=self.started,
+        )
 
     @property
     def limits(self) -> Limits:
@@ -191,19 +196,20 @@ class Telemetry:
             )
 
     def publish(self, guards: Mapping[str, Guard | RemoteGuard], wall: float) -> None:
-        """Write the status file of each directory that changed, then the metrics (the
-        endpoint serves them from memory, so a failed textfile write is tried again at
-        the next change)."""
+        """Write the status file of each directory that changed (and all of them once
+        they are due again), then the metrics (the endpoint serves them from memory, so a
+        failed textfile write is tried again at the next change)."""
         documents, changed = [], False
+        self.files.begin()
         for key, guard in guards.items():
             outlook = self.outlooks.setdefault(key, Outlook())
             document = outlook.document(self.limits, wall)
-            if document is None:
-                continue
-            documents.append(document)
-            if outlook.dirty:  # a look, a sample or a warning since the last write
+            dirty = outlook.dirty and document is not None  # a look, a sample or a warning
+            if dirty:
                 outlook.dirty, changed = False, True
-                self._write_status(key, guard, document, wall)
+            if document is not None:
+                documents.append(document)
+            self._status_written(key, self.files.update(key, guard, document, wall, changed=dirty))
         if self._exporter is not None and changed:
             with self._lock:
                 found = families(
@@ -218,22 +224,18 @@ class Telemetry:
                 path=self.settings.metrics_textfile or "",
             )
 
-    def _write_status(
-        self, key: str, guard: Guard | RemoteGuard, document: dict[str, Any], wall: float
-    ) -> None:
-        runtime_dir = self.settings.runtime_dir
-        if runtime_dir is None:
+    def refresh(self, guards: Mapping[str, Guard | RemoteGuard]) -> None:
+        """During long work: write the status files again if they are due (and only then:
+        this is asked between deletions)."""
+        if not self.files.begin():
             return
-        real = guard.real_path or place(key)
-        self._written[key] = real
-        guard_facts = {
-            "pid": os.getpid(),
-            "since": self.started,
-            "updated": wall,
-            "dry_run": self._dry_run,
-            "version": __version__,
-        }
-        problem = write_status(runtime_dir, real, {"guard": guard_facts, "status": document})
+        wall = self._clock()
+        for key, guard in guards.items():
+            outlook = self.outlooks.setdefault(key, Outlook())
+            document = outlook.document(self.limits, wall)
+            self._status_written(key, self.files.update(key, guard, document, wall, changed=False))
+
+    def _status_written(self, key: str, problem: str | None) -> None:
         self._outcome(key, "status_write", problem, consequence="`ckptguard status` is stale")
 
     def words(self) -> str:
@@ -258,17 +260,12 @@ class Telemetry:
         """New settings; what is known of directories no longer guarded is dropped."""
         for key in set(self.outlooks) - kept:
             del self.outlooks[key]
-            self._forget(key)
+            self.files.forget(key)
         self.settings = settings
-
-    def _forget(self, key: str) -> None:
-        real = self._written.pop(key, None)
-        if real is not None and self.settings.runtime_dir is not None:
-            remove_status(self.settings.runtime_dir, real)
+        self.files.every = refresh_period(settings.free_check_interval, settings.rescan_interval)
 
     def close(self) -> None:
-        for key in list(self._written):
-            self._forget(key)
+        self.files.close()
         if self.hook is not None:
             self.hook.close()
         if self._exporter is not None:

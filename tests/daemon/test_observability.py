@@ -35,6 +35,29 @@ def status_json(*args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+def test_a_guard_waiting_for_its_directory_reports_that_it_runs(
+    guard_running: Any, tmp_path: Path
+) -> None:
+    """A guard waiting for a directory that does not exist yet has no look to show, but
+    its status says it runs (and the liveness probe passes); once the directory appears
+    and is looked at, the status shows it."""
+    models = tmp_path / "models"
+    with guard_running("--dir", str(models), "--free-check-interval", "0.2") as guard:
+        (entry,) = wait_for(
+            lambda: status_json("--dir", str(models))["directories"], message="a status"
+        )
+        assert entry["guard"]["pid"] == guard.pid and entry["status"] is None
+        assert entry["directory"] == str(models)
+        assert "not looked at yet" in run_cli("status", "--dir", str(models)).stdout
+        assert run_cli("status", "--dir", str(models), "--alive").returncode == 0
+        models.mkdir()
+        write_checkpoint(models, 100)
+        wait_for(
+            lambda: status_json("--dir", str(models))["directories"][0]["status"],
+            message="the status of its first look",
+        )
+
+
 def test_status_history_and_metrics_of_a_running_guard(guard_running, models: Path) -> None:
     """While it runs, `status` reads the guard's own view; `history` lists its deletions;
     the endpoint counts them. Once it stops, its status file is gone."""

@@ -4,9 +4,12 @@ the CLI accepts; and the liveness probe's command judged against a real daemon."
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 from support import REPO, settings_for, wait_for
 
 MANIFESTS = sorted((REPO / "deploy" / "kubernetes").glob("*.yaml"))
+RUN = "/run/ckptguard"  # the runtime directory's volume: where the status files go
 KUBERNETES = "1.30.0"  # the oldest version the manifests are meant for (native sidecars)
 
 
@@ -49,7 +53,9 @@ def test_manifests_validate_offline() -> None:
 
 
 def test_guard_containers_are_hardened() -> None:
-    """Non-root, read-only root filesystem, no privilege escalation, limits, liveness."""
+    """Non-root, read-only root filesystem, no privilege escalation, limits, and a
+    liveness probe that asks ckptguard itself about the directory it guards, with the
+    status files on a volume of their own."""
     containers = guard_containers()
     assert len(containers) == 3
     for path, spec, container in containers:
@@ -58,47 +64,92 @@ def test_guard_containers_are_hardened() -> None:
         assert own["readOnlyRootFilesystem"] and not own["allowPrivilegeEscalation"], path
         assert own["capabilities"]["drop"] == ["ALL"], path
         assert {"cpu", "memory"} <= set(container["resources"]["limits"]), path
-        assert "--alive-file=/run/ckptguard/alive" in container["args"], path
+        guarded = next(a for a in container["args"] if a.startswith("--dir="))
+        probe = container["livenessProbe"]["exec"]["command"]
+        assert probe == ["ckptguard", "status", guarded, "--alive"], path
+        assert {"name": "RUNTIME_DIRECTORY", "value": RUN} in container["env"], path
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert {"/run/ckptguard", "/var/lib/ckptguard"} <= mounts, path
+        assert {RUN, "/var/lib/ckptguard"} <= mounts, path
 
 
 def test_guard_arguments_are_accepted() -> None:
-    """Each container's arguments parse and build settings (as check-config would)."""
+    """Each container's arguments parse and build settings (as check-config would), and
+    its probe's arguments name the same directory."""
     from ckptguard.face.commands import settings_of
     from ckptguard.face.parser import build_parser
 
     for path, _, container in guard_containers():
         args = build_parser().parse_args(container["args"])
         assert args.command == "run", path
-        settings = settings_of(args)
-        assert settings.alive_file == "/run/ckptguard/alive", path
+        guarded = [spec.path for spec in settings_of(args).guards]
+        probe = build_parser().parse_args(container["livenessProbe"]["exec"]["command"][1:])
+        assert probe.command == "status" and probe.alive, path
+        assert [spec.path for spec in settings_of(probe).guards] == guarded, path
 
 
-def test_liveness_probe_follows_the_daemon(tmp_path: Path, start_daemon: Any) -> None:
-    """The probe's own command passes while a daemon runs with --alive-file, and fails once
-    it stopped (the file is removed) or was never started."""
-    from ckptguard.service.notify import Notifier
-
+def test_liveness_probe_follows_the_daemon(
+    tmp_path: Path, runtime_directory: Path, spawn: Callable[..., Any]
+) -> None:
+    """The sidecar's own probe command, against a real daemon started with the sidecar's
+    own arguments: it fails before the daemon runs, passes while it runs, fails while it
+    hangs (SIGSTOP) and passes again once it goes on, and fails once it stopped or was
+    killed (SIGKILL), one line each time."""
     _, _, container = guard_containers()[0]
+    models, state = tmp_path / "models", tmp_path / "state"
+    models.mkdir()
+    state.mkdir()
+    places = {"/checkpoints/models": str(models), "/var/lib/ckptguard": str(state)}
+    places[RUN] = str(runtime_directory)
+    args = [moved(a, places) for a in container["args"][1:]]  # less "run"
+    env = {e["name"]: moved(e["value"], places) for e in container["env"]}
     command = container["livenessProbe"]["exec"]["command"]
-    alive = tmp_path / "alive"
-    probe = [
-        sys.executable,
-        *command[1:-1],
-        command[-1].replace("/run/ckptguard/alive", str(alive)),
-    ]
+    probe = [sys.executable, "-m", *(moved(a, places) for a in command)]
 
     def passes() -> bool:
-        return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+        result = subprocess.run(
+            probe, capture_output=True, text=True, env={**os.environ, **env}, check=False
+        )
+        assert len(result.stdout.splitlines()) == 1 and not result.stderr, result
+        assert result.stdout.startswith("alive: " if result.returncode == 0 else "not alive: ")
+        return result.returncode == 0
 
     assert not passes()
+    # Its loop turns every 0.5 s: the status is refreshed every second, 3 s is too old.
+    guard = spawn(*args, "--free-check-interval=0.5", env=env).expect_ready()
+    wait_for(passes, message="the probe to pass")
+    os.kill(guard.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: not passes(), timeout=30, message="the probe to fail while hung")
+    finally:
+        os.kill(guard.pid, signal.SIGCONT)
+    wait_for(passes, message="the probe to pass again")
+    guard.stop()
+    wait_for(lambda: not passes(), message=f"{shlex.join(probe)} to fail once stopped")
+    killed = spawn(*args, "--free-check-interval=0.5", env=env).expect_ready()
+    wait_for(passes, message="the probe to pass for a new guard")
+    killed.stop(signal.SIGKILL)
+    wait_for(lambda: not passes(), message="the probe to fail once the guard was killed")
+
+
+def test_the_alive_file_still_works(tmp_path: Path, start_daemon: Any) -> None:
+    """`--alive-file`, the older way, is still touched while the daemon runs and removed
+    when it stops."""
+    from ckptguard.service.notify import Notifier
+
+    alive = tmp_path / "alive"
     guarded = tmp_path / "models"
     guarded.mkdir()
     daemon = start_daemon(settings_for(guarded), notifier=Notifier({}, alive_file=str(alive)))
-    wait_for(passes, message="the probe to pass")
+    wait_for(alive.exists, message="the alive file")
     daemon.request_stop()
-    wait_for(lambda: not passes(), message=f"{shlex.join(probe)} to fail once stopped")
+    wait_for(lambda: not alive.exists(), message="the alive file to go once stopped")
+
+
+def moved(text: str, places: dict[str, str]) -> str:
+    """`text` with each of the manifests' paths replaced by the test's own."""
+    for theirs, ours in places.items():
+        text = text.replace(theirs, ours)
+    return text
 
 
 def test_containerfile_runs_as_a_numeric_non_root_user() -> None:

@@ -54,6 +54,29 @@ def test_status_with_nothing_to_show_says_so_in_one_line(tmp_path: Path) -> None
     one_error_line(run_cli("status", env=runtime), "no guard is running")
 
 
+def test_alive_probe_without_a_guard_fails_in_one_line(models: Path) -> None:
+    """`status --alive` with no guard running: exit 1, one line on stdout, nothing else
+    (the directory is not looked at)."""
+    result = run_cli("status", "--dir", str(models), "--alive")
+    assert result.returncode == 1 and not result.stderr, result
+    assert result.stdout == f"not alive: {models}: no guard reports a status for it\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--alive"], "status --alive: give --dir DIR"),
+        (["--dir", ".", "--alive", "--max-age", "soon"], "--max-age soon: not a duration"),
+        (["--dir", ".", "--alive", "--max-age", "0"], "--max-age 0: must be more than 0"),
+        (["--dir", ".", "--max-age", "30"], "--max-age: only with --alive"),
+    ],
+    ids=["no-dir", "bad-age", "zero-age", "no-alive"],
+)
+def test_alive_probe_usage_errors(args: list[str], fragment: str) -> None:
+    """Each misuse of the probe's options is one line, exit 2."""
+    one_error_line(run_cli("status", *args), fragment)
+
+
 def test_history_empty_and_bad_since(tmp_path: Path) -> None:
     """An empty history says so; a bad --since is one line."""
     result = run_cli("history", "--state-dir", str(tmp_path))

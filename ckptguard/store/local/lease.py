@@ -17,9 +17,8 @@ import hashlib
 import json
 import os
 import re
-import secrets
 
-from ckptguard.store.remote.lease import LeaseRecord
+from ckptguard.store.remote.lease import LeaseRecord, lease_body, recorded_since
 
 _GENERATION = re.compile(r"lease\.([0-9]{1,18})\.json")
 
@@ -44,7 +43,11 @@ class DirectoryLease:
             with open(os.path.join(self.path, f"lease.{newest}.json"), "rb") as handle:
                 body = json.loads(handle.read(4096))
             return LeaseRecord(
-                str(body["holder"]), float(body["duration"]), bool(body["released"]), str(newest)
+                str(body["holder"]),
+                float(body["duration"]),
+                bool(body["released"]),
+                str(newest),
+                recorded_since(body),
             )
         except FileNotFoundError:
             return self.read()  # removed as stale right now: a newer one exists
@@ -53,12 +56,17 @@ class DirectoryLease:
             return LeaseRecord("?", 0.0, False, str(newest))
 
     def write(
-        self, holder: str, duration: float, *, released: bool, version: str | None
+        self,
+        holder: str,
+        duration: float,
+        *,
+        released: bool,
+        version: str | None,
+        since: float | None = None,
     ) -> str | None:
         """Create the generation after `version` (the first if None); None if taken."""
         generation = 1 if version is None else int(version) + 1
-        body = {"holder": holder, "duration": duration, "released": released}
-        body["nonce"] = secrets.token_hex(8)
+        body = lease_body(holder, duration, released=released, since=since)
         name = os.path.join(self.path, f"lease.{generation}.json")
         try:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

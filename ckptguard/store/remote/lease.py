@@ -10,6 +10,7 @@ The lease of `s3://bucket/prefix` is the object `s3://bucket/.ckptguard/lease/pr
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ class LeaseRecord:
     duration: float
     released: bool
     version: str
+    # When the holder took the lease, by its own wall clock (None: not recorded). Shown
+    # in `ckptguard status`, never used to decide anything: no clocks are compared.
+    since: float | None = None
 
 
 class LeaseObject:
@@ -54,27 +58,28 @@ class LeaseObject:
         try:
             body = json.loads(data)
             return LeaseRecord(
-                str(body["holder"]), float(body["duration"]), bool(body["released"]), version
+                str(body["holder"]),
+                float(body["duration"]),
+                bool(body["released"]),
+                version,
+                recorded_since(body),
             )
         except (ValueError, KeyError, TypeError):
             # Not ours to read: a guard may take it over once it has not changed for long.
             return LeaseRecord("?", 0.0, False, version)
 
     def write(
-        self, holder: str, duration: float, *, released: bool, version: str | None
+        self,
+        holder: str,
+        duration: float,
+        *,
+        released: bool,
+        version: str | None,
+        since: float | None = None,
     ) -> str | None:
         """Write the lease if it is still at `version` (None: if there is none); its new
         version, or None when someone else wrote first."""
-        # A fresh nonce each time: S3's ETag is the content's MD5, and a renewal that
-        # wrote the same bytes would look to standbys like no renewal at all.
-        body = json.dumps(
-            {
-                "holder": holder,
-                "duration": duration,
-                "released": released,
-                "nonce": secrets.token_hex(8),
-            }
-        )
+        body = json.dumps(lease_body(holder, duration, released=released, since=since))
         try:
             return self._put(body.encode(), version)
         except FileExistsError:
@@ -105,6 +110,26 @@ class LeaseObject:
             )
             return str(response["ETag"])
         return _gcs_put(self.fs, self.where.bucket, key, body, version)
+
+
+def lease_body(
+    holder: str, duration: float, *, released: bool, since: float | None
+) -> dict[str, Any]:
+    """What a lease holds. A fresh nonce each time: S3's ETag is the content's MD5, and a
+    renewal that wrote the same bytes would look to standbys like no renewal at all."""
+    body: dict[str, Any] = {"holder": holder, "duration": duration, "released": released}
+    if since is not None:
+        body["since"] = since
+    body["nonce"] = secrets.token_hex(8)
+    return body
+
+
+def recorded_since(body: dict[str, Any]) -> float | None:
+    """The holder's `since`, if the lease records one as a finite number."""
+    since = body.get("since")
+    if isinstance(since, (int, float)) and not isinstance(since, bool) and math.isfinite(since):
+        return float(since)
+    return None
 
 
 def _gcs_put(fs: Any, bucket: str, key: str, body: bytes, version: str | None) -> str:
