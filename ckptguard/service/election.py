@@ -110,6 +110,18 @@ class Election:
     def may_delete(self) -> bool:
         return self.holding
 
+    def renew_if_due(self) -> bool:
+        """Between deletions: renew a held lease when due, so that a long batch keeps it
+        instead of lapsing halfway; True while this guard may still delete. A failed
+        renewal is tried again a second later, and the lease runs out as it would."""
+        if self.version is not None and self._clock() >= self.renew_at:
+            try:
+                self._renew()
+            except Exception as error:  # noqa: BLE001 - the next turn reports store errors
+                self.renew_at = self._clock() + 1.0
+                self._log.warning("lease_renewal_failed", lease=self.lease.url, error=str(error))
+        return self.holding
+
     def next_due(self) -> float:
         """When this election next needs a turn (our monotonic clock)."""
         if self.version is not None:
@@ -243,10 +255,11 @@ def executor_for(election: Election | None, executor: Executor) -> Executor:
 def stop_unless_holding(
     election: Election | None, should_stop: Callable[[], bool]
 ) -> Callable[[], bool]:
-    """Asked between deletions: stop when asked to, or once the lease is no longer ours."""
+    """Asked between deletions: stop when asked to, or once the lease is no longer ours
+    (renewing it when due: a long batch must not outlast it)."""
     if election is None:
         return should_stop
-    return lambda: should_stop() or not election.may_delete()
+    return lambda: should_stop() or not election.renew_if_due()
 
 
 def directory_election(spec: GuardSpec, duration: float, log: Any) -> Election | None:

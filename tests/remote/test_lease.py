@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from support import HandClock
 
-from ckptguard.service.election import Election
+from ckptguard.service.election import Election, stop_unless_holding
 from ckptguard.store.remote.lease import LeaseObject
 from ckptguard.store.remote.location import parse
 
@@ -73,3 +73,19 @@ def test_holder_stops_deleting_before_a_standby_may_start(bucket: Any) -> None:
         assert not (a.may_delete() and b.may_delete())
         b.step()
     assert not a.may_delete()
+
+
+def test_a_long_batch_of_deletions_keeps_the_lease(bucket: Any) -> None:
+    """Asked between deletions, the holder renews when due: a batch lasting three lease
+    times deletes to the end, and the standby never takes over meanwhile."""
+    clock = HandClock()
+    a, b = election(bucket, "a", clock, duration=12.0), election(bucket, "b", clock, 12.0)
+    a.step()
+    b.step()
+    stop = stop_unless_holding(a, lambda: False)
+    for _ in range(72):  # one deletion every half second for 36 s
+        clock.now += 0.5
+        assert not stop(), "the holder stopped deleting halfway through its batch"
+        b.step()
+        assert not b.may_delete()
+    assert a.version is not None and a.may_delete()
