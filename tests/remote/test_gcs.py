@@ -1,5 +1,6 @@
 """`gs://` against a real GCS JSON-API server (fake-gcs-server on 127.0.0.1): audit and
-prune through the CLI, completeness from markers and ranged reads."""
+prune through the CLI, completeness from markers and ranged reads, and the lease's
+conditional writes (`ifGenerationMatch`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from support import PRESET_NAMES, PRESET_OBJECTS, run_cli, upload
+import structlog
+from support import PRESET_NAMES, PRESET_OBJECTS, HandClock, run_cli, upload
+
+from ckptguard.service.election import Election
+from ckptguard.store.remote.lease import LeaseObject
+from ckptguard.store.remote.location import parse
 
 # keras: one object, judged by a ranged read of its zip's end; hf: a marker object
 # (trainer_state.json, parsed); tf: an index's table magic (ranged) beside its shards;
@@ -68,3 +74,56 @@ def test_keras_object_replaced_by_a_whole_one(gcs_bucket: Any) -> None:
     assert audit(gcs_bucket, "--preset", "keras")["checkpoint_step_100.keras"]["state"] == (
         "complete"
     )
+
+
+def lease_of(bucket: Any) -> LeaseObject:
+    return LeaseObject(bucket.server.client(), parse(bucket.url()))
+
+
+def test_lease_taken_only_if_absent(gcs_bucket: Any) -> None:
+    """`ifGenerationMatch=0`: the first writer creates the lease; a second writer that
+    also saw none is refused, and the lease still names the first."""
+    first, second = lease_of(gcs_bucket), lease_of(gcs_bucket)
+    assert first.read() is None
+    version = first.write("a", 30.0, released=False, version=None)
+    assert version is not None
+    assert second.write("b", 30.0, released=False, version=None) is None
+    record = second.read()
+    assert record is not None and (record.holder, record.version) == ("a", version)
+
+
+def test_lease_renewed_only_at_the_generation_read(gcs_bucket: Any) -> None:
+    """`ifGenerationMatch=<generation>`: a renewal at the current generation succeeds and
+    makes a new one; a write at a stale generation is refused and changes nothing."""
+    holder, other = lease_of(gcs_bucket), lease_of(gcs_bucket)
+    first = holder.write("a", 30.0, released=False, version=None)
+    assert first is not None
+    renewed = holder.write("a", 30.0, released=False, version=first)
+    assert renewed is not None and renewed != first
+    assert other.write("b", 30.0, released=False, version=first) is None
+    record = other.read()
+    assert record is not None and (record.holder, record.version) == ("a", renewed)
+    taken = other.write("b", 30.0, released=False, version=renewed)
+    assert taken is not None
+    assert holder.write("a", 30.0, released=False, version=renewed) is None, "b wrote since"
+
+
+def test_one_deleter_elected(gcs_bucket: Any) -> None:
+    """Two guards' elections over the GCS lease: one deletes, the other stands by until
+    the lease goes unrenewed for a whole lease time, then takes it over."""
+    clock = HandClock()
+    a, b = (
+        Election(lease_of(gcs_bucket), 30.0, structlog.get_logger(), me=n, clock=clock)
+        for n in "ab"
+    )
+    a.step()
+    b.step()
+    assert a.may_delete() and not b.may_delete() and b.holder == "a"
+    clock.now += 29
+    b.step()
+    assert not b.may_delete()
+    clock.now += 1
+    b.step()
+    assert b.may_delete() and not a.may_delete()
+    a.step()
+    assert not a.may_delete() and a.version is None, "its renewal is refused: b wrote since"
