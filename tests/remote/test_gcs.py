@@ -14,6 +14,7 @@ from support import PRESET_NAMES, PRESET_OBJECTS, HandClock, run_cli, upload
 from ckptguard.service.election import Election
 from ckptguard.store.remote.lease import LeaseObject
 from ckptguard.store.remote.location import parse
+from ckptguard.store.remote.objects import ObjectChanged, list_objects, read_range
 
 # keras: one object, judged by a ranged read of its zip's end; hf: a marker object
 # (trainer_state.json, parsed); tf: an index's table magic (ranged) beside its shards;
@@ -127,3 +128,17 @@ def test_one_deleter_elected(gcs_bucket: Any) -> None:
     assert b.may_delete() and not a.may_delete()
     a.step()
     assert not a.may_delete() and a.version is None, "its renewal is refused: b wrote since"
+
+
+def test_ranged_read_is_of_the_generation_listed(gcs_bucket: Any) -> None:
+    """A content check reads the object as it was listed: its generation, which GCS's
+    listing shows as the object's version. Uploaded again since, the read is refused
+    (looked at again on the next poll) instead of judging the new bytes as the old."""
+    location = parse(gcs_bucket.url())
+    upload(gcs_bucket.fs, location.root, {"checkpoint_step_1.keras": b"first version"})
+    listed = list_objects(gcs_bucket.fs, location)["checkpoint_step_1.keras"]
+    assert listed.version == str(gcs_bucket.fs.info(f"{location.root}/{listed.name}")["generation"])
+    assert read_range(gcs_bucket.fs, location, listed, 0, 5) == b"first"
+    upload(gcs_bucket.fs, location.root, {"checkpoint_step_1.keras": b"second version"})
+    with pytest.raises(ObjectChanged):
+        read_range(gcs_bucket.fs, location, listed, 0, 6)
