@@ -77,6 +77,31 @@ def test_keras_object_replaced_by_a_whole_one(gcs_bucket: Any) -> None:
     )
 
 
+def test_soft_delete_into_trash(gcs_bucket: Any) -> None:
+    """--trash-for copies a deleted checkpoint (server-side) under .ckptguard/trash/ first;
+    copying it back restores it whole."""
+    root = f"{gcs_bucket.name}/run"
+    for step in (100, 200, 300):
+        upload(gcs_bucket.fs, root, PRESET_OBJECTS["hf"](step))
+    cli(gcs_bucket, "prune", "--execute", "--preset", "hf", "--keep", "2", "--trash-for", "7d")
+    assert not any(k.startswith("checkpoint-100/") for k in set(gcs_bucket.keys()))
+    trash = gcs_bucket.fs.find(f"{gcs_bucket.name}/.ckptguard/trash/run")
+    assert len(trash) == 3 and all("/checkpoint-100/" in k for k in trash)
+    batch = trash[0].split("/checkpoint-100/")[0]
+    gcs_bucket.fs.copy(f"{batch}/checkpoint-100", f"{root}/checkpoint-100", recursive=True)
+    assert audit(gcs_bucket, "--preset", "hf", "--keep", "3")["checkpoint-100"]["state"] == (
+        "complete"
+    )
+
+
+def test_missing_bucket_is_one_line(gcs_bucket: Any) -> None:
+    """A bucket that does not exist: exit 2, one line naming it, no traceback."""
+    url = "gs://no-such-bucket-here/run"
+    done = run_cli("prune", "--execute", "--dir", url, env=gcs_bucket.env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and f"{url}: not found" in done.stderr
+
+
 def lease_of(bucket: Any) -> LeaseObject:
     return LeaseObject(bucket.server.client(), parse(bucket.url()))
 
