@@ -1,5 +1,8 @@
 """One real S3 API server (moto in server mode on 127.0.0.1) for the remote tests, and a
-fresh bucket per test. Skipped with the reason when moto or s3fs is not installed."""
+fresh bucket per test. Skipped with the reason when moto or s3fs is not installed.
+
+The `gs://` tests (test_gcs_*.py) have a GCS JSON-API server of their own instead
+(fake-gcs-server), and are skipped with the reason when it or gcsfs is missing."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import MotoServer, aws_environ, new_bucket, s3fs_client
+from support import GcsServer, MotoServer, aws_environ, new_bucket, new_gcs_bucket, s3fs_client
 
 HERE = Path(__file__).parent
 
@@ -27,13 +30,15 @@ def _missing() -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here needs a real S3 API server: skipped, with the reason, without one."""
-    reason = _missing()
-    if reason is None:
-        return
+    """Every test here needs a real S3 API server (the gs:// ones a GCS server): skipped,
+    with the reason, without one."""
+    reasons = {"s3": _missing(), "gcs": GcsServer.unavailable()}
     for item in items:
-        if HERE in Path(item.path).parents:
-            item.add_marker(pytest.mark.skip(reason=reason))
+        path = Path(item.path)
+        if HERE in path.parents:
+            reason = reasons["gcs" if path.name.startswith("test_gcs") else "s3"]
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +50,13 @@ def moto() -> Iterator[MotoServer]:
 
 @dataclass
 class Bucket:
-    server: MotoServer
+    server: MotoServer | GcsServer
     fs: Any
     name: str
+    scheme: str = "s3"
 
     def url(self, prefix: str = "run") -> str:
-        return f"s3://{self.name}/{prefix}"
+        return f"{self.scheme}://{self.name}/{prefix}"
 
     def keys(self, prefix: str = "run") -> set[str]:
         root = f"{self.name}/{prefix}"
@@ -67,3 +73,21 @@ def bucket(moto: MotoServer) -> Iterator[Bucket]:
     fs = s3fs_client(moto.endpoint)
     with aws_environ(moto):
         yield Bucket(moto, fs, new_bucket(fs))
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
+    log = tmp_path_factory.mktemp("gcs") / "fake-gcs-server.log"
+    try:
+        server = GcsServer(log).start()
+    except RuntimeError as error:
+        pytest.skip(f"the GCS server (fake-gcs-server) cannot run here: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gcs_bucket(gcs_server: GcsServer) -> Bucket:
+    """A new bucket on the shared GCS server (`env` is what a CLI process needs for it)."""
+    fs = gcs_server.client()
+    return Bucket(gcs_server, fs, new_gcs_bucket(fs), scheme="gs")

@@ -12,6 +12,7 @@ Each module owns one thing:
     mounts     real tmpfs and bind mounts, filled up; files made immutable
     observing  free ports, HTTP gets, Prometheus text; a filesystem filled at a known rate
     plans      plans made through a real directory's descriptor; reasons in words
+    gcs        a real GCS JSON-API server (fake-gcs-server) and gcsfs clients of it
     waiting    polling with a deadline
     terminal   a command on a real terminal (tmux), its screen read back
 
@@ -40,6 +41,7 @@ from support.files import (
     write_old,
     write_truncated,
 )
+from support.gcs import GCS_ENV, GcsServer, new_gcs_bucket
 from support.metrics import LOG, VAL_LOSSES, CsvLoggerFile, keep_best_args, six_epochs
 from support.mounts import (
     Mounts,
@@ -59,6 +61,7 @@ from support.terminal import Terminal, needs_tmux
 from support.waiting import wait_for
 
 __all__ = [
+    "GCS_ENV",
     "KERAS",
     "KERAS_TEMPLATE",
     "LOG",
@@ -75,6 +78,7 @@ __all__ = [
     "VAL_LOSSES",
     "CsvLoggerFile",
     "Filler",
+    "GcsServer",
     "GuardProcess",
     "HandClock",
     "MotoServer",
@@ -100,6 +104,7 @@ __all__ = [
     "needs_root",
     "needs_tmux",
     "new_bucket",
+    "new_gcs_bucket",
     "plan_for",
     "run_cli",
     "s3fs_client",

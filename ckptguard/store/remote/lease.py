@@ -14,6 +14,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from ckptguard.store.remote.location import Location, RemoteError
 from ckptguard.store.remote.objects import precondition_failed, read_body
@@ -133,17 +134,27 @@ def recorded_since(body: dict[str, Any]) -> float | None:
 
 
 def _gcs_put(fs: Any, bucket: str, key: str, body: bytes, version: str | None) -> str:
-    """A media upload with `ifGenerationMatch` (0: only if absent); its new generation."""
+    """A multipart upload (the object's name, then its bytes) with `ifGenerationMatch`
+    (0: only if absent); its new generation. Multipart, as gcsfs uploads small objects:
+    GCS honours the condition on every upload type, its emulators on this one."""
     from fsspec.asyn import sync
+
+    boundary = f"ckptguard-{secrets.token_hex(8)}"
+    metadata = json.dumps({"name": key})
+    head = (
+        f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}"
+        f"\r\n--{boundary}\r\nContent-Type: application/json\r\n\r\n"
+    )
+    data = head.encode() + body + f"\r\n--{boundary}--\r\n".encode()
 
     async def upload() -> Any:
         return await fs._call(
             "POST",
-            f"{fs._location}/upload/storage/v1/b/{bucket}/o",
-            uploadType="media",
-            name=key,
+            f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o",
+            uploadType="multipart",
             ifGenerationMatch=version or "0",
-            data=body,
+            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+            data=data,
             json_out=True,
         )
 

@@ -19,7 +19,8 @@ from typing import Any
 from ckptguard.core.model import FileIdentity
 from ckptguard.store.remote.location import Location
 
-_VERSION_FIELDS = ("ETag", "etag", "generation", "md5Hash", "crc32c", "checksum")
+# GCS' generation comes before its etag: reads ask for that generation.
+_VERSION_FIELDS = ("ETag", "generation", "etag", "md5Hash", "crc32c", "checksum")
 _TIME_FIELDS = ("LastModified", "updated", "mtime", "last_modified", "created", "timeCreated")
 # Precondition failures as S3, GCS and their emulators name them.
 # Filesystems whose find() takes a key prefix to list (a stem, not a directory).
@@ -104,7 +105,7 @@ def identity_of(objects: Iterable[ObjectInfo]) -> FileIdentity:
 
 def read_range(fs: Any, location: Location, obj: ObjectInfo, start: int, end: int) -> bytes:
     """Bytes [start, end) of `obj`, only if it is still the version listed (where the
-    store can tell: S3's If-Match); ObjectChanged otherwise."""
+    store can tell: S3's If-Match, GCS' generation); ObjectChanged otherwise."""
     key = location.key(obj.name)
     if end <= start:
         return b""
@@ -122,8 +123,10 @@ def read_range(fs: Any, location: Location, obj: ObjectInfo, start: int, end: in
                 raise ObjectChanged(obj.name) from None
             raise
         return read_body(fs, response)
+    # The generation listed, which a bucket without versioning keeps while it is current.
+    exact = {"generation": obj.version} if location.scheme in ("gs", "gcs") else {}
     try:
-        return bytes(fs.cat_file(f"{location.bucket}/{key}", start=start, end=end))
+        return bytes(fs.cat_file(f"{location.bucket}/{key}", start=start, end=end, **exact))
     except FileNotFoundError:
         raise ObjectChanged(obj.name) from None
 
