@@ -5,7 +5,8 @@ names that can matter: checkpoints (and, for directory checkpoints, anything ins
 them), their pin sidecars, "latest" pointer files, and the directory itself. With
 inotify, writes to a checkpoint are recorded (`saves.Writes`) until the file is closed,
 so a save in progress is known as such through whatever path its writer uses; only the
-first write of a save wakes the loop. Our own read-only opens raise no event we ask for.
+first write of a save wakes the loop; a changed modification time wakes it too (it decides
+the write order). Our own read-only opens raise no event we ask for.
 Lost events (inotify queue overflow, which watchdog only logs) ask for a full rescan.
 """
 
@@ -22,6 +23,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -54,8 +56,9 @@ WATCHED_EVENTS = [
     DirMovedEvent,
 ]
 # With inotify, writes too: a modification not yet followed by a close is a save in
-# progress. Polling sees no closes, so it does without.
-WRITE_EVENTS = [*WATCHED_EVENTS, FileModifiedEvent]
+# progress. Polling sees no closes, so it does without. And attribute changes: a
+# modification time set after the save (`cp -p`, `touch`) changes the write order.
+WRITE_EVENTS = [*WATCHED_EVENTS, FileModifiedEvent, FileAttribEvent]
 WATCHDOG_ROOT_LOGGER = "watchdog"
 WATCHDOG_LOGGER = "watchdog.observers.inotify_c"
 REWATCH_WARNING = r"Callback with id .* already exists for watch"
@@ -87,6 +90,8 @@ class WakeHandler(FileSystemEventHandler):
         if isinstance(event, FileModifiedEvent):
             self._on_write(os.fsdecode(event.src_path))
             return
+        # An attribute change (times, mode, links) asks for a look, but ends no write.
+        ends_write = not isinstance(event, FileAttribEvent)
         for index, raw in enumerate((event.src_path, getattr(event, "dest_path", ""))):
             if not raw:
                 continue
@@ -101,7 +106,7 @@ class WakeHandler(FileSystemEventHandler):
             entry = relative.split(os.sep, 1)[0]
             name = entry.removesuffix(PIN_SUFFIX)  # a pin concerns its checkpoint
             key = self._layout.key_of(name)
-            if key is not None and self._writes is not None and index == 0:
+            if key is not None and self._writes is not None and index == 0 and ends_write:
                 # Closed after writing, deleted or moved away: no longer written here.
                 self._writes.closed(key, relative)
             if (

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from support import TEMPLATE, keras_bytes, settings_for, steps_in, wait_for, write_checkpoint
+from support import (
+    OLD,
+    TEMPLATE,
+    keras_bytes,
+    settings_for,
+    steps_in,
+    wait_for,
+    write_checkpoint,
+)
 
 from ckptguard.core.layouts import layout_for
 from ckptguard.engine.executors import AuditExecutor
@@ -280,3 +288,25 @@ def test_watchdog_rewatch_warning_cannot_end_its_thread() -> None:
             warnings.warn("something else", RuntimeWarning, stacklevel=1)
     finally:
         remove()
+
+
+def test_a_modification_time_set_after_the_save_is_seen_at_once(models: Path, start_daemon) -> None:
+    """`touch -d` or `cp -p` sets a checkpoint's time after its save was looked at: the
+    time decides the write order, so the guard looks again at once, not at the next rescan,
+    and decides as `audit` would (here: an old step back-dated is no new run)."""
+    for index, step in enumerate((10, 20, 30, 40, 50)):
+        write_checkpoint(models, step, mtime=OLD + index)
+    daemon = start_daemon(settings_for(models, keep=3, rescan_interval=3600))
+    assert steps_in(models) == [30, 40, 50]
+    copied = write_checkpoint(models, 5)  # a lower step written now: a new run, kept
+    (guard,) = daemon.guards.values()
+    wait_for(
+        lambda: (
+            guard.last_inventory is not None
+            and copied.name in {c.name for c in guard.last_inventory.checkpoints}
+        ),
+        message="the save looked at",
+    )
+    assert steps_in(models) == [5, 30, 40, 50]
+    os.utime(copied, (OLD - 60, OLD - 60))  # now the oldest written of one run
+    wait_for(lambda: steps_in(models) == [30, 40, 50], message="keep-3 after the new time")
