@@ -194,7 +194,7 @@ def _resolve_policy(
         raise ConfigError(
             [
                 f"{spelling.option('min_keep', min_keep)} must not exceed "
-                f"{spelling.option('keep', keep)}"
+                f"{spelling.option('keep', keep, beside='min_keep')}"
             ]
         )
     preset = merged.get("preset", DEFAULT_PRESET)

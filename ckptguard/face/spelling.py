@@ -1,7 +1,8 @@
 """Naming each option the way the user set it.
 
 An option given on the command line reads `--min-keep 2`; one from the config file
-reads `min_keep = 2`; one left at its default reads like the flag that would change it.
+reads `min_keep = 2`; one left at its default reads like the flag that would change it,
+or, beside an option the user set, is spelt as that one was and called the default.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ class Spelling:
         where = self.given.get(option, ("flag", ""))[0]
         return option if where == FROM_FILE else "--" + option.replace("_", "-")
 
-    def option(self, option: str, value: object) -> str:
+    def option(self, option: str, value: object, *, beside: str | None = None) -> str:
+        """`option` as set; left at its default but named `beside` one the user set, it
+        is spelt as that one was and said to be the default (`keep = 3 (the default)`)."""
+        if option not in self.given and beside is not None and beside in self.given:
+            spelt = Spelling({option: (self.given[beside][0], str(value))})
+            return f"{spelt.option(option, value)} (the default)"
         where, text = self.given.get(option, ("flag", str(value)))
         if where == FROM_FILE:
             return f"{option} = {_toml(text)}"

@@ -328,6 +328,16 @@ CASES = [
         id="config-min-keep-above-keep",
     ),
     pytest.param(
+        config(GOOD_DIR + "min_keep = 5\n"),
+        ["min_keep = 5 must not exceed keep = 3 (the default)"],  # no flag never typed
+        id="config-min-keep-above-default-keep",
+    ),
+    pytest.param(
+        args("audit", "MODELS", "--min-keep", "5"),
+        ["--min-keep 5 must not exceed --keep 3 (the default)"],
+        id="min-keep-above-default-keep",
+    ),
+    pytest.param(
         args("audit", "--config", "TMP/missing.toml"),
         ["TMP/missing.toml", "no such file"],
         id="config-missing",
