@@ -66,11 +66,17 @@ def test_status_history_and_metrics_of_a_running_guard(guard_running, models: Pa
         train(models, 5)
         wait_for(lambda: len(guard.events_named("deleted")) == 3, message="three deletions")
 
+        last: list[Any] = []
+
         def seen() -> dict[str, Any] | None:
             (entry,) = status_json("--dir", str(models))["directories"]
+            last[:] = [entry["guard"], entry["status"]["saves"]]
             return entry if entry["status"]["saves"]["seen"] == 5 else None
 
-        entry = wait_for(seen, message="the status to show five saves")
+        try:
+            entry = wait_for(seen, message="the status to show five saves")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the status said {last}") from None
         assert entry["guard"]["running"] and entry["guard"]["pid"] == guard.pid
         assert entry["status"]["last_deletion"]["checkpoint"] == "checkpoint_step_300.keras"
         assert entry["status"]["checkpoints"]["complete"]["count"] == 2
