@@ -36,7 +36,8 @@ class Rhythm:
     saves: tuple[Save, ...] = ()
     # Saves completed while the guard watched (not those already there when it began).
     seen: int = 0
-    # (name, mtime_ns) of each complete checkpoint at the last look.
+    # (name, mtime_ns) of each complete checkpoint at the last look, and of those seen
+    # complete before that are there still, though not complete now.
     present: frozenset[tuple[str, int]] = frozenset()
     started: bool = False
 
@@ -48,7 +49,11 @@ class Rhythm:
 def observe(rhythm: Rhythm, plan: Plan, now: float) -> Rhythm:
     """The rhythm after a look: complete checkpoints not present before are saves."""
     complete = [d.checkpoint for d in plan.decisions if d.state in (State.COMPLETE, State.PINNED)]
-    present = frozenset((c.name, c.mtime_ns) for c in complete)
+    names = {c.name for c in complete}
+    listed = {d.checkpoint.name for d in plan.decisions}
+    # Seen complete, then in progress again (its last writes told late): still one save.
+    held = {(name, mtime) for name, mtime in rhythm.present if name in listed - names}
+    present = frozenset((c.name, c.mtime_ns) for c in complete) | held
     fresh = [c for c in complete if (c.name, c.mtime_ns) not in rhythm.present]
     if not fresh and rhythm.started:
         return Rhythm(rhythm.saves, rhythm.seen, present, True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from test_growth import START, checkpoint
 
@@ -9,11 +11,12 @@ from ckptguard.core import planner, rhythm
 from ckptguard.core.model import DiskState, Inventory, Policy
 
 MB = 10**6
+DISK = DiskState(10**12, 10**11)
 
 
 def plan_of(*steps_and_times: tuple[int, float]) -> planner.Plan:
     checkpoints = tuple(checkpoint(step, 10 * MB, at) for step, at in steps_and_times)
-    inventory = Inventory("models", checkpoints, DiskState(10**12, 10**11))
+    inventory = Inventory("models", checkpoints, DISK)
     return planner.plan(inventory, Policy(keep=100, settle_seconds=0.0), now=START + 10_000)
 
 
@@ -69,3 +72,23 @@ def test_a_future_modification_time_counts_as_now() -> None:
     """A file dated in the future (a clock ahead) is never newer than the look."""
     seen = rhythm.observe(rhythm.Rhythm(), plan_of((100, START + 3600)), START)
     assert seen.newest is not None and seen.newest.at == START
+
+
+def test_a_save_seen_complete_then_written_again_counts_once() -> None:
+    """Under load the guard can judge a file complete before the watcher has told it of
+    the last writes, then see it in progress, then complete again with the same time:
+    one save. A checkpoint written anew under the same name (a new time) is another."""
+    start = rhythm.observe(rhythm.Rhythm(), plan_of((100, START)), START + 1)
+    complete = plan_of((100, START), (200, START + 60))
+    first = rhythm.observe(start, complete, START + 61)
+    assert first.seen == 1
+    written = (checkpoint(100, 10 * MB, START), checkpoint(200, 10 * MB, START + 60))
+    in_progress = planner.plan(
+        Inventory("models", (written[0], replace(written[1], writing=True)), DISK),
+        Policy(keep=100, settle_seconds=0.0),
+        now=START + 62,
+    )
+    again = rhythm.observe(rhythm.observe(first, in_progress, START + 62), complete, START + 63)
+    assert again.seen == 1, "the same save counted twice"
+    rewritten = rhythm.observe(again, plan_of((100, START), (200, START + 70)), START + 71)
+    assert rewritten.seen == 2
