@@ -42,6 +42,14 @@ def trained(models: Path) -> Iterator[CsvLoggerFile]:
     logger.close()
 
 
+@pytest.fixture
+def trained_by_thread(trained: CsvLoggerFile, start_daemon: Any) -> Iterator[CsvLoggerFile]:
+    """`trained` beside a daemon thread: its log is closed before the daemon fixture looks
+    for descriptors left open (reopened during the test, it may hold another number)."""
+    yield trained
+    trained.close()
+
+
 def test_truncated_csvlogger_log_keeps_the_best(
     models: Path, trained: CsvLoggerFile, guard_running
 ) -> None:
@@ -104,21 +112,21 @@ def rows_lost(logs: list[dict[str, Any]]) -> int:
 
 
 def test_rows_lost_is_logged_once_per_truncation(
-    tmp_path: Path, models: Path, trained: CsvLoggerFile, start_daemon
+    tmp_path: Path, models: Path, trained_by_thread: CsvLoggerFile, start_daemon
 ) -> None:
     """metrics_rows_lost is logged when a truncation takes rows, not on every cycle after."""
     with capture_logs() as logs:
         daemon = start_daemon(metrics_settings(models, tmp_path / "state", rescan_interval=1))
-        trained.start()
+        trained_by_thread.start()
         write_checkpoint(models, 7)
         wait_for(lambda: steps_in(models) == [2, 6, 7], message="checkpoint 5 deleted")
         wait_cycles(daemon, 2)
         assert rows_lost(logs) == 1
         # The new run logs epoch 6 (checkpoint 7), then is restarted once more.
-        trained.epoch_end(6, {"loss": 0.95, "val_loss": 0.9})
+        trained_by_thread.epoch_end(6, {"loss": 0.95, "val_loss": 0.9})
         write_checkpoint(models, 8)
         wait_for(lambda: steps_in(models) == [2, 7, 8], message="checkpoint 6 deleted")
-        trained.start()
+        trained_by_thread.start()
         write_checkpoint(models, 9)
         wait_for(lambda: steps_in(models) == [2, 8, 9], message="checkpoint 7 deleted")
         # The cycle that deleted 7 logs the loss after its deletions: wait for it, then
@@ -140,7 +148,7 @@ def state_fs(tmp_path: Path, mounts: Mounts) -> Path:
 @needs_tmpfs
 @pytest.mark.parametrize("trouble", ["full", "read-only"])
 def test_unwritable_state_dir_never_stops_deletions(
-    models: Path, trained: CsvLoggerFile, state_fs: Path, start_daemon, trouble: str
+    models: Path, trained_by_thread: CsvLoggerFile, state_fs: Path, start_daemon, trouble: str
 ) -> None:
     """A state directory on a full or read-only filesystem: deletions happen, one warning."""
     import subprocess
@@ -155,7 +163,7 @@ def test_unwritable_state_dir_never_stops_deletions(
     with capture_logs() as logs:
         daemon = start_daemon(metrics_settings(models, state, rescan_interval=1))
         assert steps_in(models) == [2, 5, 6]
-        trained.start()
+        trained_by_thread.start()
         write_checkpoint(models, 7)
         wait_for(lambda: steps_in(models) == [2, 6, 7], message="checkpoint 5 deleted")
         wait_cycles(daemon, 2)
