@@ -49,10 +49,9 @@ class Rhythm:
 def observe(rhythm: Rhythm, plan: Plan, now: float) -> Rhythm:
     """The rhythm after a look: complete checkpoints not present before are saves."""
     complete = [d.checkpoint for d in plan.decisions if d.state in (State.COMPLETE, State.PINNED)]
-    names = {c.name for c in complete}
-    listed = {d.checkpoint.name for d in plan.decisions}
     # Seen complete, then in progress again (its last writes told late): still one save.
-    held = {(name, mtime) for name, mtime in rhythm.present if name in listed - names}
+    not_complete = {d.checkpoint.name for d in plan.decisions} - {c.name for c in complete}
+    held = {(name, mtime) for name, mtime in rhythm.present if name in not_complete}
     present = frozenset((c.name, c.mtime_ns) for c in complete) | held
     fresh = [c for c in complete if (c.name, c.mtime_ns) not in rhythm.present]
     if not fresh and rhythm.started:
