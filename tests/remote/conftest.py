@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GcsServer, MotoServer, aws_environ, new_bucket, new_gcs_bucket, s3fs_client
+from support import GcsServer, MotoServer, aws_environ, new_bucket, s3fs_client
 
 HERE = Path(__file__).parent
 
@@ -90,4 +90,4 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
 def gcs_bucket(gcs_server: GcsServer) -> Bucket:
     """A new bucket on the shared GCS server (`env` is what a CLI process needs for it)."""
     fs = gcs_server.client()
-    return Bucket(gcs_server, fs, new_gcs_bucket(fs), scheme="gs")
+    return Bucket(gcs_server, fs, new_bucket(fs), scheme="gs")

@@ -41,7 +41,7 @@ from support.files import (
     write_old,
     write_truncated,
 )
-from support.gcs import GCS_ENV, GcsServer, new_gcs_bucket
+from support.gcs import GCS_ENV, GcsServer
 from support.metrics import LOG, VAL_LOSSES, CsvLoggerFile, keep_best_args, six_epochs
 from support.mounts import (
     Mounts,
@@ -104,7 +104,6 @@ __all__ = [
     "needs_root",
     "needs_tmux",
     "new_bucket",
-    "new_gcs_bucket",
     "plan_for",
     "run_cli",
     "s3fs_client",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +86,3 @@ class GcsServer:
             skip_instance_cache=True,
             use_listings_cache=False,
         )
-
-
-def new_gcs_bucket(fs: Any) -> str:
-    name = f"ckpt-{uuid.uuid4().hex[:12]}"
-    fs.mkdir(name)
-    return name
