@@ -77,15 +77,15 @@ class StatusFiles:
         wall: float,
         *,
         changed: bool,
-    ) -> str | None:
-        """Write `key`'s file if it changed, its lease facts changed, or it is due; a
-        message if the write failed."""
+    ) -> tuple[bool, str | None]:
+        """Write `key`'s file if it changed, its lease facts changed, or it is due:
+        whether it was written (tried), and a message if that failed."""
         if self.runtime_dir is None:
-            return None
+            return False, None
         lease = None if guard.election is None else guard.election.status_facts()
         fresh = key not in self._leases or lease != self._leases[key]
         if not (changed or self._due or fresh):
-            return None
+            return False, None
         self._leases[key] = lease
         real = guard.real_path or place(key)
         self.written[key] = real
@@ -98,7 +98,7 @@ class StatusFiles:
             "version": __version__,
             "lease": lease,
         }
-        return write_status(self.runtime_dir, real, {"guard": facts, "status": status})
+        return True, write_status(self.runtime_dir, real, {"guard": facts, "status": status})
 
     def forget(self, key: str) -> None:
         """`key` is no longer guarded: its file goes."""

@@ -209,7 +209,7 @@ class Telemetry:
                 outlook.dirty, changed = False, True
             if document is not None:
                 documents.append(document)
-            self._status_written(key, self.files.update(key, guard, document, wall, changed=dirty))
+            self._status_written(key, *self.files.update(key, guard, document, wall, changed=dirty))
         if self._exporter is not None and changed:
             with self._lock:
                 found = families(
@@ -233,10 +233,12 @@ class Telemetry:
         for key, guard in guards.items():
             outlook = self.outlooks.setdefault(key, Outlook())
             document = outlook.document(self.limits, wall)
-            self._status_written(key, self.files.update(key, guard, document, wall, changed=False))
+            self._status_written(key, *self.files.update(key, guard, document, wall, changed=False))
 
-    def _status_written(self, key: str, problem: str | None) -> None:
-        self._outcome(key, "status_write", problem, consequence="`ckptguard status` is stale")
+    def _status_written(self, key: str, tried: bool, problem: str | None) -> None:
+        # A file not due is no write that worked: a failure stays logged once.
+        if tried:
+            self._outcome(key, "status_write", problem, consequence="`ckptguard status` is stale")
 
     def words(self) -> str:
         """The raised warnings, for the STATUS= line."""
